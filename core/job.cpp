@@ -1,0 +1,88 @@
+#include "core/job.h"
+
+#include <initializer_list>
+
+namespace gridshift {
+namespace {
+
+// Inverse of to_string over every enumerator listed.
+template <class Enum>
+std::optional<Enum> parse_enum(std::string_view text, std::initializer_list<Enum> values) {
+  for (const Enum value : values) {
+    if (to_string(value) == text) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(Policy p) {
+  switch (p) {
+    case Policy::best_window:
+      return "best_window";
+    case Policy::threshold:
+      return "threshold";
+    case Policy::now:
+      return "now";
+  }
+  return "unknown";
+}
+
+std::optional<Policy> parse_policy(std::string_view text) {
+  return parse_enum(text, {Policy::best_window, Policy::threshold, Policy::now});
+}
+
+std::string_view to_string(SchedulingStrategy s) {
+  switch (s) {
+    case SchedulingStrategy::standard:
+      return "STANDARD";
+    case SchedulingStrategy::spot:
+      return "SPOT";
+    case SchedulingStrategy::flex_start:
+      return "FLEX_START";
+  }
+  return "unknown";
+}
+
+std::optional<SchedulingStrategy> parse_scheduling_strategy(std::string_view text) {
+  return parse_enum(text, {SchedulingStrategy::standard, SchedulingStrategy::spot,
+                           SchedulingStrategy::flex_start});
+}
+
+std::string_view to_string(JobState s) {
+  switch (s) {
+    case JobState::queued:
+      return "queued";
+    case JobState::dispatching:
+      return "dispatching";
+    case JobState::running:
+      return "running";
+    case JobState::succeeded:
+      return "succeeded";
+    case JobState::failed:
+      return "failed";
+    case JobState::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+std::optional<JobState> parse_job_state(std::string_view text) {
+  return parse_enum(text, {JobState::queued, JobState::dispatching, JobState::running,
+                           JobState::succeeded, JobState::failed, JobState::cancelled});
+}
+
+bool is_terminal(JobState s) {
+  return s == JobState::succeeded || s == JobState::failed || s == JobState::cancelled;
+}
+
+bool is_valid_job_id(std::string_view id) {
+  if (id.empty() || id.size() > 40) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace gridshift

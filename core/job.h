@@ -1,0 +1,118 @@
+// Training jobs: the spec a user submits (DESIGN.md §4) and the record the daemon keeps.
+// Plain values; the stores own the persisted copies.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+
+namespace gridshift {
+
+enum class Policy { best_window, threshold, now };
+enum class SchedulingStrategy { standard, spot, flex_start };
+enum class JobState { queued, dispatching, running, succeeded, failed, cancelled };
+
+std::string_view to_string(Policy p);
+std::optional<Policy> parse_policy(std::string_view text);
+std::string_view to_string(SchedulingStrategy s);  // "STANDARD", "SPOT", "FLEX_START"
+std::optional<SchedulingStrategy> parse_scheduling_strategy(std::string_view text);
+std::string_view to_string(JobState s);
+std::optional<JobState> parse_job_state(std::string_view text);
+bool is_terminal(JobState s);
+
+struct ContainerSpec {
+  std::string image_uri;
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  bool operator==(const ContainerSpec&) const = default;
+};
+
+struct PythonPackageSpec {
+  std::string executor_image_uri;
+  std::vector<std::string> package_uris;
+  std::string python_module;
+  std::vector<std::string> args;
+  bool operator==(const PythonPackageSpec&) const = default;
+};
+
+struct SchedulingSpec {
+  SchedulingStrategy strategy = SchedulingStrategy::standard;
+  std::optional<Seconds> timeout;
+  bool operator==(const SchedulingSpec&) const = default;
+};
+
+struct VertexSpec {
+  std::string machine_type;
+  std::string accelerator_type;  // Vertex AI enum name, e.g. NVIDIA_TESLA_A100; empty = none
+  int accelerator_count = 0;
+  int replica_count = 1;
+  std::optional<ContainerSpec> container;
+  std::optional<PythonPackageSpec> python_package;
+  std::string service_account;
+  SchedulingSpec scheduling;
+  std::map<std::string, std::string> labels;
+  bool operator==(const VertexSpec&) const = default;
+};
+
+struct LocalSpec {
+  std::vector<std::string> command;
+  bool operator==(const LocalSpec&) const = default;
+};
+
+struct JobSpec {
+  std::string name;
+  std::vector<std::string> regions;  // empty = every configured region
+  Seconds duration{0};
+  std::optional<TimePoint> deadline;
+  std::optional<TimePoint> not_before;
+  Policy policy = Policy::best_window;
+  std::optional<double> threshold;  // g/kWh
+  std::optional<double> power_watts;
+  std::optional<VertexSpec> vertex;
+  std::optional<LocalSpec> local;
+  bool operator==(const JobSpec&) const = default;
+};
+
+// The daemon's record of a submitted job. Fields the submitter left open (deadline, regions,
+// power) are resolved at submission so that later config changes do not move them.
+struct Job {
+  std::string id;  // lowercase [a-z0-9-], at most 40 characters
+  std::uint32_t owner_uid = 0;
+  JobSpec spec;
+  JobState state = JobState::queued;
+  TimePoint submitted_at{};
+  TimePoint updated_at{};
+  TimePoint deadline{};              // resolved
+  std::vector<std::string> regions;  // resolved candidates, in preference order
+  double power_watts = 0;            // resolved
+  std::optional<std::string> idempotency_key;
+  std::optional<std::string> region;  // chosen region once dispatched
+  std::optional<TimePoint> planned_start;
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> finished_at;
+  std::optional<std::string> remote_name;  // e.g. projects/p/locations/r/customJobs/123
+  std::string error;                       // last failure, shown to the user
+  std::string accounting_json;             // accounting figures (DESIGN §5), JSON object or ""
+  bool operator==(const Job&) const = default;
+};
+
+// Append-only history of a job. `seq` is assigned by the store, increasing per store.
+struct JobEvent {
+  std::int64_t seq = 0;
+  std::string job_id;
+  TimePoint at{};
+  std::string type;       // "submitted", "state", "planned", "dispatch", "cancel_requested", ...
+  std::string message;    // one line for people
+  std::string data_json;  // optional structured detail, JSON object or ""
+  bool operator==(const JobEvent&) const = default;
+};
+
+// True when `id` is a valid job id (lowercase [a-z0-9-], 1..40 characters).
+bool is_valid_job_id(std::string_view id);
+
+}  // namespace gridshift

@@ -1,0 +1,701 @@
+#include "core/job_spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+namespace gridshift {
+namespace {
+
+constexpr std::size_t kMaxNameLength = 128;
+constexpr std::size_t kMaxLabelLength = 63;
+constexpr std::size_t kMaxUserLabels = 63;  // Vertex AI allows 64; gridshift adds its own
+constexpr std::string_view kReservedLabel = "gridshift-job";
+
+std::string join(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string index_path(const std::string& path, std::size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+int line_of(const YAML::Node& node) {
+  if (!node.IsDefined()) return 0;
+  const YAML::Mark mark = node.Mark();
+  return mark.line >= 0 ? mark.line + 1 : 0;
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Scalar:
+      return node.Tag() == "!" ? "a string" : "\"" + node.Scalar() + "\"";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+bool is_name_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+bool is_label_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+bool is_env_name(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// One key of a mapping, as handed to the field handlers.
+struct Field {
+  std::string key;
+  std::string path;  // dotted path of the value
+  YAML::Node value;
+  int line = 0;  // line of the key
+};
+
+// Walks a parsed YAML document along the job spec schema, collecting every error.
+class SpecParser {
+ public:
+  JobSpec parse_root(const YAML::Node& root) {
+    JobSpec spec;
+    const auto seen = fields(root, "", line_of(root),
+                             {"name", "regions", "duration", "deadline", "not_before", "policy",
+                              "threshold", "power_watts", "vertex", "local"},
+                             [&](const Field& f) { parse_top_field(f, spec); });
+    if (!seen.count("name")) error("name", "required field is missing", line_of(root));
+    if (!seen.count("duration")) error("duration", "required field is missing", line_of(root));
+    if (spec.policy == Policy::threshold && !spec.threshold && !seen.count("threshold")) {
+      error("threshold", "required when policy is threshold", line_of_field("policy"));
+    }
+    return spec;
+  }
+
+  void error(std::string field, std::string message, int line) {
+    errors_.push_back(FieldError{std::move(field), std::move(message), line});
+  }
+
+  std::vector<FieldError>& errors() { return errors_; }
+  const std::map<std::string, int>& lines() const { return lines_; }
+
+ private:
+  using Handler = std::function<void(const Field&)>;
+
+  int line_of_field(const std::string& path) const {
+    const auto it = lines_.find(path);
+    return it == lines_.end() ? 0 : it->second;
+  }
+
+  // Visits each key of `map` (which must be a mapping). Null values count as absent. Returns
+  // the keys that carried a value.
+  std::set<std::string> fields(const YAML::Node& map, const std::string& path, int line,
+                               std::initializer_list<std::string_view> known,
+                               const Handler& handle) {
+    std::set<std::string> present;
+    if (!map.IsMap()) {
+      error(path, "expected a mapping, got " + describe(map), line);
+      return present;
+    }
+    std::set<std::string> keys;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      if (!key.IsScalar()) {
+        error(path, "field names must be strings, got " + describe(key), line_of(key));
+        continue;
+      }
+      const std::string name = key.Scalar();
+      const std::string field_path = join(path, name);
+      const int key_line = line_of(key);
+      if (!keys.insert(name).second) {
+        error(field_path, "duplicate field", key_line);
+        continue;
+      }
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        error(field_path, "unknown field", key_line);
+        continue;
+      }
+      lines_[field_path] = key_line;
+      if (value.IsNull()) continue;
+      present.insert(name);
+      handle(Field{name, field_path, value, key_line});
+    }
+    return present;
+  }
+
+  std::optional<std::string> scalar_string(const YAML::Node& node, const std::string& path,
+                                           int line, std::string_view what = "a string") {
+    if (!node.IsScalar()) {
+      error(path, "expected " + std::string(what) + ", got " + describe(node), line);
+      return std::nullopt;
+    }
+    return node.Scalar();
+  }
+
+  std::optional<std::string> string_value(const Field& f) {
+    return scalar_string(f.value, f.path, f.line);
+  }
+
+  std::optional<std::string> non_empty_string(const Field& f) {
+    auto s = string_value(f);
+    if (s && s->empty()) {
+      error(f.path, "must not be empty", f.line);
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  // Numbers must be plain scalars: a quoted "120" is a string, as in JSON.
+  std::optional<double> number_value(const Field& f) {
+    if (!f.value.IsScalar() || f.value.Tag() == "!") {
+      error(f.path, "expected a number, got " + describe(f.value), f.line);
+      return std::nullopt;
+    }
+    const std::string& text = f.value.Scalar();
+    double value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || ptr != text.data() + text.size() || !std::isfinite(value)) {
+      error(f.path, "expected a number, got \"" + text + "\"", f.line);
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<int> int_value(const Field& f) {
+    if (!f.value.IsScalar() || f.value.Tag() == "!") {
+      error(f.path, "expected an integer, got " + describe(f.value), f.line);
+      return std::nullopt;
+    }
+    const std::string& text = f.value.Scalar();
+    int value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc{} && ptr == text.data() + text.size()) return value;
+    if (ec == std::errc::result_out_of_range) {
+      error(f.path, "integer out of range: " + text, f.line);
+      return std::nullopt;
+    }
+    double as_double = 0;
+    const auto [dptr, dec] = std::from_chars(text.data(), text.data() + text.size(), as_double);
+    if (dec == std::errc{} && dptr == text.data() + text.size()) {
+      error(f.path, "expected an integer, got the non-integer number " + text, f.line);
+    } else {
+      error(f.path, "expected an integer, got \"" + text + "\"", f.line);
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Seconds> duration_value(const Field& f, bool positive) {
+    const auto text = scalar_string(f.value, f.path, f.line, "a duration like 4h");
+    if (!text) return std::nullopt;
+    auto d = parse_duration(*text);
+    if (!d) {
+      error(f.path, d.error().message, f.line);
+      return std::nullopt;
+    }
+    if (positive && d->count() <= 0) {
+      error(f.path, "must be greater than zero", f.line);
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  std::optional<TimePoint> time_value(const Field& f) {
+    const auto text = scalar_string(f.value, f.path, f.line, "an RFC 3339 time");
+    if (!text) return std::nullopt;
+    auto t = parse_rfc3339(*text);
+    if (!t) {
+      error(f.path, t.error().message, f.line);
+      return std::nullopt;
+    }
+    return *t;
+  }
+
+  // A list of strings; every item is checked so that all bad items are reported.
+  std::optional<std::vector<std::string>> string_list(const Field& f, bool items_non_empty) {
+    if (!f.value.IsSequence()) {
+      error(f.path, "expected a list, got " + describe(f.value), f.line);
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    bool ok = true;
+    std::size_t index = 0;
+    for (const auto& item : f.value) {
+      const std::string path = index_path(f.path, index++);
+      const auto s = scalar_string(item, path, line_of(item));
+      if (!s) {
+        ok = false;
+      } else if (items_non_empty && s->empty()) {
+        error(path, "must not be empty", line_of(item));
+        ok = false;
+      } else {
+        out.push_back(*s);
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  // A mapping of string to string; `check` records an error for each bad entry.
+  using EntryCheck = std::function<void(const std::string& key, const std::string& value,
+                                        const std::string& path, int line)>;
+  std::optional<std::map<std::string, std::string>> string_map(const Field& f,
+                                                               const EntryCheck& check) {
+    if (!f.value.IsMap()) {
+      error(f.path, "expected a mapping, got " + describe(f.value), f.line);
+      return std::nullopt;
+    }
+    std::map<std::string, std::string> out;
+    const std::size_t errors_before = errors_.size();
+    for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      if (!key.IsScalar()) {
+        error(f.path, "keys must be strings, got " + describe(key), line_of(key));
+        continue;
+      }
+      const std::string path = join(f.path, key.Scalar());
+      const int line = line_of(key);
+      if (out.count(key.Scalar())) {
+        error(path, "duplicate key", line);
+        continue;
+      }
+      const auto s = scalar_string(value, path, line);
+      if (!s) continue;
+      check(key.Scalar(), *s, path, line);
+      out.emplace(key.Scalar(), *s);
+    }
+    if (errors_.size() != errors_before) return std::nullopt;
+    return out;
+  }
+
+  void parse_top_field(const Field& f, JobSpec& spec) {
+    if (f.key == "name") {
+      if (auto s = string_value(f)) {
+        const bool ok = !s->empty() && s->size() <= kMaxNameLength &&
+                        std::all_of(s->begin(), s->end(), is_name_char);
+        if (ok) {
+          spec.name = *s;
+        } else {
+          error(f.path, "must be 1 to 128 characters of A-Z a-z 0-9 . _ -", f.line);
+        }
+      }
+    } else if (f.key == "regions") {
+      if (auto list = string_list(f, true)) {
+        std::set<std::string> seen;
+        bool ok = true;
+        for (std::size_t i = 0; i < list->size(); ++i) {
+          if (!seen.insert((*list)[i]).second) {
+            error(index_path(f.path, i), "duplicate region " + (*list)[i], line_of(f.value[i]));
+            ok = false;
+          }
+        }
+        if (ok) spec.regions = std::move(*list);
+      }
+    } else if (f.key == "duration") {
+      if (auto d = duration_value(f, true)) spec.duration = *d;
+    } else if (f.key == "deadline") {
+      if (auto t = time_value(f)) spec.deadline = *t;
+    } else if (f.key == "not_before") {
+      if (auto t = time_value(f)) spec.not_before = *t;
+    } else if (f.key == "policy") {
+      if (auto s = string_value(f)) {
+        if (auto p = parse_policy(*s)) {
+          spec.policy = *p;
+        } else {
+          error(f.path, "must be best_window, threshold or now", f.line);
+        }
+      }
+    } else if (f.key == "threshold") {
+      if (auto n = number_value(f)) {
+        if (*n >= 0) {
+          spec.threshold = *n;
+        } else {
+          error(f.path, "must be >= 0 (g CO2e/kWh)", f.line);
+        }
+      }
+    } else if (f.key == "power_watts") {
+      if (auto n = number_value(f)) {
+        if (*n > 0) {
+          spec.power_watts = *n;
+        } else {
+          error(f.path, "must be greater than zero", f.line);
+        }
+      }
+    } else if (f.key == "vertex") {
+      spec.vertex = parse_vertex(f);
+    } else if (f.key == "local") {
+      LocalSpec local;
+      const auto seen = fields(f.value, f.path, f.line, {"command"}, [&](const Field& sub) {
+        if (auto list = string_list(sub, true)) {
+          if (list->empty()) {
+            error(sub.path, "must not be empty", sub.line);
+          } else {
+            local.command = std::move(*list);
+          }
+        }
+      });
+      if (f.value.IsMap() && !seen.count("command")) {
+        error(join(f.path, "command"), "required field is missing", f.line);
+      }
+      spec.local = std::move(local);
+    }
+  }
+
+  VertexSpec parse_vertex(const Field& f) {
+    VertexSpec vertex;
+    const auto seen =
+        fields(f.value, f.path, f.line,
+               {"machine_type", "accelerator_type", "accelerator_count", "replica_count",
+                "container", "python_package", "service_account", "scheduling", "labels"},
+               [&](const Field& sub) { parse_vertex_field(sub, vertex); });
+    if (!f.value.IsMap()) return vertex;
+    const bool has_container = seen.count("container") > 0;
+    const bool has_package = seen.count("python_package") > 0;
+    if (has_container && has_package) {
+      error(join(f.path, "python_package"), "container and python_package are mutually exclusive",
+            line_of_field(join(f.path, "python_package")));
+    } else if (!has_container && !has_package) {
+      error(f.path, "one of container or python_package is required", f.line);
+    }
+    if (!vertex.accelerator_type.empty() && vertex.accelerator_count == 0 &&
+        !has_error(join(f.path, "accelerator_count"))) {
+      error(join(f.path, "accelerator_count"), "must be > 0 when accelerator_type is set",
+            seen.count("accelerator_count") ? line_of_field(join(f.path, "accelerator_count"))
+                                            : f.line);
+    }
+    if (vertex.accelerator_type.empty() && vertex.accelerator_count > 0 &&
+        !has_error(join(f.path, "accelerator_type"))) {
+      error(join(f.path, "accelerator_type"), "required when accelerator_count is set",
+            line_of_field(join(f.path, "accelerator_count")));
+    }
+    return vertex;
+  }
+
+  bool has_error(const std::string& path) const {
+    return std::any_of(errors_.begin(), errors_.end(),
+                       [&](const FieldError& e) { return e.field == path; });
+  }
+
+  void parse_vertex_field(const Field& f, VertexSpec& vertex) {
+    if (f.key == "machine_type") {
+      if (auto s = non_empty_string(f)) vertex.machine_type = *s;
+    } else if (f.key == "accelerator_type") {
+      if (auto s = non_empty_string(f)) vertex.accelerator_type = *s;
+    } else if (f.key == "accelerator_count") {
+      if (auto n = int_value(f)) {
+        if (*n >= 0) {
+          vertex.accelerator_count = *n;
+        } else {
+          error(f.path, "must be >= 0", f.line);
+        }
+      }
+    } else if (f.key == "replica_count") {
+      if (auto n = int_value(f)) {
+        if (*n >= 1) {
+          vertex.replica_count = *n;
+        } else {
+          error(f.path, "must be >= 1", f.line);
+        }
+      }
+    } else if (f.key == "container") {
+      vertex.container = parse_container(f);
+    } else if (f.key == "python_package") {
+      vertex.python_package = parse_python_package(f);
+    } else if (f.key == "service_account") {
+      if (auto s = non_empty_string(f)) vertex.service_account = *s;
+    } else if (f.key == "scheduling") {
+      fields(f.value, f.path, f.line, {"strategy", "timeout"}, [&](const Field& sub) {
+        if (sub.key == "strategy") {
+          if (auto s = string_value(sub)) {
+            if (auto strategy = parse_scheduling_strategy(*s)) {
+              vertex.scheduling.strategy = *strategy;
+            } else {
+              error(sub.path, "must be STANDARD, SPOT or FLEX_START", sub.line);
+            }
+          }
+        } else if (auto d = duration_value(sub, true)) {
+          vertex.scheduling.timeout = *d;
+        }
+      });
+    } else if (f.key == "labels") {
+      auto labels = string_map(f, [&](const std::string& key, const std::string& value,
+                                      const std::string& path, int line) {
+        if (key.empty() || key.size() > kMaxLabelLength || key[0] < 'a' || key[0] > 'z' ||
+            !std::all_of(key.begin(), key.end(), is_label_char)) {
+          error(path,
+                "label keys must start with a lowercase letter and hold at most 63 lowercase "
+                "letters, digits, '-' or '_'",
+                line);
+        } else if (key == kReservedLabel) {
+          error(path, "the label gridshift-job is reserved for gridshift", line);
+        } else if (value.size() > kMaxLabelLength ||
+                   !std::all_of(value.begin(), value.end(), is_label_char)) {
+          error(path, "label values hold at most 63 lowercase letters, digits, '-' or '_'", line);
+        }
+      });
+      if (labels) {
+        if (labels->size() > kMaxUserLabels) {
+          error(f.path, "at most 63 labels (one is reserved for gridshift)", f.line);
+        } else {
+          vertex.labels = std::move(*labels);
+        }
+      }
+    }
+  }
+
+  ContainerSpec parse_container(const Field& f) {
+    ContainerSpec container;
+    const auto seen = fields(
+        f.value, f.path, f.line, {"image_uri", "command", "args", "env"}, [&](const Field& sub) {
+          if (sub.key == "image_uri") {
+            if (auto s = non_empty_string(sub)) container.image_uri = *s;
+          } else if (sub.key == "command") {
+            if (auto list = string_list(sub, false)) container.command = std::move(*list);
+          } else if (sub.key == "args") {
+            if (auto list = string_list(sub, false)) container.args = std::move(*list);
+          } else if (sub.key == "env") {
+            auto env = string_map(sub, [&](const std::string& key, const std::string&,
+                                           const std::string& path, int line) {
+              if (!is_env_name(key)) {
+                error(path, "environment variable names are letters, digits and '_'", line);
+              }
+            });
+            if (env) container.env = std::move(*env);
+          }
+        });
+    if (f.value.IsMap() && !seen.count("image_uri")) {
+      error(join(f.path, "image_uri"), "required field is missing", f.line);
+    }
+    return container;
+  }
+
+  PythonPackageSpec parse_python_package(const Field& f) {
+    PythonPackageSpec package;
+    const auto seen = fields(f.value, f.path, f.line,
+                             {"executor_image_uri", "package_uris", "python_module", "args"},
+                             [&](const Field& sub) {
+                               if (sub.key == "executor_image_uri") {
+                                 if (auto s = non_empty_string(sub))
+                                   package.executor_image_uri = *s;
+                               } else if (sub.key == "package_uris") {
+                                 if (auto list = string_list(sub, true)) {
+                                   if (list->empty()) {
+                                     error(sub.path, "must not be empty", sub.line);
+                                   } else {
+                                     package.package_uris = std::move(*list);
+                                   }
+                                 }
+                               } else if (sub.key == "python_module") {
+                                 if (auto s = non_empty_string(sub)) package.python_module = *s;
+                               } else if (sub.key == "args") {
+                                 if (auto list = string_list(sub, false)) {
+                                   package.args = std::move(*list);
+                                 }
+                               }
+                             });
+    if (f.value.IsMap()) {
+      for (const char* required : {"executor_image_uri", "package_uris", "python_module"}) {
+        if (!seen.count(required))
+          error(join(f.path, required), "required field is missing", f.line);
+      }
+    }
+    return package;
+  }
+
+  std::vector<FieldError> errors_;
+  std::map<std::string, int> lines_;  // field path -> line of its key
+};
+
+Error invalid_job(std::vector<FieldError> details) {
+  const std::size_t n = details.size();
+  return make_error("invalid_job",
+                    "job spec is invalid (" + std::to_string(n) + (n == 1 ? " error)" : " errors)"),
+                    std::move(details));
+}
+
+struct ParseOutcome {
+  JobSpec spec;
+  std::vector<FieldError> errors;
+  std::map<std::string, int> lines;
+};
+
+ParseOutcome parse_with_lines(std::string_view text) {
+  ParseOutcome out;
+  const bool blank = std::all_of(text.begin(), text.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+  });
+  if (blank) {
+    out.errors.push_back(FieldError{"", "job spec is empty", 0});
+    return out;
+  }
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    out.errors.push_back(FieldError{"", "invalid YAML: " + e.msg, line});
+    return out;
+  }
+  if (documents.empty() || documents[0].IsNull()) {
+    out.errors.push_back(FieldError{"", "job spec is empty", 0});
+    return out;
+  }
+  if (documents.size() > 1) {
+    out.errors.push_back(
+        FieldError{"", "expected one job spec document, found " + std::to_string(documents.size()),
+                   line_of(documents[1])});
+    return out;
+  }
+  const YAML::Node& root = documents[0];
+  if (!root.IsMap()) {
+    out.errors.push_back(
+        FieldError{"", "a job spec must be a mapping, got " + describe(root), line_of(root)});
+    return out;
+  }
+  SpecParser parser;
+  out.spec = parser.parse_root(root);
+  out.errors = std::move(parser.errors());
+  out.lines = parser.lines();
+  return out;
+}
+
+std::string region_list(const std::vector<std::string>& regions) {
+  std::string out;
+  for (const auto& r : regions)
+    out += (out.empty() ? "" : ", ") + r;
+  return out;
+}
+
+}  // namespace
+
+Result<JobSpec> parse_job_spec(std::string_view text) {
+  ParseOutcome out = parse_with_lines(text);
+  if (!out.errors.empty()) return invalid_job(std::move(out.errors));
+  return std::move(out.spec);
+}
+
+std::vector<FieldError> validate_job_spec(const JobSpec& spec, const JobSpecContext& context) {
+  std::vector<FieldError> errors;
+  if (!context.known_regions.empty()) {
+    for (std::size_t i = 0; i < spec.regions.size(); ++i) {
+      const auto& region = spec.regions[i];
+      if (std::find(context.known_regions.begin(), context.known_regions.end(), region) ==
+          context.known_regions.end()) {
+        errors.push_back(
+            FieldError{index_path("regions", i), "unknown region " + region + " (configured: " +
+                                                     region_list(context.known_regions) + ")"});
+      }
+    }
+  }
+  if (spec.vertex && !spec.vertex->accelerator_type.empty() && context.accelerators &&
+      !context.accelerators->find(spec.vertex->accelerator_type)) {
+    const std::string& type = spec.vertex->accelerator_type;
+    if (!is_vertex_accelerator_type(type)) {
+      errors.push_back(FieldError{"vertex.accelerator_type", "unknown accelerator type " + type});
+    } else if (!spec.power_watts) {
+      // Without a figure the power (and so the carbon) would be badly underestimated.
+      errors.push_back(FieldError{"vertex.accelerator_type",
+                                  "no power figure for " + type + "; set power_watts"});
+    }
+  }
+  if (spec.duration.count() <= 0) {
+    errors.push_back(FieldError{"duration", "must be greater than zero"});
+    return errors;
+  }
+  const TimePoint deadline = spec.deadline.value_or(context.now + context.default_deadline);
+  const TimePoint start = std::max(context.now, spec.not_before.value_or(context.now));
+  if (spec.deadline && *spec.deadline < context.now) {
+    errors.push_back(FieldError{"deadline", "deadline " + format_rfc3339(*spec.deadline) +
+                                                " is in the past (now " +
+                                                format_rfc3339(context.now) + ")"});
+  } else if (spec.deadline && spec.not_before && *spec.deadline < *spec.not_before) {
+    errors.push_back(FieldError{"deadline", "deadline is before not_before"});
+  } else if (spec.duration + context.dispatch_slack > deadline - start) {
+    errors.push_back(FieldError{
+        "duration", "duration " + format_duration(spec.duration) + " plus dispatch slack " +
+                        format_duration(context.dispatch_slack) + " does not fit between " +
+                        format_rfc3339(start) + " and the deadline " + format_rfc3339(deadline)});
+  }
+  return errors;
+}
+
+Result<JobSpec> load_job_spec(std::string_view text, const JobSpecContext& context) {
+  ParseOutcome out = parse_with_lines(text);
+  if (!out.errors.empty()) return invalid_job(std::move(out.errors));
+  std::vector<FieldError> errors = validate_job_spec(out.spec, context);
+  if (errors.empty()) return std::move(out.spec);
+  for (auto& e : errors) {
+    // "regions[1]" has no line of its own; its list does.
+    std::string key = e.field.substr(0, e.field.find('['));
+    const auto it = out.lines.find(key);
+    if (it != out.lines.end()) e.line = it->second;
+  }
+  return invalid_job(std::move(errors));
+}
+
+std::string job_spec_to_json(const JobSpec& spec) {
+  using Json = nlohmann::ordered_json;
+  Json j;
+  j["name"] = spec.name;
+  if (!spec.regions.empty()) j["regions"] = spec.regions;
+  j["duration"] = format_duration(spec.duration);
+  if (spec.deadline) j["deadline"] = format_rfc3339(*spec.deadline);
+  if (spec.not_before) j["not_before"] = format_rfc3339(*spec.not_before);
+  j["policy"] = std::string(to_string(spec.policy));
+  if (spec.threshold) j["threshold"] = *spec.threshold;
+  if (spec.power_watts) j["power_watts"] = *spec.power_watts;
+  if (spec.vertex) {
+    const VertexSpec& v = *spec.vertex;
+    Json vj = Json::object();
+    if (!v.machine_type.empty()) vj["machine_type"] = v.machine_type;
+    if (!v.accelerator_type.empty()) vj["accelerator_type"] = v.accelerator_type;
+    if (v.accelerator_count != 0) vj["accelerator_count"] = v.accelerator_count;
+    vj["replica_count"] = v.replica_count;
+    if (v.container) {
+      Json c = Json::object();
+      c["image_uri"] = v.container->image_uri;
+      if (!v.container->command.empty()) c["command"] = v.container->command;
+      if (!v.container->args.empty()) c["args"] = v.container->args;
+      if (!v.container->env.empty()) c["env"] = v.container->env;
+      vj["container"] = std::move(c);
+    }
+    if (v.python_package) {
+      Json p = Json::object();
+      p["executor_image_uri"] = v.python_package->executor_image_uri;
+      p["package_uris"] = v.python_package->package_uris;
+      p["python_module"] = v.python_package->python_module;
+      if (!v.python_package->args.empty()) p["args"] = v.python_package->args;
+      vj["python_package"] = std::move(p);
+    }
+    if (!v.service_account.empty()) vj["service_account"] = v.service_account;
+    Json s = Json::object();
+    s["strategy"] = std::string(to_string(v.scheduling.strategy));
+    if (v.scheduling.timeout) s["timeout"] = format_duration(*v.scheduling.timeout);
+    vj["scheduling"] = std::move(s);
+    if (!v.labels.empty()) vj["labels"] = v.labels;
+    j["vertex"] = std::move(vj);
+  }
+  if (spec.local) j["local"] = Json{{"command", spec.local->command}};
+  return j.dump();
+}
+
+}  // namespace gridshift

@@ -1,0 +1,49 @@
+// The JobStore port: durable home of jobs and their append-only event history.
+// Implementations: storage/sqlite_store (production) and storage/memory_store (tests).
+// Not thread-safe: the daemon calls it from its single io_context thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/job.h"
+#include "core/result.h"
+
+namespace gridshift {
+
+struct JobQuery {
+  std::optional<JobState> state;
+  std::optional<std::string> after;  // id of the last job of the previous page
+  std::size_t limit = 100;
+};
+
+struct JobPage {
+  std::vector<Job> jobs;            // in submission order
+  std::optional<std::string> next;  // cursor for the next page, when there is one
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Inserts a new job and its first event in one durable transaction. When the job carries an
+  // idempotency key already used by the same owner, nothing is written and the existing job
+  // is returned. Error code "conflict" when the id exists.
+  virtual Result<Job> insert(const Job& job, const JobEvent& first_event) = 0;
+
+  // Replaces the job record and appends `event`, in one transaction. Error "not_found".
+  virtual Status update(const Job& job, const JobEvent& event) = 0;
+
+  virtual Result<std::optional<Job>> get(std::string_view id) = 0;
+  virtual Result<JobPage> list(const JobQuery& query) = 0;
+  virtual Result<std::size_t> count(std::optional<JobState> state) = 0;
+
+  // Events of a job in order of seq.
+  virtual Result<std::vector<JobEvent>> events(std::string_view job_id) = 0;
+};
+
+}  // namespace gridshift

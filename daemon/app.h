@@ -1,0 +1,66 @@
+// gridshiftd's service object: owns the io_context (run on the calling thread only, so the
+// daemon needs no mutexes), the current configuration and the database. Built and run by
+// gridshiftd_main; construction throws StartupError with a clear message on any startup failure.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "core/clock.h"
+#include "daemon/config.h"
+#include "storage/sqlite_store.h"
+
+namespace gridshift {
+
+class StartupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The configuration (or a secret it names) is invalid: gridshiftd exits 2, like
+// --check-config, so that systemd's RestartPreventExitStatus=2 stops a restart loop.
+class InvalidConfigError : public StartupError {
+ public:
+  using StartupError::StartupError;
+};
+
+// Validates a config file the way the daemon would load it. Prints "OK ..." to `out`, or one
+// line per error ("FILE:LINE: key.path: message") to `err`. Returns 0 or 2.
+int check_config_file(const std::string& path, std::ostream& out, std::ostream& err);
+
+// Formats every detail of a config error as "FILE:LINE: key.path: message" lines.
+std::string format_config_errors(const std::string& path, const Error& error);
+
+class Daemon {
+ public:
+  // Loads and validates the config, resolves its secrets, creates state_dir and opens (and
+  // checks) the database. Throws StartupError.
+  explicit Daemon(std::string config_path);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Serves until SIGTERM or SIGINT, then closes the database. Returns the exit code.
+  int run();
+
+ private:
+  boost::asio::awaitable<void> handle_signals();
+  boost::asio::awaitable<void> prune_periodically();
+  void reload();
+  void prune_readings();
+
+  std::string config_path_;
+  Config config_;
+  ResolvedSecrets secrets_;
+  std::unique_ptr<Clock> clock_;
+  std::unique_ptr<SqliteStore> store_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  int exit_code_ = 0;
+};
+
+}  // namespace gridshift

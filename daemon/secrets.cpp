@@ -1,0 +1,125 @@
+// resolve_secrets (declared in config.h): reads the `*_env` / `*_file` secrets a Config names.
+// Messages name the config key and where the value was looked for, never the value itself.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <system_error>
+
+#include "daemon/config.h"
+
+namespace gridshift {
+namespace {
+
+// A token or password is a few hundred bytes; anything this big is the wrong file.
+constexpr std::size_t kMaxSecretBytes = 64 * 1024;
+
+// Reads the whole file into `text`; on failure returns why. (Not Result<std::string>: a string
+// would convert to both sides of it.)
+std::optional<std::string> read_small_file(const std::string& path, std::string& text) {
+  auto failure = [](int err) { return std::optional<std::string>(std::strerror(err)); };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return failure(errno);
+  text.clear();
+  std::array<char, 4096> buffer{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return failure(err);
+    }
+    if (n == 0) break;
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+    if (text.size() > kMaxSecretBytes) {
+      ::close(fd);
+      return fmt::format("larger than {} KiB", kMaxSecretBytes / 1024);
+    }
+  }
+  ::close(fd);
+  return std::nullopt;
+}
+
+// Editors and `echo` add one newline; a secret never ends with one on purpose.
+void strip_one_newline(std::string& text) {
+  if (text.ends_with("\r\n")) {
+    text.resize(text.size() - 2);
+  } else if (text.ends_with('\n')) {
+    text.pop_back();
+  }
+}
+
+// A relative name is first looked up in systemd's credentials directory (LoadCredential=).
+std::string locate(const std::string& name, const std::string& credentials_directory) {
+  namespace fs = std::filesystem;
+  const fs::path path(name);
+  if (path.is_absolute() || credentials_directory.empty()) return name;
+  const fs::path candidate = fs::path(credentials_directory) / path;
+  std::error_code ec;
+  if (fs::exists(candidate, ec)) return candidate.string();
+  return name;
+}
+
+}  // namespace
+
+Result<ResolvedSecrets> resolve_secrets(
+    const Config& config,
+    const std::function<std::optional<std::string>(const std::string&)>& getenv,
+    const std::string& credentials_directory) {
+  ResolvedSecrets resolved;
+  std::vector<FieldError> errors;
+  for (const auto& feed : config.feeds) {
+    for (const auto* source : {&feed.token, &feed.username, &feed.password}) {
+      if (!source->has_value()) continue;
+      const SecretSource& s = **source;
+      if (s.kind == SecretSource::Kind::env) {
+        auto value = getenv(s.name);
+        if (!value) {
+          errors.push_back(
+              {s.key, fmt::format("environment variable {} is not set", s.name), feed.line});
+        } else if (value->empty()) {
+          errors.push_back(
+              {s.key, fmt::format("environment variable {} is empty", s.name), feed.line});
+        } else {
+          resolved.emplace(s.key, Secret(std::move(*value)));
+        }
+        continue;
+      }
+      const std::string path = locate(s.name, credentials_directory);
+      std::string text;
+      if (auto failure = read_small_file(path, text)) {
+        std::string where = fmt::format("'{}'", path);
+        if (path == s.name && !credentials_directory.empty() &&
+            !std::filesystem::path(s.name).is_absolute()) {
+          where += fmt::format(" (not found in credentials directory '{}' either)",
+                               credentials_directory);
+        }
+        errors.push_back(
+            {s.key, fmt::format("cannot read secret file {}: {}", where, *failure), feed.line});
+        continue;
+      }
+      strip_one_newline(text);
+      if (text.empty()) {
+        errors.push_back({s.key, fmt::format("secret file '{}' is empty", path), feed.line});
+        continue;
+      }
+      resolved.emplace(s.key, Secret(std::move(text)));
+    }
+  }
+  if (!errors.empty()) {
+    const std::size_t n = errors.size();
+    return make_error(
+        "invalid_config",
+        fmt::format("secrets could not be resolved ({} error{})", n, n == 1 ? "" : "s"),
+        std::move(errors));
+  }
+  return resolved;
+}
+
+}  // namespace gridshift

@@ -1,0 +1,90 @@
+// The production adapter of the store ports: one SQLite file (WAL, synchronous=FULL, foreign
+// keys on) holding readings, jobs, job events and the dispatch journal; schema migrations are
+// applied by open(). Not thread-safe: owned and called by the daemon's io_context thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "core/dispatch_journal.h"
+#include "core/job_store.h"
+#include "core/reading_store.h"
+#include "storage/sqlite_db.h"
+
+namespace gridshift {
+
+struct SqliteOpenOptions {
+  // How long a write waits for another connection's lock before failing with "storage_busy".
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+class SqliteStore final : public JobStore, public ReadingStore, public DispatchJournal {
+ public:
+  using OpenOptions = SqliteOpenOptions;
+
+  // The schema version this code writes; open() migrates older files up to it.
+  static int latest_schema_version();
+
+  // Opens or creates the database at `path`. Errors: "storage_corrupt" (the file fails the
+  // quick check or is not a database), "storage_incompatible" (written by a newer gridshift),
+  // "storage_busy", "storage_unavailable".
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                   const OpenOptions& options = {});
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+  ~SqliteStore() override = default;
+
+  int schema_version() const { return schema_version_; }
+  const std::string& path() const { return path_; }
+
+  // Full PRAGMA integrity_check; error "storage_corrupt" carrying SQLite's findings.
+  Status check_integrity();
+
+  // The value of a PRAGMA on this store's connection (journal_mode, synchronous, foreign_keys,
+  // busy_timeout, ...), for diagnostics and tests. `name` must be [a-z_]+.
+  Result<std::string> pragma(std::string_view name);
+
+  // JobStore
+  Result<Job> insert(const Job& job, const JobEvent& first_event) override;
+  Status update(const Job& job, const JobEvent& event) override;
+  Result<std::optional<Job>> get(std::string_view id) override;
+  Result<JobPage> list(const JobQuery& query) override;
+  Result<std::size_t> count(std::optional<JobState> state) override;
+  Result<std::vector<JobEvent>> events(std::string_view job_id) override;
+
+  // ReadingStore
+  Result<std::size_t> upsert(std::span<const Reading> readings) override;
+  Result<std::vector<Reading>> actuals(const std::string& feed, const std::string& location,
+                                       TimePoint from, TimePoint to) override;
+  Result<std::optional<Reading>> latest_actual(const std::string& feed,
+                                               const std::string& location) override;
+  Result<std::vector<Reading>> forecast(const std::string& feed, const std::string& location,
+                                        TimePoint from, TimePoint to) override;
+  Result<std::vector<Reading>> forecasts_issued(const std::string& feed,
+                                                const std::string& location, TimePoint from,
+                                                TimePoint to) override;
+  Result<std::size_t> prune(TimePoint cutoff) override;
+
+  // DispatchJournal
+  Status record_intent(const DispatchRecord& record) override;
+  Status update(const DispatchRecord& record) override;
+  Result<std::vector<DispatchRecord>> unresolved() override;
+  Result<std::vector<DispatchRecord>> for_job(std::string_view job_id) override;
+
+ private:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  Status open_database(const OpenOptions& options);
+
+  Result<std::optional<Job>> find_job(std::string_view id);
+  Result<std::optional<Job>> find_by_idempotency_key(std::uint32_t owner, const std::string& key);
+  Status append_event(const JobEvent& event);
+  Result<std::vector<Reading>> read_readings(sqlite::Statement& statement);
+
+  sqlite::Connection db_;
+  std::string path_;
+  int schema_version_ = 0;
+};
+
+}  // namespace gridshift
