@@ -11,6 +11,8 @@
 #include <optional>
 #include <set>
 
+#include "core/yaml_fields.h"
+
 namespace gridshift {
 namespace {
 
@@ -19,34 +21,13 @@ constexpr std::size_t kMaxLabelLength = 63;
 constexpr std::size_t kMaxUserLabels = 63;  // Vertex AI allows 64; gridshift adds its own
 constexpr std::string_view kReservedLabel = "gridshift-job";
 
+using yaml::describe;
+using yaml::index_path;
+using yaml::is_env_name;
+using yaml::line_of;
+
 std::string join(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-std::string index_path(const std::string& path, std::size_t index) {
-  return path + "[" + std::to_string(index) + "]";
-}
-
-int line_of(const YAML::Node& node) {
-  if (!node.IsDefined()) return 0;
-  const YAML::Mark mark = node.Mark();
-  return mark.line >= 0 ? mark.line + 1 : 0;
-}
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Scalar:
-      return node.Tag() == "!" ? "a string" : "\"" + node.Scalar() + "\"";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "nothing";
+  return yaml::child_path(path, key);
 }
 
 bool is_name_char(char c) {
@@ -56,13 +37,6 @@ bool is_name_char(char c) {
 
 bool is_label_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-bool is_env_name(std::string_view s) {
-  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
 }
 
 // One key of a mapping, as handed to the field handlers.
@@ -115,29 +89,15 @@ class SpecParser {
       error(path, "expected a mapping, got " + describe(map), line);
       return present;
     }
-    std::set<std::string> keys;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
-      if (!key.IsScalar()) {
-        error(path, "field names must be strings, got " + describe(key), line_of(key));
+    for (auto& e : yaml::entries(map, path, errors_)) {
+      if (std::find(known.begin(), known.end(), e.key) == known.end()) {
+        error(e.path, "unknown field", e.key_line);
         continue;
       }
-      const std::string name = key.Scalar();
-      const std::string field_path = join(path, name);
-      const int key_line = line_of(key);
-      if (!keys.insert(name).second) {
-        error(field_path, "duplicate field", key_line);
-        continue;
-      }
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
-        error(field_path, "unknown field", key_line);
-        continue;
-      }
-      lines_[field_path] = key_line;
-      if (value.IsNull()) continue;
-      present.insert(name);
-      handle(Field{name, field_path, value, key_line});
+      lines_[e.path] = e.key_line;
+      if (e.value.IsNull()) continue;
+      present.insert(e.key);
+      handle(Field{e.key, e.path, e.value, e.key_line});
     }
     return present;
   }
@@ -265,23 +225,11 @@ class SpecParser {
     }
     std::map<std::string, std::string> out;
     const std::size_t errors_before = errors_.size();
-    for (auto it = f.value.begin(); it != f.value.end(); ++it) {
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
-      if (!key.IsScalar()) {
-        error(f.path, "keys must be strings, got " + describe(key), line_of(key));
-        continue;
-      }
-      const std::string path = join(f.path, key.Scalar());
-      const int line = line_of(key);
-      if (out.count(key.Scalar())) {
-        error(path, "duplicate key", line);
-        continue;
-      }
-      const auto s = scalar_string(value, path, line);
-      if (!s) continue;
-      check(key.Scalar(), *s, path, line);
-      out.emplace(key.Scalar(), *s);
+    for (const auto& e : yaml::entries(f.value, f.path, errors_)) {
+      const auto value = scalar_string(e.value, e.path, e.key_line);
+      if (!value) continue;
+      check(e.key, *value, e.path, e.key_line);
+      out.emplace(e.key, *value);
     }
     if (errors_.size() != errors_before) return std::nullopt;
     return out;

@@ -1,12 +1,9 @@
 #include "daemon/config.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -14,6 +11,9 @@
 #include <initializer_list>
 #include <limits>
 #include <utility>
+
+#include "core/yaml_fields.h"
+#include "daemon/file_io.h"
 
 namespace gridshift {
 
@@ -203,37 +203,10 @@ std::string join(const Range& items) {
   return out;
 }
 
-int line_of(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  return mark.line >= 0 ? mark.line + 1 : 0;
-}
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return "nothing";
-    case YAML::NodeType::Scalar:
-      break;
-  }
-  if (node.Tag() == "!") return fmt::format("the quoted text \"{}\"", node.Scalar());
-  return fmt::format("'{}'", node.Scalar());
-}
-
-bool is_quoted(const YAML::Node& node) {
-  return node.Tag() == "!";
-}
-
-bool is_env_name(std::string_view name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  });
-}
+using yaml::describe;
+using yaml::is_env_name;
+using yaml::is_quoted;
+using yaml::line_of;
 
 bool is_http_url(std::string_view url) {
   for (std::string_view scheme : {"http://", "https://"}) {
@@ -282,15 +255,7 @@ bool is_host_port(std::string_view text) {
   return value >= 1 && value <= 65535;
 }
 
-// One key/value pair of a mapping, with what messages need.
-struct Entry {
-  std::string key;
-  std::string path;
-  YAML::Node value;
-  int key_line = 0;
-  // A missing value's mark points past the key; report the key's line instead.
-  int value_line() const { return value.IsNull() ? key_line : std::max(line_of(value), key_line); }
-};
+using Entry = yaml::Entry;
 
 class Parser {
  public:
@@ -351,31 +316,8 @@ class Parser {
   }
   void add(const Entry& e, std::string message) { add(e.path, e.value_line(), std::move(message)); }
 
-  static std::string child(const std::string& path, std::string_view key) {
-    return path.empty() ? std::string(key) : path + "." + std::string(key);
-  }
-
-  // The pairs of a mapping in document order; duplicate and non-text keys are reported and
-  // left out, so that each key is looked at once.
   std::vector<Entry> entries(const YAML::Node& map, const std::string& path) {
-    std::vector<Entry> out;
-    std::map<std::string, int> seen;
-    for (const auto& pair : map) {
-      // Copies: a yaml-cpp iterator's pair is a temporary.
-      const YAML::Node key = pair.first;
-      if (!key.IsScalar()) {
-        add(path, line_of(key), "keys must be plain words, found " + describe(key));
-        continue;
-      }
-      Entry e{key.Scalar(), child(path, key.Scalar()), pair.second, line_of(key)};
-      auto [pos, inserted] = seen.emplace(e.key, e.key_line);
-      if (!inserted) {
-        add(e.path, e.key_line, fmt::format("duplicate key (first given on line {})", pos->second));
-        continue;
-      }
-      out.push_back(std::move(e));
-    }
-    return out;
+    return yaml::entries(map, path, errors_);
   }
 
   template <class Range>
@@ -1038,28 +980,12 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
 }
 
 Result<Config> load_config_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
+  auto text = read_text_file(path);
+  if (!text) {
     return make_error("invalid_config",
-                      fmt::format("{}: cannot read configuration: {}", path, std::strerror(err)));
+                      fmt::format("{}: cannot read configuration: {}", path, text.error().message));
   }
-  std::string text;
-  std::array<char, 8192> buffer{};
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return make_error("invalid_config",
-                        fmt::format("{}: cannot read configuration: {}", path, std::strerror(err)));
-    }
-    if (n == 0) break;
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return parse_config(text, path);
+  return parse_config(*text, path);
 }
 
 }  // namespace gridshift

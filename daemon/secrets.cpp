@@ -1,10 +1,7 @@
 // resolve_secrets (declared in config.h): reads the `*_env` / `*_file` secrets a Config names.
 // Messages name the config key and where the value was looked for, never the value itself.
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,39 +9,13 @@
 #include <system_error>
 
 #include "daemon/config.h"
+#include "daemon/file_io.h"
 
 namespace gridshift {
 namespace {
 
 // A token or password is a few hundred bytes; anything this big is the wrong file.
 constexpr std::size_t kMaxSecretBytes = 64 * 1024;
-
-// Reads the whole file into `text`; on failure returns why. (Not Result<std::string>: a string
-// would convert to both sides of it.)
-std::optional<std::string> read_small_file(const std::string& path, std::string& text) {
-  auto failure = [](int err) { return std::optional<std::string>(std::strerror(err)); };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return failure(errno);
-  text.clear();
-  std::array<char, 4096> buffer{};
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return failure(err);
-    }
-    if (n == 0) break;
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-    if (text.size() > kMaxSecretBytes) {
-      ::close(fd);
-      return fmt::format("larger than {} KiB", kMaxSecretBytes / 1024);
-    }
-  }
-  ::close(fd);
-  return std::nullopt;
-}
 
 // Editors and `echo` add one newline; a secret never ends with one on purpose.
 void strip_one_newline(std::string& text) {
@@ -92,8 +63,8 @@ Result<ResolvedSecrets> resolve_secrets(
         continue;
       }
       const std::string path = locate(s.name, credentials_directory);
-      std::string text;
-      if (auto failure = read_small_file(path, text)) {
+      auto content = read_text_file(path, kMaxSecretBytes);
+      if (!content) {
         std::string where = fmt::format("'{}'", path);
         if (path == s.name && !credentials_directory.empty() &&
             !std::filesystem::path(s.name).is_absolute()) {
@@ -101,9 +72,11 @@ Result<ResolvedSecrets> resolve_secrets(
                                credentials_directory);
         }
         errors.push_back(
-            {s.key, fmt::format("cannot read secret file {}: {}", where, *failure), feed.line});
+            {s.key, fmt::format("cannot read secret file {}: {}", where, content.error().message),
+             feed.line});
         continue;
       }
+      std::string text = std::move(*content);
       strip_one_newline(text);
       if (text.empty()) {
         errors.push_back({s.key, fmt::format("secret file '{}' is empty", path), feed.line});
