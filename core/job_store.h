@@ -26,6 +26,12 @@ struct JobPage {
   std::optional<std::string> next;  // cursor for the next page, when there is one
 };
 
+// One job of a batch insert, with its first event.
+struct JobInsert {
+  Job job;
+  JobEvent first_event;
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -34,6 +40,12 @@ class JobStore {
   // idempotency key already used by the same owner, nothing is written and the existing job
   // is returned. Error code "conflict" when the id exists.
   virtual Result<Job> insert(const Job& job, const JobEvent& first_event) = 0;
+
+  // Group commit: inserts several jobs in ONE durable transaction. Each item gets the answer
+  // insert() would give (the existing job for a repeated idempotency key, also within the
+  // batch; "conflict" for a taken id) without affecting the others; a storage failure fails
+  // the whole batch and writes nothing.
+  virtual Result<std::vector<Result<Job>>> insert_batch(const std::vector<JobInsert>& items) = 0;
 
   // Replaces the job record and appends `event`, in one transaction. Error "not_found".
   virtual Status update(const Job& job, const JobEvent& event) = 0;

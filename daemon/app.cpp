@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +12,8 @@
 #include <ostream>
 #include <system_error>
 
+#include "daemon/feed_routes.h"
+#include "daemon/dry_run_target.h"
 #include "daemon/logging.h"
 #include "daemon/system_clock.h"
 
@@ -18,6 +21,9 @@ namespace gridshift {
 namespace {
 
 namespace asio = boost::asio;
+
+// Without a watchdog, STATUS= (queue depth, feed health) is refreshed this often.
+constexpr auto kStatusInterval = std::chrono::seconds(10);
 
 // Retention pruning is cheap and readings arrive at most every few minutes: hourly is enough.
 constexpr auto kPruneInterval = std::chrono::hours(1);
@@ -54,6 +60,15 @@ void create_state_dir(const std::string& dir) {
 
 void rethrow_if_failed(std::exception_ptr failure) {
   if (failure) std::rethrow_exception(failure);
+}
+
+// Only the dry run exists so far; the other targets refuse to start rather than pretend.
+std::unique_ptr<Dispatcher> make_dispatcher(const Config& config, const Clock& clock,
+                                            const std::string& config_path) {
+  if (config.dispatch.type == DispatchType::dry_run) return std::make_unique<DryRunTarget>(clock);
+  throw InvalidConfigError(fmt::format(
+      "{}: dispatch.type: '{}' is not available in this build yet; use dry_run", config_path,
+      to_string(config.dispatch.type)));
 }
 
 }  // namespace
@@ -94,6 +109,15 @@ Daemon::Daemon(std::string config_path)
   log->info("configuration {} loaded: {} feeds, {} regions, dispatch {}", config_path_,
             config_.feeds.size(), config_.regions.size(), to_string(config_.dispatch.type));
 
+  auto activated = take_activated_socket();
+  if (!activated) throw StartupError(to_string(activated.error()));
+  activated_socket_ = *activated;
+  if (activated_socket_) {
+    subsystem_logger("systemd")->info(
+        "socket activation: serving the listening socket on fd {} from systemd",
+        *activated_socket_);
+  }
+
   create_state_dir(config_.state_dir);
   const auto db_path = (std::filesystem::path(config_.state_dir) / "gridshift.db").string();
   auto store = SqliteStore::open(db_path);
@@ -104,14 +128,54 @@ Daemon::Daemon(std::string config_path)
   store_ = std::move(*store);
   subsystem_logger("storage")->info("database {} open (schema version {}, integrity ok)", db_path,
                                     store_->schema_version());
+
+  jobs_ = std::make_unique<JobService>(*store_, config_, *clock_, io_.get_executor());
+  jobs_->register_routes(router_);
+  HttpClientOptions http_options;
+  http_options.proxy = ProxySettings::from_env(lookup_env);
+  http_ = std::make_unique<HttpClient>(io_.get_executor(), std::move(http_options));
+  feeds_ = std::make_unique<FeedPoller>(io_.get_executor(), *clock_, *store_, config_, secrets_,
+                                        *http_);
+  register_feed_routes(router_, config_, *store_, *clock_);
+  jobs_->feeds_health = [this] { return feeds_health(config_, *store_, *feeds_, clock_->now()); };
+  dispatcher_ = make_dispatcher(config_, *clock_, config_path_);
+  scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), config_, *store_, *store_, *store_,
+                                           *clock_, *dispatcher_);
+  jobs_->plan = [this](const JobSpec&, const ApiRequest& request) { return answer_plan(request); };
+  jobs_->on_submitted = [this] { scheduler_->wake(); };
+  jobs_->on_cancel_requested = [this](const Job& job) { scheduler_->cancel_remote(job); };
+  feeds_->on_new_readings([this] { scheduler_->wake(); });
+  api_ = std::make_unique<ApiServer>(io_, router_);
+  auto listening = activated_socket_ ? api_->adopt(*activated_socket_, config_.socket.path)
+                                     : api_->listen(config_.socket);
+  if (!listening) {
+    if (listening.error().code == "invalid_config") {
+      throw InvalidConfigError(format_config_errors(config_path_, listening.error()));
+    }
+    throw StartupError(listening.error().message);
+  }
 }
 
 Daemon::~Daemon() = default;
 
+ApiResponse Daemon::answer_plan(const ApiRequest& request) {
+  auto job = jobs_->prepare(request.body, request.uid, std::nullopt);
+  if (!job) return ApiResponse::error(status_for(job.error()), job.error());
+  auto decision = scheduler_->plan(*job);
+  if (!decision) return ApiResponse::error(503, decision.error());
+  return ApiResponse::json(200, scheduler_->plan_to_json(*job, *decision));
+}
+
 int Daemon::run() {
   asio::co_spawn(io_, handle_signals(), rethrow_if_failed);
   asio::co_spawn(io_, prune_periodically(), rethrow_if_failed);
-  subsystem_logger("main")->info("gridshiftd ready (pid {})", ::getpid());
+  if (notifier_.enabled()) asio::co_spawn(io_, notify_periodically(), rethrow_if_failed);
+  api_->start();
+  feeds_->start();
+  scheduler_->start();
+  subsystem_logger("main")->info("gridshiftd ready (pid {}, socket {})", ::getpid(), api_->path());
+  last_status_ = status_text();
+  notifier_.ready(last_status_);
   io_.run();
   store_.reset();  // closes the database: WAL checkpointed, file consistent
   subsystem_logger("main")->info("gridshiftd stopped cleanly");
@@ -124,10 +188,14 @@ asio::awaitable<void> Daemon::handle_signals() {
     auto [ec, signal_number] = co_await signals_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     if (signal_number == SIGHUP) {
+      notifier_.reloading();
       reload();
+      last_status_ = status_text();
+      notifier_.ready(last_status_);
       continue;
     }
     log->info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    notifier_.stopping();
     io_.stop();
     co_return;
   }
@@ -141,6 +209,40 @@ asio::awaitable<void> Daemon::prune_periodically() {
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
   }
+}
+
+asio::awaitable<void> Daemon::notify_periodically() {
+  const auto watchdog = notifier_.watchdog_ping_interval();
+  const std::chrono::microseconds interval =
+      watchdog ? std::min<std::chrono::microseconds>(*watchdog, kStatusInterval) : kStatusInterval;
+  asio::steady_timer timer(io_);
+  for (;;) {
+    timer.expires_after(interval);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    if (watchdog) notifier_.watchdog();
+    auto text = status_text();
+    if (text != last_status_) {
+      notifier_.status(text);
+      last_status_ = std::move(text);
+    }
+  }
+}
+
+std::string Daemon::status_text() {
+  auto queued = store_->count(JobState::queued);
+  const std::string queue =
+      queued ? fmt::format("{} queued", *queued) : std::string("queue unknown (database error)");
+  if (!jobs_->feeds_health) {
+    return fmt::format("{}; feeds: {} configured, not polled yet", queue, config_.feeds.size());
+  }
+  // The same per-feed states /v1/health reports, summed up for `systemctl status`.
+  const auto health = jobs_->feeds_health();
+  const auto ok = std::count_if(health.feeds.begin(), health.feeds.end(), [](const auto& feed) {
+    return feed.value("status", "") == "ok";
+  });
+  return fmt::format("{}; feeds: {}/{} ok{}", queue, ok, health.feeds.size(),
+                     health.degraded ? ", degraded" : "");
 }
 
 void Daemon::prune_readings() {
@@ -186,6 +288,7 @@ void Daemon::reload() {
   set_log_level(config_.log_level);
   log->info("configuration reloaded: {} feeds, {} regions, log_level {}", config_.feeds.size(),
             config_.regions.size(), to_string(config_.log_level));
+  scheduler_->wake();
 }
 
 }  // namespace gridshift

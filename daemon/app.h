@@ -11,7 +11,15 @@
 #include <string>
 
 #include "core/clock.h"
+#include "daemon/api_router.h"
+#include "daemon/api_server.h"
 #include "daemon/config.h"
+#include "daemon/dispatcher.h"
+#include "daemon/scheduler.h"
+#include "daemon/feed_poller.h"
+#include "daemon/http_client.h"
+#include "daemon/job_service.h"
+#include "daemon/systemd_notify.h"
 #include "storage/sqlite_store.h"
 
 namespace gridshift {
@@ -47,10 +55,24 @@ class Daemon {
   // Serves until SIGTERM or SIGINT, then closes the database. Returns the exit code.
   int run();
 
+  // The socket API's routes: subsystems register theirs here before run().
+  ApiRouter& router() { return router_; }
+  // The job queue and its hooks (feeds health, planner, remote cancel, metrics sections).
+  JobService& jobs() { return *jobs_; }
+  // The shared outbound HTTP client and the feed poller.
+  HttpClient& http() { return *http_; }
+  FeedPoller& feeds() { return *feeds_; }
+
  private:
   boost::asio::awaitable<void> handle_signals();
   boost::asio::awaitable<void> prune_periodically();
+  // WATCHDOG=1 and STATUS= refreshes from the event loop, so a stuck loop stops pinging.
+  boost::asio::awaitable<void> notify_periodically();
+  // One line for systemctl status: queue depth and feed health.
+  std::string status_text();
   void reload();
+  // POST /v1/plan: the spec resolved as a submit would be, planned now, nothing stored.
+  ApiResponse answer_plan(const ApiRequest& request);
   void prune_readings();
 
   std::string config_path_;
@@ -60,6 +82,18 @@ class Daemon {
   std::unique_ptr<SqliteStore> store_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
+  ApiRouter router_;
+  std::unique_ptr<JobService> jobs_;
+  std::unique_ptr<HttpClient> http_;   // outbound HTTP(S): feeds (and the dispatcher)
+  std::unique_ptr<FeedPoller> feeds_;  // one timer per feed, started by run()
+  std::unique_ptr<Dispatcher> dispatcher_;  // the configured dispatch target
+  std::unique_ptr<Scheduler> scheduler_;    // re-plans every tick, dispatches, follows
+  std::unique_ptr<ApiServer> api_;  // listening once the constructor returns
+  SystemdNotifier notifier_;
+  // The listening socket handed over by gridshiftd.socket (LISTEN_FDS), to serve instead of
+  // binding socket.path; nullopt when not socket-activated.
+  std::optional<int> activated_socket_;
+  std::string last_status_;
   int exit_code_ = 0;
 };
 

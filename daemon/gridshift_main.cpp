@@ -1,5 +1,5 @@
-// gridshift: the command-line client. This build offers the offline `check` command; the
-// commands that talk to the daemon arrive with the socket API. Exit codes (DESIGN.md §7):
+// gridshift: the command-line client. The offline `check` command, and the commands that talk
+// to gridshiftd over its Unix socket (daemon/cli_commands). Exit codes (DESIGN.md §7):
 // 0 success, 1 runtime failure, 2 bad usage or invalid input.
 #include <fmt/format.h>
 
@@ -16,6 +16,9 @@
 
 #include "core/job_spec.h"
 #include "daemon/app.h"
+#include "daemon/cli_client.h"
+#include "daemon/cli_commands.h"
+#include "daemon/cli_simulate.h"
 #include "daemon/config.h"
 #include "daemon/system_clock.h"
 #include "daemon/version.h"
@@ -136,6 +139,50 @@ int main(int argc, char** argv) {
                     "(default /etc/gridshift/config.yaml when present)");
   check->add_flag("--json", json, "print machine-readable JSON");
 
+  std::string socket_flag;
+  cli.add_option("--socket", socket_flag,
+                 "gridshiftd's socket (default $GRIDSHIFT_SOCKET, else "
+                 "/run/gridshift/gridshift.sock)");
+  const auto daemon_command = [&](const std::string& name, const std::string& help) {
+    auto* command = cli.add_subcommand(name, help);
+    command->add_flag("--json", json, "print exactly the API's JSON");
+    command->add_option("--socket", socket_flag, "gridshiftd's socket");
+    return command;
+  };
+  std::string file;
+  std::string id;
+  std::string state;
+  std::string after;
+  std::string region;
+  std::string duration = "4h";
+  std::string idempotency_key;
+  int limit = 0;
+  auto* submit = daemon_command("submit", "submit a job spec (YAML or JSON; - reads stdin)");
+  submit->add_option("FILE", file, "job spec file, or - for stdin")->required();
+  submit->add_option("--idempotency-key", idempotency_key,
+                     "a retried submit with the same key returns the same job");
+  auto* jobs = daemon_command("jobs", "list jobs");
+  jobs->add_option("--state", state,
+                   "only jobs in this state: queued, dispatching, running, succeeded, failed, "
+                   "cancelled");
+  jobs->add_option("--after", after, "continue after this cursor (the previous page's next)");
+  jobs->add_option("--limit", limit, "jobs per page (1-1000, default 100)");
+  auto* show = daemon_command("show", "one job with its plan, accounting and history");
+  show->add_option("ID", id, "job id")->required();
+  auto* cancel = daemon_command("cancel", "cancel a job (its owner or root)");
+  cancel->add_option("ID", id, "job id")->required();
+  auto* regions = daemon_command("regions", "current carbon intensity per configured region");
+  auto* forecast = daemon_command("forecast", "a region's forecast as an hourly chart");
+  forecast->add_option("REGION", region, "region name")->required();
+  forecast->add_option("--duration", duration, "length of the cleanest window to mark")
+      ->capture_default_str();
+  auto* plan = daemon_command("plan", "what would happen to this spec now (nothing stored)");
+  plan->add_option("FILE", file, "job spec file, or - for stdin")->required();
+  auto* report = daemon_command("report", "totals: jobs, energy, emissions, savings");
+  auto* health = daemon_command("health", "daemon, database and feed health");
+  std::function<int()> simulate_run;
+  gridshift::add_simulate_command(cli, simulate_run, json);
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -145,6 +192,32 @@ int main(int argc, char** argv) {
 
   try {
     if (check->parsed()) return run_check(check_files, check_config, json);
+    if (simulate_run) return simulate_run();
+    std::string stdin_text;
+    if ((submit->parsed() || plan->parsed()) && file == "-") {
+      std::ostringstream text;
+      text << std::cin.rdbuf();
+      stdin_text = text.str();
+    }
+    const gridshift::CliContext context{gridshift::resolve_socket_path(socket_flag),
+                                        json,
+                                        std::cout,
+                                        std::cerr,
+                                        gridshift::SystemClock().now(),
+                                        stdin_text};
+    if (submit->parsed()) {
+      return gridshift::cli_submit(
+          context, file,
+          idempotency_key.empty() ? std::nullopt : std::optional<std::string>(idempotency_key));
+    }
+    if (jobs->parsed()) return gridshift::cli_jobs(context, state, after, limit);
+    if (show->parsed()) return gridshift::cli_show(context, id);
+    if (cancel->parsed()) return gridshift::cli_cancel(context, id);
+    if (regions->parsed()) return gridshift::cli_regions(context);
+    if (forecast->parsed()) return gridshift::cli_forecast(context, region, duration);
+    if (plan->parsed()) return gridshift::cli_plan(context, file);
+    if (report->parsed()) return gridshift::cli_report(context);
+    if (health->parsed()) return gridshift::cli_health(context);
   } catch (const std::exception& e) {
     std::cerr << "gridshift: " << e.what() << '\n';
     return 1;

@@ -15,6 +15,9 @@ packages=(
   libsystemd-dev
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  systemd                 # systemd-analyze verify/security on the units (tests)
+  man-db                  # systemd-analyze verify checks the units' man: Documentation= links
+  dpkg-dev                # dpkg-shlibdeps: CPack computes the .deb's Depends (tests, packaging)
 )
 
 missing=()

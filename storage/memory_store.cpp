@@ -43,6 +43,14 @@ Result<Job> MemoryStore::insert(const Job& job, const JobEvent& first_event) {
   return job;
 }
 
+Result<std::vector<Result<Job>>> MemoryStore::insert_batch(const std::vector<JobInsert>& items) {
+  std::vector<Result<Job>> results;
+  results.reserve(items.size());
+  for (const auto& item : items)
+    results.push_back(insert(item.job, item.first_event));
+  return results;
+}
+
 Status MemoryStore::update(const Job& job, const JobEvent& event) {
   auto found = job_index_.find(job.id);
   if (found == job_index_.end()) return make_error("not_found", "no job " + job.id);

@@ -22,6 +22,7 @@ class MemoryStore final : public JobStore, public ReadingStore, public DispatchJ
 
   // JobStore
   Result<Job> insert(const Job& job, const JobEvent& first_event) override;
+  Result<std::vector<Result<Job>>> insert_batch(const std::vector<JobInsert>& items) override;
   Status update(const Job& job, const JobEvent& event) override;
   Result<std::optional<Job>> get(std::string_view id) override;
   Result<JobPage> list(const JobQuery& query) override;

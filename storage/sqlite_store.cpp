@@ -420,11 +420,34 @@ Status SqliteStore::append_event(const JobEvent& event) {
 Result<Job> SqliteStore::insert(const Job& job, const JobEvent& first_event) {
   auto transaction = Transaction::begin(db_);
   if (!transaction) return transaction.error();
+  auto inserted = insert_one(job, first_event);
+  if (!inserted) return inserted;  // the guard rolls back: nothing written
+  if (inserted->id != job.id) return inserted;  // an earlier submit with the same key
+  if (auto done = transaction->commit(); !done) return done.error();
+  return inserted;
+}
 
+Result<std::vector<Result<Job>>> SqliteStore::insert_batch(const std::vector<JobInsert>& items) {
+  auto transaction = Transaction::begin(db_);
+  if (!transaction) return transaction.error();
+  std::vector<Result<Job>> results;
+  results.reserve(items.size());
+  for (const auto& item : items) {
+    auto inserted = insert_one(item.job, item.first_event);
+    // insert_one writes nothing before it returns "conflict"; any other failure is the
+    // storage's, and the whole batch rolls back.
+    if (!inserted && inserted.error().code != "conflict") return inserted.error();
+    results.push_back(std::move(inserted));
+  }
+  if (auto done = transaction->commit(); !done) return done.error();
+  return results;
+}
+
+Result<Job> SqliteStore::insert_one(const Job& job, const JobEvent& first_event) {
   if (job.idempotency_key) {
     auto existing = find_by_idempotency_key(job.owner_uid, *job.idempotency_key);
     if (!existing) return existing.error();
-    if (*existing) return std::move(**existing);  // the guard rolls back: nothing written
+    if (*existing) return std::move(**existing);
   }
   auto same_id = find_job(job.id);
   if (!same_id) return same_id.error();
@@ -441,7 +464,6 @@ Result<Job> SqliteStore::insert(const Job& job, const JobEvent& first_event) {
   JobEvent event = first_event;
   event.job_id = job.id;
   if (auto done = append_event(event); !done) return done.error();
-  if (auto done = transaction->commit(); !done) return done.error();
   return job;
 }
 

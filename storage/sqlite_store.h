@@ -48,6 +48,7 @@ class SqliteStore final : public JobStore, public ReadingStore, public DispatchJ
 
   // JobStore
   Result<Job> insert(const Job& job, const JobEvent& first_event) override;
+  Result<std::vector<Result<Job>>> insert_batch(const std::vector<JobInsert>& items) override;
   Status update(const Job& job, const JobEvent& event) override;
   Result<std::optional<Job>> get(std::string_view id) override;
   Result<JobPage> list(const JobQuery& query) override;
@@ -80,6 +81,8 @@ class SqliteStore final : public JobStore, public ReadingStore, public DispatchJ
   Result<std::optional<Job>> find_job(std::string_view id);
   Result<std::optional<Job>> find_by_idempotency_key(std::uint32_t owner, const std::string& key);
   Status append_event(const JobEvent& event);
+  // The body of insert(), inside the caller's transaction.
+  Result<Job> insert_one(const Job& job, const JobEvent& first_event);
   Result<std::vector<Reading>> read_readings(sqlite::Statement& statement);
 
   sqlite::Connection db_;

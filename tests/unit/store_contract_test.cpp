@@ -297,6 +297,57 @@ TYPED_TEST(StoreContract, IdempotencyKeyReturnsTheExistingJobOfTheSameOwner) {
   EXPECT_EQ(*this->jobs().count(std::nullopt), 2u);
 }
 
+TYPED_TEST(StoreContract, InsertBatchStoresEveryJobWithItsFirstEvent) {
+  std::vector<JobInsert> batch;
+  for (const char* id : {"b1", "b2", "b3"})
+    batch.push_back({make_job(id), make_event(id, "submitted", at(26, 18))});
+  auto results = this->jobs().insert_batch(batch);
+  ASSERT_TRUE(results) << to_string(results.error());
+  ASSERT_EQ(results->size(), 3u);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE((*results)[i]);
+    EXPECT_EQ(*(*results)[i], batch[i].job);
+    EXPECT_EQ(this->jobs().events(batch[i].job.id)->size(), 1u);
+  }
+  auto page = this->jobs().list({});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->jobs.size(), 3u);
+  EXPECT_EQ(page->jobs[0].id, "b1");
+  EXPECT_EQ(page->jobs[2].id, "b3");
+}
+
+TYPED_TEST(StoreContract, InsertBatchAnswersEachItemLikeInsert) {
+  this->insert(make_job("taken"));
+  Job keyed = make_job("keyed");
+  keyed.idempotency_key = "k";
+  Job retry = make_job("retry");  // same owner and key, in the same batch
+  retry.idempotency_key = "k";
+  std::vector<JobInsert> batch = {{make_job("taken", 5), make_event("taken", "submitted", at(26, 19))},
+                                  {keyed, make_event("keyed", "submitted", at(26, 19))},
+                                  {retry, make_event("retry", "submitted", at(26, 19))},
+                                  {make_job("fresh"), make_event("fresh", "submitted", at(26, 19))}};
+  auto results = this->jobs().insert_batch(batch);
+  ASSERT_TRUE(results) << to_string(results.error());
+  ASSERT_EQ(results->size(), 4u);
+  ASSERT_FALSE((*results)[0]);
+  EXPECT_EQ((*results)[0].error().code, "conflict");
+  ASSERT_TRUE((*results)[1]);
+  EXPECT_EQ((*results)[1]->id, "keyed");
+  ASSERT_TRUE((*results)[2]);
+  EXPECT_EQ((*results)[2]->id, "keyed");
+  ASSERT_TRUE((*results)[3]);
+  EXPECT_EQ(*this->jobs().count(std::nullopt), 3u);
+  EXPECT_EQ((*this->jobs().get("taken"))->owner_uid, 1000u);
+  EXPECT_FALSE(this->jobs().get("retry")->has_value());
+  EXPECT_TRUE(this->jobs().events("retry")->empty());
+}
+
+TYPED_TEST(StoreContract, InsertBatchOfNothingIsEmpty) {
+  auto results = this->jobs().insert_batch({});
+  ASSERT_TRUE(results);
+  EXPECT_TRUE(results->empty());
+}
+
 TYPED_TEST(StoreContract, JobsWithoutKeyNeverCollideOnIt) {
   this->insert(make_job("k1"));
   this->insert(make_job("k2"));

@@ -1,0 +1,233 @@
+// Scenario runs of the simulator on real traces (../shared/data/traces): overnight jobs with a
+// perfect forecast and with the real day-ahead forecasts of 2021 H2, time-only and
+// time-plus-place shifting, per zone; and the timing of a simulated year (2020, 8 zones,
+// 3,000 jobs). Prints markdown tables. Skips cleanly (exit 0) when the traces are absent.
+// Run: simulate_scenarios [TRACES_DIR] [--seed N] [--min-gain X]
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "core/simulator.h"
+#include "core/trace.h"
+
+namespace {
+
+using namespace gridshift;
+namespace fs = std::filesystem;
+
+// Standard-time UTC offsets of the zones (no daylight saving: a simplification of "office
+// hours" that moves submissions by at most an hour).
+int utc_offset_hours(const std::string& zone) {
+  static const std::map<std::string, int> offsets = {
+      {"DE", 1},           {"SE", 1},           {"FR", 1},          {"GB", 0},
+      {"US-CAL-CISO", -8}, {"US-TEX-ERCO", -6}, {"US-NE-ISNE", -5}, {"US-MIDA-PJM", -5},
+      {"ES", 1},           {"NO", 1},           {"BR", -3}};
+  auto it = offsets.find(zone);
+  return it == offsets.end() ? 0 : it->second;
+}
+
+bool is_workday(std::chrono::sys_days day) {
+  const std::chrono::weekday wd{day};
+  return wd != std::chrono::Saturday && wd != std::chrono::Sunday;
+}
+
+// Overnight jobs: submitted 09:00-17:00 local on a workday, 1-12 h, due 09:00 local on the
+// next workday, with the given zone first and `extra` more candidate zones.
+struct JobMix {
+  int per_zone = 200;
+  int max_extra_zones = 0;  // 0: time-only; 2: one to three candidate zones
+};
+
+std::vector<SimulationJob> overnight_jobs(const TraceSet& trace, const JobMix& mix,
+                                          std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<SimulationJob> jobs;
+  TimePoint first = trace.series.begin()->second.front().start;
+  TimePoint last = trace.series.begin()->second.back().end;
+  for (const auto& [zone, points] : trace.series) {
+    first = std::max(first, points.front().start);
+    last = std::min(last, points.back().end);
+  }
+  const auto first_day = std::chrono::floor<std::chrono::days>(first) + std::chrono::days{1};
+  const auto last_day = std::chrono::floor<std::chrono::days>(last) - std::chrono::days{5};
+  const auto days = (last_day - first_day).count();
+  std::uniform_int_distribution<long> day_pick(0, days);
+  std::uniform_int_distribution<int> minute(0, 8 * 60);
+  std::uniform_int_distribution<int> hours(1, 12);
+  std::uniform_int_distribution<int> extra(0, mix.max_extra_zones);
+  for (const auto& zone : trace.regions) {
+    for (int n = 0; n < mix.per_zone; ++n) {
+      std::chrono::sys_days day;
+      do {
+        day = first_day + std::chrono::days{day_pick(rng)};
+      } while (!is_workday(day));
+      auto next = day + std::chrono::days{1};
+      while (!is_workday(next))
+        next += std::chrono::days{1};
+      const Seconds offset{utc_offset_hours(zone) * 3600};
+      SimulationJob j;
+      j.submit_at = TimePoint{day} + Seconds{9 * 3600 + minute(rng) * 60} - offset;
+      j.name = zone + "-" + std::to_string(n);
+      j.job.id = j.name;
+      j.job.regions = {zone};
+      std::vector<std::string> others;
+      for (const auto& z : trace.regions) {
+        if (z != zone) others.push_back(z);
+      }
+      std::shuffle(others.begin(), others.end(), rng);
+      const int k = std::min(extra(rng), static_cast<int>(others.size()));
+      for (int i = 0; i < k; ++i)
+        j.job.regions.push_back(others[static_cast<std::size_t>(i)]);
+      j.job.duration = Seconds{hours(rng) * 3600};
+      j.job.deadline = TimePoint{next} + Seconds{9 * 3600} - offset;
+      j.job.power_watts = 1000;
+      jobs.push_back(std::move(j));
+    }
+  }
+  return jobs;
+}
+
+std::optional<TraceSet> load(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto trace = parse_trace_csv(text.str(), file.string());
+  if (!trace) {
+    std::cerr << to_string(trace.error()) << '\n';
+    std::exit(1);
+  }
+  return std::move(*trace);
+}
+
+struct ZoneFigures {
+  double e = 0, b = 0, o = 0;
+  double savings() const { return b > 0 ? 1 - e / b : 0; }
+  double regret() const { return o > 0 ? e / o - 1 : 0; }
+};
+
+std::map<std::string, ZoneFigures> per_zone(const SimulationResult& r,
+                                            const std::vector<SimulationJob>& jobs) {
+  std::map<std::string, ZoneFigures> out;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    auto& z = out[jobs[i].job.regions.front()];
+    const auto& a = r.jobs[i].accounting;
+    z.e += a.actual_g.value_or(0);
+    z.b += a.baseline_g.value_or(0);
+    z.o += a.oracle_g.value_or(0);
+  }
+  return out;
+}
+
+SimulationResult run(const TraceSet& actuals, const TraceSet* forecast,
+                     const std::vector<SimulationJob>& jobs, const SimulationOptions& options) {
+  auto r = simulate(actuals, forecast, jobs, options);
+  if (!r) {
+    std::cerr << to_string(r.error()) << '\n';
+    std::exit(1);
+  }
+  return std::move(*r);
+}
+
+std::string pct(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f %%", std::abs(x) < 5e-7 ? 0.0 : x * 100.0);  // no "-0.00"
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fs::path dir = fs::path(GRIDSHIFT_SOURCE_DIR) / ".." / "shared" / "data" / "traces";
+  std::uint64_t seed = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+      seed = std::stoull(argv[++i]);
+    } else if (std::strcmp(argv[i], "--min-gain") == 0 && i + 1 < argc) {
+      ++i;  // read below
+    } else {
+      dir = argv[i];
+    }
+  }
+  const auto h2_actuals = load(dir / "actuals-2021h2.csv");
+  const auto h2_forecast = load(dir / "forecast-2021h2.csv");
+  const auto year = load(dir / "actuals-2020.csv");
+  if (!h2_actuals || !h2_forecast || !year) {
+    std::cout << "simulate_scenarios: traces not found in " << dir.string()
+              << " (actuals-2021h2.csv, forecast-2021h2.csv, actuals-2020.csv); skipping\n";
+    return 0;
+  }
+  SimulationOptions options;  // tick 5m, dispatch_slack 15m, min_gain 2 %, cap 8
+  options.seed = seed;
+  options.planner.max_concurrent_dispatches = 1000;  // the cap is not what is measured here
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--min-gain") == 0 && i + 1 < argc) {
+      options.planner.min_gain = std::stod(argv[i + 1]);
+    }
+  }
+
+  // 2021 H2: overnight jobs, 200 per zone, time-only and time-plus-place.
+  const auto time_only = overnight_jobs(*h2_actuals, JobMix{200, 0}, seed);
+  const auto time_place = overnight_jobs(*h2_actuals, JobMix{200, 2}, seed);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto perfect_t = run(*h2_actuals, nullptr, time_only, options);
+  const auto perfect_tp = run(*h2_actuals, nullptr, time_place, options);
+  const auto real_t = run(*h2_actuals, &*h2_forecast, time_only, options);
+  const auto real_tp = run(*h2_actuals, &*h2_forecast, time_place, options);
+  const double h2_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  std::cout << "## 2021 H2, overnight jobs (seed " << seed << ", " << time_only.size()
+            << " jobs per run, tick 5m, slack 15m, min_gain " << options.planner.min_gain
+            << ")\n\n";
+  std::cout << "| zone | time-only, perfect: savings | regret | time-only, real forecast: "
+               "savings | regret | time+place, perfect: savings | regret | time+place, real "
+               "forecast: savings | regret |\n|---|---|---|---|---|---|---|---|---|\n";
+  const auto zt = per_zone(perfect_t, time_only), ztp = per_zone(perfect_tp, time_place);
+  const auto rt = per_zone(real_t, time_only), rtp = per_zone(real_tp, time_place);
+  for (const auto& zone : h2_actuals->regions) {
+    std::cout << "| " << zone << " | " << pct(zt.at(zone).savings()) << " | "
+              << pct(zt.at(zone).regret()) << " | " << pct(rt.at(zone).savings()) << " | "
+              << pct(rt.at(zone).regret()) << " | " << pct(ztp.at(zone).savings()) << " | "
+              << pct(ztp.at(zone).regret()) << " | " << pct(rtp.at(zone).savings()) << " | "
+              << pct(rtp.at(zone).regret()) << " |\n";
+  }
+  std::cout << "| **all** | " << pct(perfect_t.totals.savings) << " | "
+            << pct(perfect_t.totals.regret) << " | " << pct(real_t.totals.savings) << " | "
+            << pct(real_t.totals.regret) << " | " << pct(perfect_tp.totals.savings) << " | "
+            << pct(perfect_tp.totals.regret) << " | " << pct(real_tp.totals.savings) << " | "
+            << pct(real_tp.totals.regret) << " |\n\n";
+  std::cout << "(4 runs in " << h2_seconds << " s)\n\n";
+
+  // Noise model for comparison, time-only.
+  std::cout << "## 2021 H2, time-only, Gaussian forecast noise (sigma = e x mean)\n\n"
+               "| e | savings | regret |\n|---|---|---|\n";
+  for (double e : {0.0, 0.05, 0.1, 0.2}) {
+    auto o = options;
+    o.forecast_noise = e;
+    const auto r = run(*h2_actuals, nullptr, time_only, o);
+    std::cout << "| " << e << " | " << pct(r.totals.savings) << " | " << pct(r.totals.regret)
+              << " |\n";
+  }
+
+  // A simulated year: 2020, 8 zones, 3,000 jobs (375 per zone), time-plus-place.
+  const auto year_jobs = overnight_jobs(*year, JobMix{375, 2}, seed);
+  const auto y0 = std::chrono::steady_clock::now();
+  const auto year_result = run(*year, nullptr, year_jobs, options);
+  const double year_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - y0).count();
+  std::cout << "\n## 2020, 8 zones, " << year_jobs.size()
+            << " overnight jobs, time+place, perfect forecast\n\n"
+            << "savings " << pct(year_result.totals.savings) << ", regret "
+            << pct(year_result.totals.regret) << ", " << year_result.plans
+            << " re-plans, simulated in " << year_seconds << " s\n";
+  return 0;
+}

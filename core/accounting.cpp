@@ -1,0 +1,67 @@
+#include "core/accounting.h"
+
+#include <nlohmann/json.hpp>
+
+namespace gridshift {
+
+double emissions_g(double power_watts, Seconds duration, double score) {
+  // energy_kwh with PUE 1: the score already carries the PUE.
+  return energy_kwh(power_watts, static_cast<double>(duration.count()) / 3600.0, 1.0) * score;
+}
+
+Accounting account_job(const AccountingInput& input, const PlanningContext& observed,
+                       const PlannerSettings& settings) {
+  Accounting out;
+  out.region = input.region;
+  const double watts = input.job.power_watts;
+  auto score_of = [&](std::string_view region, TimePoint start,
+                      TimePoint end) -> std::optional<double> {
+    const int r = observed.find(region);
+    if (r < 0) return std::nullopt;
+    const auto& series = observed.series()[static_cast<std::size_t>(r)];
+    if (!out.signal) out.signal = series.signal;
+    auto mean = window_mean(series, start, end);
+    if (!mean) return std::nullopt;
+    return *mean * series.pue;
+  };
+  if (auto s = score_of(input.region, input.started_at, input.finished_at)) {
+    out.actual_g = emissions_g(watts, input.finished_at - input.started_at, *s);
+  }
+  if (!input.job.regions.empty()) {
+    if (auto s = score_of(input.job.regions.front(), input.submitted_at,
+                          input.submitted_at + input.job.duration)) {
+      out.baseline_g = emissions_g(watts, input.job.duration, *s);
+    }
+  }
+  if (input.planned_score) {
+    out.planned_g = emissions_g(watts, input.job.duration, *input.planned_score);
+  }
+  if (auto oracle = best_window(input.submitted_at, input.job, observed, settings)) {
+    out.oracle_g = emissions_g(watts, input.job.duration, oracle->score);
+  }
+  if (out.actual_g && out.baseline_g && *out.baseline_g > 0) {
+    out.savings = 1.0 - *out.actual_g / *out.baseline_g;
+  }
+  if (out.actual_g && out.oracle_g && *out.oracle_g > 0) {
+    out.regret = *out.actual_g / *out.oracle_g - 1.0;
+  }
+  return out;
+}
+
+std::string accounting_to_json(const Accounting& a) {
+  auto opt = [](const std::optional<double>& v) -> nlohmann::json {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
+  nlohmann::json j;
+  j["region"] = a.region;
+  j["signal"] = a.signal ? nlohmann::json(std::string(to_string(*a.signal))) : nullptr;
+  j["baseline_g"] = opt(a.baseline_g);
+  j["planned_g"] = opt(a.planned_g);
+  j["actual_g"] = opt(a.actual_g);
+  j["oracle_g"] = opt(a.oracle_g);
+  j["savings"] = opt(a.savings);
+  j["regret"] = opt(a.regret);
+  return j.dump();
+}
+
+}  // namespace gridshift

@@ -1,0 +1,620 @@
+#include "core/planner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace gridshift {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::int64_t secs(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+TimePoint at(std::int64_t s) {
+  return TimePoint{Seconds{s}};
+}
+
+}  // namespace
+
+// Piecewise-constant series as breakpoints with prefix integrals of value and of coverage, so a
+// window mean is two lookups. Per duration, the window scores of every point start and a sparse
+// table of their minima are cached.
+struct PlanningContext::RegionIndex {
+  struct DurationTable {
+    std::vector<double> score;                   // per point start; kInf when not scorable
+    std::vector<double> mean;                    // per point start
+    std::vector<std::vector<std::uint32_t>> st;  // st[l][k]: argmin over [k, k + 2^(l+1))
+    std::int64_t now_for = std::numeric_limits<std::int64_t>::min();
+    std::optional<double> now_mean;
+  };
+
+  std::vector<std::int64_t> bounds;   // breakpoints b_0 < ... < b_m
+  std::vector<double> value;          // per segment [b_i, b_i+1)
+  std::vector<double> integral;       // prefix of value x seconds, size m + 1
+  std::vector<std::int64_t> covered;  // prefix of covered seconds, size m + 1
+  std::vector<std::int64_t> starts;   // the points' starts (candidate boundaries)
+  double pue = 1.0;
+  std::vector<std::unique_ptr<DurationTable>> tables;  // by PlanningContext::duration_slot
+
+  explicit RegionIndex(const RegionSeries& series) : pue(series.pue) {
+    std::int64_t prev_end = std::numeric_limits<std::int64_t>::min();
+    for (const auto& p : series.points) {
+      const std::int64_t s = secs(p.start);
+      const std::int64_t e = secs(p.end);
+      if (e <= s || s < prev_end) continue;   // malformed or overlapping: ignore the point
+      if (!bounds.empty() && s > prev_end) {  // a gap: an uncovered segment
+        value.push_back(0);
+        bounds.push_back(s);
+        covered_flags_.push_back(0);
+      } else if (bounds.empty()) {
+        bounds.push_back(s);
+      }
+      value.push_back(p.gco2_per_kwh);
+      covered_flags_.push_back(1);
+      bounds.push_back(e);
+      starts.push_back(s);
+      prev_end = e;
+    }
+    const std::size_t m = value.size();
+    integral.assign(m + 1, 0.0);
+    covered.assign(m + 1, 0);
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::int64_t len = bounds[i + 1] - bounds[i];
+      integral[i + 1] = integral[i] + value[i] * static_cast<double>(len);
+      covered[i + 1] = covered[i] + covered_flags_[i] * len;
+    }
+  }
+
+  // Prefix integral and coverage at t, or false when t lies outside [b_0, b_m].
+  bool prefix_at(std::int64_t t, double& f, std::int64_t& c) const {
+    if (bounds.empty() || t < bounds.front() || t > bounds.back()) return false;
+    auto it = std::upper_bound(bounds.begin(), bounds.end(), t);
+    const auto i = static_cast<std::size_t>(it - bounds.begin()) - 1;
+    if (i >= value.size()) {
+      f = integral.back();
+      c = covered.back();
+      return true;
+    }
+    const std::int64_t into = t - bounds[i];
+    f = integral[i] + value[i] * static_cast<double>(into);
+    c = covered[i] + covered_flags_[i] * into;
+    return true;
+  }
+
+  std::optional<double> mean(std::int64_t s, std::int64_t e) const {
+    if (e <= s) return std::nullopt;
+    double f0 = 0, f1 = 0;
+    std::int64_t c0 = 0, c1 = 0;
+    if (!prefix_at(s, f0, c0) || !prefix_at(e, f1, c1) || c1 - c0 != e - s) return std::nullopt;
+    return (f1 - f0) / static_cast<double>(e - s);
+  }
+
+  DurationTable& table(std::size_t slot, std::int64_t duration) {
+    if (slot >= tables.size()) tables.resize(slot + 1);
+    if (tables[slot]) return *tables[slot];
+    tables[slot] = std::make_unique<DurationTable>();
+    DurationTable& t = *tables[slot];
+    const std::size_t n = starts.size();
+    t.score.assign(n, kInf);
+    t.mean.assign(n, 0.0);
+    for (std::size_t k = 0; k < n; ++k) {
+      if (auto m = mean(starts[k], starts[k] + duration)) {
+        t.mean[k] = *m;
+        t.score[k] = *m * pue;
+      }
+    }
+    // Level l covers ranges of length 2^(l+1); level "0" (length 1) is the identity.
+    for (std::size_t len = 2; len <= n; len *= 2) {
+      std::vector<std::uint32_t> level(n - len + 1);
+      const std::size_t half = len / 2;
+      for (std::size_t k = 0; k + len <= n; ++k) {
+        const std::uint32_t a = at_level(t, len / 2, k);
+        const std::uint32_t b = at_level(t, len / 2, k + half);
+        level[k] = t.score[b] < t.score[a] ? b : a;  // ties keep the earlier start
+      }
+      t.st.push_back(std::move(level));
+    }
+    return t;
+  }
+
+  static std::uint32_t at_level(const DurationTable& t, std::size_t len, std::size_t k) {
+    if (len == 1) return static_cast<std::uint32_t>(k);
+    return t.st[static_cast<std::size_t>(std::countr_zero(len)) - 1][k];
+  }
+
+  // Argmin of score over point indexes [lo, hi] (inclusive, lo <= hi); earlier wins ties.
+  static std::uint32_t range_min(const DurationTable& t, std::size_t lo, std::size_t hi) {
+    const std::size_t n = hi - lo + 1;
+    const std::size_t len = std::bit_floor(n);
+    const std::uint32_t a = at_level(t, len, lo);
+    const std::uint32_t b = at_level(t, len, hi + 1 - len);
+    return t.score[b] < t.score[a] ? b : a;
+  }
+
+  std::optional<double> now_mean(DurationTable& t, std::int64_t now, std::int64_t duration) const {
+    if (t.now_for != now) {
+      t.now_for = now;
+      t.now_mean = mean(now, now + duration);
+    }
+    return t.now_mean;
+  }
+
+  // Index of the first point starting after `now`; the same for every job of a re-plan.
+  std::size_t first_after(std::int64_t now) {
+    if (first_after_for_ != now) {
+      first_after_for_ = now;
+      first_after_ = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), now) -
+                                              starts.begin());
+    }
+    return first_after_;
+  }
+
+  std::vector<std::int64_t> covered_flags_;  // per segment, 1 = data
+  std::int64_t first_after_for_ = std::numeric_limits<std::int64_t>::min();
+  std::size_t first_after_ = 0;
+};
+
+std::optional<TimePoint> RegionSeries::horizon() const {
+  if (points.empty()) return std::nullopt;
+  return points.back().end;
+}
+
+std::string_view to_string(PlanAction action) {
+  return action == PlanAction::dispatch ? "dispatch" : "hold";
+}
+
+PlanningContext::PlanningContext(std::vector<RegionSeries> series) : series_(std::move(series)) {
+  indexes_.reserve(series_.size());
+  for (std::size_t i = 0; i < series_.size(); ++i) {
+    by_name_.try_emplace(series_[i].region, static_cast<int>(i));
+    indexes_.push_back(std::make_unique<RegionIndex>(series_[i]));
+  }
+}
+PlanningContext::~PlanningContext() = default;
+PlanningContext::PlanningContext(PlanningContext&&) noexcept = default;
+PlanningContext& PlanningContext::operator=(PlanningContext&&) noexcept = default;
+
+int PlanningContext::find(std::string_view region) const {
+  auto it = by_name_.find(region);
+  return it == by_name_.end() ? -1 : it->second;
+}
+
+std::size_t PlanningContext::duration_slot(Seconds duration) const {
+  return duration_slots_.try_emplace(duration.count(), duration_slots_.size()).first->second;
+}
+
+namespace {
+
+struct Candidate {
+  double score = kInf;
+  double mean = 0;
+  std::int64_t start = 0;
+  int order = 0;    // position in the job's region list
+  int region = -1;  // index in the context
+};
+
+bool better(const Candidate& a, const Candidate& b) {
+  if (a.score != b.score) return a.score < b.score;
+  if (a.start != b.start) return a.start < b.start;
+  return a.order < b.order;
+}
+
+struct RegionState {
+  std::vector<char> fresh;  // per context region: has points and is not stale
+  std::vector<int> running;
+  std::map<std::string, int, std::less<>> running_other;  // regions without series
+};
+
+struct Evaluation {
+  std::optional<SignalType> signal;
+  std::optional<Candidate> best;      // over feasible starts, regions not at the cap
+  std::optional<Candidate> best_now;  // starting now, regions not at the cap
+  std::optional<Candidate> baseline;  // starting now in the first candidate with data
+};
+
+std::int64_t latest_start(const PlannerJob& job, const PlannerSettings& settings) {
+  return secs(job.deadline) - job.duration.count() - settings.dispatch_slack.count();
+}
+
+bool at_cap(const RegionState& state, const PlanningContext& context, std::string_view region,
+            int cap) {
+  const int r = context.find(region);
+  if (r >= 0) return state.running[static_cast<std::size_t>(r)] >= cap;
+  auto it = state.running_other.find(region);
+  return it != state.running_other.end() && it->second >= cap;
+}
+
+Evaluation evaluate(std::int64_t now, const PlannerJob& job, const PlanningContext& context,
+                    const RegionState& state, const PlannerSettings& settings, bool use_cap,
+                    std::vector<int>& seen) {
+  Evaluation ev;
+  const std::int64_t duration = job.duration.count();
+  const std::int64_t nb = job.not_before ? secs(*job.not_before) : now;
+  const std::int64_t latest = latest_start(job, settings);
+  const bool now_feasible = now >= nb && now <= latest;
+  const std::size_t slot = context.duration_slot(job.duration);
+  int order = -1;
+  seen.clear();
+  for (const auto& name : job.regions) {
+    ++order;
+    const int r = context.find(name);
+    if (r < 0 || !state.fresh[static_cast<std::size_t>(r)]) continue;
+    const auto& series = context.series()[static_cast<std::size_t>(r)];
+    if (!ev.signal) ev.signal = series.signal;
+    if (series.signal != *ev.signal) continue;  // never rank different signal types together
+    if (std::find(seen.begin(), seen.end(), r) != seen.end()) continue;  // first mention counts
+    seen.push_back(r);
+    auto& index = context.index(r);
+    auto& table = index.table(slot, duration);
+    const bool capped =
+        use_cap && state.running[static_cast<std::size_t>(r)] >= settings.max_concurrent_dispatches;
+    if (now >= nb) {
+      if (auto m = index.now_mean(table, now, duration)) {
+        const Candidate c{*m * index.pue, *m, now, order, r};
+        if (!ev.baseline) ev.baseline = c;
+        if (!capped) {
+          if (!ev.best_now || better(c, *ev.best_now)) ev.best_now = c;
+          if (now_feasible && (!ev.best || better(c, *ev.best))) ev.best = c;
+        }
+      }
+    }
+    const auto& starts = index.starts;
+    const std::size_t lo =
+        now >= nb ? index.first_after(now)
+                  : static_cast<std::size_t>(std::lower_bound(starts.begin(), starts.end(), nb) -
+                                             starts.begin());
+    const auto hi_end = static_cast<std::size_t>(
+        std::upper_bound(starts.begin(), starts.end(), latest) - starts.begin());
+    if (lo >= hi_end) continue;
+    const std::uint32_t k = PlanningContext::RegionIndex::range_min(table, lo, hi_end - 1);
+    if (table.score[k] == kInf) continue;
+    const Candidate c{table.score[k], table.mean[k], starts[k], order, r};
+    if (!ev.best || better(c, *ev.best)) ev.best = c;
+  }
+  return ev;
+}
+
+Window to_window(const Candidate& c, const PlanningContext& context, std::int64_t duration) {
+  return Window{context.series()[static_cast<std::size_t>(c.region)].region, at(c.start),
+                at(c.start + duration), c.mean, c.score};
+}
+
+void set_reason(PlanDecision& d, PlanReason reason) {
+  d.reason_code = reason;
+  d.reason = phrase(reason);
+}
+
+PlanDecision decide(std::int64_t now, const PlannerJob& job, const PlanningContext& context,
+                    const RegionState& state, const PlannerSettings& settings,
+                    std::vector<int>& scratch) {
+  const Evaluation ev = evaluate(now, job, context, state, settings, true, scratch);
+  const std::int64_t duration = job.duration.count();
+  const std::int64_t latest = latest_start(job, settings);
+  PlanDecision d;
+  d.job_id = job.id;
+  d.signal = ev.signal;
+  d.threshold = job.threshold;
+  d.min_gain = settings.min_gain;
+  if (ev.best) d.best = to_window(*ev.best, context, duration);
+  if (ev.baseline) d.baseline = to_window(*ev.baseline, context, duration);
+  if (ev.best_now) d.now_score = ev.best_now->score;
+
+  auto dispatch = [&](const Candidate& c, PlanReason reason) {
+    d.action = PlanAction::dispatch;
+    d.region = context.series()[static_cast<std::size_t>(c.region)].region;
+    d.start = at(now);
+    d.end = at(now + duration);
+    d.score = c.score;
+    d.mean_intensity = c.mean;
+    set_reason(d, reason);
+  };
+  // Dispatch without a scored window: the first candidate that is below its cap.
+  auto dispatch_blind = [&](PlanReason reason) {
+    for (const auto& name : job.regions) {
+      if (at_cap(state, context, name, settings.max_concurrent_dispatches)) continue;
+      d.action = PlanAction::dispatch;
+      d.region = name;
+      d.start = at(now);
+      d.end = at(now + duration);
+      set_reason(d, reason);
+      return;
+    }
+    set_reason(d, PlanReason::capped);
+  };
+  auto hold = [&](PlanReason reason) {
+    d.action = PlanAction::hold;
+    if (ev.best) {
+      d.region = d.best->region;
+      d.start = d.best->start;
+      d.end = d.best->end;
+      d.score = d.best->score;
+      d.mean_intensity = d.best->mean_gco2_per_kwh;
+    }
+    set_reason(d, reason);
+  };
+
+  const std::int64_t nb = job.not_before ? secs(*job.not_before) : now;
+  if (now < nb) {
+    hold(PlanReason::not_before);
+  } else if (job.policy == Policy::now) {
+    if (ev.best_now) {
+      dispatch(*ev.best_now, PlanReason::policy_now);
+    } else {
+      dispatch_blind(ev.signal ? PlanReason::policy_now_no_window : PlanReason::policy_now_no_data);
+    }
+  } else if (job.threshold && ev.best_now && ev.best_now->score <= *job.threshold) {
+    dispatch(*ev.best_now, PlanReason::threshold);
+  } else if (ev.best && ev.best->start == now) {
+    dispatch(*ev.best, PlanReason::best_starts_now);
+  } else if (ev.best && ev.best_now && now <= latest &&
+             ev.best_now->score - ev.best->score < settings.min_gain * ev.best_now->score) {
+    dispatch(*ev.best_now, PlanReason::min_gain);
+  } else if (now >= latest) {
+    if (ev.best_now) {
+      dispatch(*ev.best_now, PlanReason::deadline);
+    } else {
+      dispatch_blind(ev.signal ? PlanReason::deadline_no_window : PlanReason::deadline_no_data);
+    }
+  } else if (!ev.signal) {
+    hold(PlanReason::no_data);
+  } else if (!ev.best) {
+    hold(PlanReason::no_window);
+  } else {
+    hold(PlanReason::better_later);
+  }
+  return d;
+}
+
+RegionState make_state(std::int64_t now, const PlanningContext& context,
+                       const RunningCounts& running, const PlannerSettings& settings) {
+  RegionState state;
+  const auto& all = context.series();
+  state.fresh.resize(all.size());
+  state.running.assign(all.size(), 0);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const auto& s = all[i];
+    state.fresh[i] = !s.points.empty() && (!s.observed_at || now - secs(*s.observed_at) <=
+                                                                 settings.max_staleness.count());
+  }
+  for (const auto& [name, count] : running) {
+    const int r = context.find(name);
+    if (r >= 0) {
+      state.running[static_cast<std::size_t>(r)] = count;
+    } else {
+      state.running_other[name] = count;
+    }
+  }
+  return state;
+}
+
+void count_dispatch(RegionState& state, const PlanningContext& context, const PlanDecision& d) {
+  if (d.action != PlanAction::dispatch) return;
+  const int r = context.find(d.region);
+  if (r >= 0) {
+    ++state.running[static_cast<std::size_t>(r)];
+  } else {
+    ++state.running_other[d.region];
+  }
+}
+
+std::string format_time_opt(const std::optional<TimePoint>& t) {
+  return t ? format_rfc3339(*t) : "-";
+}
+
+}  // namespace
+
+namespace {
+
+struct ReasonText {
+  std::string_view key;
+  std::string_view phrase;
+};
+
+// Indexed by PlanReason, in declaration order.
+constexpr ReasonText kReasonTexts[] = {
+    {"not_before", "waiting for not_before"},
+    {"policy_now", "policy now"},
+    {"policy_now_no_window", "policy now, no scorable window starting now"},
+    {"policy_now_no_data", "policy now, no fresh data"},
+    {"threshold", "threshold met now"},
+    {"best_starts_now", "best window starts now"},
+    {"min_gain", "best window within min_gain of now"},
+    {"deadline", "deadline fallback: latest start reached"},
+    {"deadline_no_window", "deadline fallback: no scorable window, first candidate"},
+    {"deadline_no_data", "deadline fallback: no fresh data, first candidate"},
+    {"capped", "every candidate region is at max_concurrent_dispatches"},
+    {"no_data", "no fresh data"},
+    {"no_window", "no window within the data horizon"},
+    {"better_later", "best window starts later"},
+};
+static_assert(std::size(kReasonTexts) == static_cast<std::size_t>(PlanReason::better_later) + 1);
+
+}  // namespace
+
+std::string_view to_string(PlanReason reason) {
+  return kReasonTexts[static_cast<std::size_t>(reason)].key;
+}
+
+std::string_view phrase(PlanReason reason) {
+  return kReasonTexts[static_cast<std::size_t>(reason)].phrase;
+}
+
+std::string describe(const PlanDecision& d) {
+  auto gain = [&] {
+    return d.best && d.now_score && *d.now_score > 0
+               ? fmt::format("{:.1f} %", (1.0 - d.best->score / *d.now_score) * 100.0)
+               : std::string("?");
+  };
+  switch (d.reason_code) {
+    case PlanReason::threshold:
+      return fmt::format("threshold: {:.1f} <= {:.1f} g/kWh", d.score.value_or(0),
+                         d.threshold.value_or(0));
+    case PlanReason::min_gain:
+      return fmt::format("best window only {} cleaner than now (min_gain {:.1f} %)", gain(),
+                         d.min_gain * 100.0);
+    case PlanReason::better_later:
+      if (d.now_score) return fmt::format("best window {} cleaner than now", gain());
+      break;
+    default:
+      break;
+  }
+  return std::string(phrase(d.reason_code));
+}
+
+std::string format_decision(const PlanDecision& d) {
+  return fmt::format("job={} action={} region={} start={} score={} reason={}", d.job_id,
+                     to_string(d.action), d.region.empty() ? "-" : d.region,
+                     format_time_opt(d.start),
+                     d.score ? fmt::format("{:.1f}", *d.score) : std::string("-"), describe(d));
+}
+
+std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jobs,
+                                   const PlanningContext& context, const RunningCounts& running,
+                                   const PlannerSettings& settings) {
+  // Semantics: jobs are decided one by one, most urgent (earliest latest start) first, each
+  // seeing the dispatches before it. Done in two passes for memory locality: every job is
+  // decided in input order against the initial counts; then the dispatches are committed in
+  // urgency order, and a job whose region filled up meanwhile is decided again. That is the
+  // same result, because a fuller region only removes windows starting now: a hold stays a
+  // hold, and a dispatch to a region still below its cap stays the same dispatch.
+  const std::int64_t t = secs(now);
+  RegionState state = make_state(t, context, running, settings);
+  std::vector<PlanDecision> decisions(jobs.size());
+  std::vector<int> scratch;
+  std::vector<std::size_t> dispatching;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    decisions[i] = decide(t, jobs[i], context, state, settings, scratch);
+    if (decisions[i].action == PlanAction::dispatch) dispatching.push_back(i);
+  }
+  std::vector<std::int64_t> latest(dispatching.size());
+  for (std::size_t k = 0; k < dispatching.size(); ++k) {
+    latest[k] = latest_start(jobs[dispatching[k]], settings);
+  }
+  std::vector<std::size_t> order(dispatching.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return latest[a] < latest[b]; });
+  for (std::size_t k : order) {
+    const std::size_t i = dispatching[k];
+    if (at_cap(state, context, decisions[i].region, settings.max_concurrent_dispatches)) {
+      decisions[i] = decide(t, jobs[i], context, state, settings, scratch);
+    }
+    count_dispatch(state, context, decisions[i]);
+  }
+  return decisions;
+}
+
+std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jobs,
+                                   std::vector<RegionSeries> series, const RunningCounts& running,
+                                   const PlannerSettings& settings) {
+  const PlanningContext context(std::move(series));
+  return plan_all(now, jobs, context, running, settings);
+}
+
+PlanDecision plan_one(TimePoint now, const PlannerJob& job, const PlanningContext& context,
+                      const RunningCounts& running, const PlannerSettings& settings) {
+  const std::int64_t t = secs(now);
+  std::vector<int> scratch;
+  return decide(t, job, context, make_state(t, context, running, settings), settings, scratch);
+}
+
+std::optional<Window> best_window(TimePoint now, const PlannerJob& job,
+                                  const PlanningContext& context, const PlannerSettings& settings) {
+  const std::int64_t t = secs(now);
+  std::vector<int> scratch;
+  const Evaluation ev =
+      evaluate(t, job, context, make_state(t, context, {}, settings), settings, false, scratch);
+  if (!ev.best) return std::nullopt;
+  return to_window(*ev.best, context, job.duration.count());
+}
+
+std::optional<double> window_mean(const RegionSeries& series, TimePoint start, TimePoint end) {
+  if (end <= start) return std::nullopt;
+  double sum = 0;
+  std::int64_t covered = 0;
+  const std::int64_t s = secs(start);
+  const std::int64_t e = secs(end);
+  auto it = std::upper_bound(series.points.begin(), series.points.end(), start,
+                             [](TimePoint v, const Point& p) { return v < p.start; });
+  if (it != series.points.begin()) --it;
+  for (; it != series.points.end() && secs(it->start) < e; ++it) {
+    const std::int64_t a = std::max(s, secs(it->start));
+    const std::int64_t b = std::min(e, secs(it->end));
+    if (b <= a) continue;
+    sum += it->gco2_per_kwh * static_cast<double>(b - a);
+    covered += b - a;
+  }
+  if (covered != e - s) return std::nullopt;
+  return sum / static_cast<double>(e - s);
+}
+
+RegionSeries build_series(std::string region, double pue, std::span<const Reading> readings,
+                          TimePoint now) {
+  RegionSeries out;
+  out.region = std::move(region);
+  out.pue = pue;
+  const Reading* actual = nullptr;
+  std::map<TimePoint, const Reading*> forecasts;  // newest issue per interval start
+  for (const auto& r : readings) {
+    if (out.feed.empty()) {
+      out.feed = r.feed;
+      out.signal = r.signal;
+    }
+    if (r.kind == ReadingKind::actual) {
+      if (r.timestamp > now) continue;
+      if (!actual || r.timestamp > actual->timestamp ||
+          (r.timestamp == actual->timestamp && r.fetched_at >= actual->fetched_at)) {
+        actual = &r;
+      }
+    } else {
+      auto [it, inserted] = forecasts.try_emplace(r.timestamp, &r);
+      if (!inserted &&
+          (r.issued_at > it->second->issued_at ||
+           (r.issued_at == it->second->issued_at && r.fetched_at >= it->second->fetched_at))) {
+        it->second = &r;
+      }
+    }
+  }
+  TimePoint covered_until = now;
+  if (actual) {
+    TimePoint end = actual->timestamp + actual->step;
+    // The present runs on the latest actual up to the next forecast boundary after now.
+    for (const auto& [ts, f] : forecasts) {
+      const TimePoint f_end = ts + f->step;
+      if (ts > now) {
+        end = std::max(end, ts);
+        break;
+      }
+      if (f_end > now) {
+        end = std::max(end, f_end);
+        break;
+      }
+    }
+    out.points.push_back(Point{actual->timestamp, end, actual->gco2_per_kwh});
+    out.observed_at = actual->timestamp;
+    covered_until = end;
+  } else if (!forecasts.empty()) {
+    TimePoint newest{};
+    for (const auto& [ts, f] : forecasts)
+      newest = std::max(newest, f->issued_at);
+    out.observed_at = newest;
+  }
+  for (const auto& [ts, f] : forecasts) {
+    const TimePoint f_end = ts + f->step;
+    if (f_end <= covered_until) continue;
+    TimePoint start = std::max(ts, actual ? covered_until : ts);
+    if (!out.points.empty()) start = std::max(start, out.points.back().end);
+    if (start >= f_end) continue;
+    out.points.push_back(Point{start, f_end, f->gco2_per_kwh});
+  }
+  return out;
+}
+
+}  // namespace gridshift

@@ -1,0 +1,263 @@
+#include "core/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+
+#include "core/clock.h"
+
+namespace gridshift {
+
+namespace {
+
+constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
+
+// One region of the replay: the actual intervals and, aligned with them, what the planner
+// is told the forecast was.
+struct ReplayRegion {
+  std::string name;
+  double pue = 1.0;
+  const std::vector<Point>* actual = nullptr;
+  std::vector<double> forecast;
+  std::size_t current = 0;  // index of the latest actual at the clock's time
+};
+
+std::vector<double> aligned_forecast(const std::vector<Point>& actual,
+                                     const std::vector<Point>* forecast) {
+  std::vector<double> out(actual.size(), kMissing);
+  if (!forecast) return out;
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    while (j < forecast->size() && (*forecast)[j].start < actual[i].start)
+      ++j;
+    if (j < forecast->size() && (*forecast)[j].start == actual[i].start) {
+      out[i] = (*forecast)[j].gco2_per_kwh;
+    }
+  }
+  return out;
+}
+
+std::vector<double> noisy_forecast(const std::vector<Point>& actual, double e,
+                                   std::mt19937_64& rng) {
+  std::vector<double> out(actual.size());
+  double sum = 0;
+  for (const auto& p : actual)
+    sum += p.gco2_per_kwh;
+  const double sigma = actual.empty() ? 0.0 : e * sum / static_cast<double>(actual.size());
+  std::normal_distribution<double> noise(0.0, sigma > 0 ? sigma : 1.0);
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const double delta = sigma > 0 ? noise(rng) : 0.0;
+    out[i] = std::max(0.0, actual[i].gco2_per_kwh + delta);
+  }
+  return out;
+}
+
+// Series the planner sees at `now`: the latest actual, then forecasts up to `until`.
+RegionSeries view_at(const ReplayRegion& r, TimePoint now, TimePoint until) {
+  RegionSeries s;
+  s.region = r.name;
+  s.pue = r.pue;
+  s.feed = "trace";
+  const auto& actual = *r.actual;
+  if (actual.empty() || now < actual.front().start || now >= actual.back().end) return s;
+  const Point& present = actual[r.current];
+  s.points.push_back(present);
+  s.observed_at = present.start;
+  for (std::size_t j = r.current + 1; j < actual.size() && actual[j].start < until; ++j) {
+    if (std::isnan(r.forecast[j])) continue;  // a gap: windows across it are not scored
+    s.points.push_back(Point{actual[j].start, actual[j].end, r.forecast[j]});
+  }
+  return s;
+}
+
+Result<void> check_jobs(const TraceSet& actuals, std::span<const SimulationJob> jobs) {
+  std::vector<FieldError> errors;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const auto& j = jobs[i];
+    const std::string prefix = "jobs[" + std::to_string(i) + "]";
+    if (j.job.regions.empty()) errors.push_back({prefix + ".regions", "no candidate region", 0});
+    if (j.job.duration <= Seconds{0}) errors.push_back({prefix + ".duration", "not positive", 0});
+    for (std::size_t k = 0; k < j.job.regions.size(); ++k) {
+      const auto* points = actuals.find(j.job.regions[k]);
+      const std::string field = prefix + ".regions[" + std::to_string(k) + "]";
+      if (!points || points->empty()) {
+        errors.push_back({field, "no actuals for region " + j.job.regions[k], 0});
+        continue;
+      }
+      if (j.submit_at < points->front().start) {
+        errors.push_back({prefix + ".submit_at",
+                          "before the actuals of " + j.job.regions[k] + " begin (" +
+                              format_rfc3339(points->front().start) + ")",
+                          0});
+      }
+      if (j.job.deadline > points->back().end) {
+        errors.push_back({prefix + ".deadline",
+                          "after the actuals of " + j.job.regions[k] + " end (" +
+                              format_rfc3339(points->back().end) + ")",
+                          0});
+      }
+    }
+  }
+  if (errors.empty()) return {};
+  return make_error("invalid_simulation", "jobs do not fit the trace", std::move(errors));
+}
+
+std::int64_t secs(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+
+}  // namespace
+
+SimulationTotals total(std::span<const SimulatedJob> jobs) {
+  SimulationTotals t;
+  for (const auto& j : jobs) {
+    t.emissions_g += j.accounting.actual_g.value_or(0);
+    t.baseline_g += j.accounting.baseline_g.value_or(0);
+    t.oracle_g += j.accounting.oracle_g.value_or(0);
+  }
+  t.savings = t.baseline_g > 0 ? 1.0 - t.emissions_g / t.baseline_g : 0.0;
+  t.regret = t.oracle_g > 0 ? t.emissions_g / t.oracle_g - 1.0 : 0.0;
+  return t;
+}
+
+Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forecast,
+                                  std::span<const SimulationJob> jobs,
+                                  const SimulationOptions& options) {
+  if (auto ok = check_jobs(actuals, jobs); !ok) return ok.error();
+  if (options.tick <= Seconds{0}) {
+    return make_error("invalid_simulation", "tick must be positive", {{"tick", "not positive"}});
+  }
+  SimulationResult result;
+  result.jobs.resize(jobs.size());
+  if (jobs.empty()) return result;
+
+  std::mt19937_64 rng(options.seed);
+  std::vector<ReplayRegion> regions;
+  for (const auto& name : actuals.regions) {
+    ReplayRegion r;
+    r.name = name;
+    auto pue = options.pue.find(name);
+    r.pue = pue == options.pue.end() ? 1.0 : pue->second;
+    r.actual = actuals.find(name);
+    r.forecast = forecast ? aligned_forecast(*r.actual, forecast->find(name))
+                          : noisy_forecast(*r.actual, options.forecast_noise, rng);
+    regions.push_back(std::move(r));
+  }
+
+  // Hindsight: every actual of every region, for baseline, actual and oracle figures.
+  std::vector<RegionSeries> observed;
+  for (const auto& r : regions) {
+    observed.push_back(RegionSeries{r.name, SignalType::average, r.pue, "trace", *r.actual, {}});
+  }
+  const PlanningContext hindsight(std::move(observed));
+
+  std::vector<std::size_t> order(jobs.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return jobs[a].submit_at < jobs[b].submit_at;
+  });
+
+  const std::int64_t tick = options.tick.count();
+  ManualClock clock(jobs[order.front()].submit_at);
+  std::size_t next_job = 0;
+  std::vector<std::size_t> queue;  // job indexes, in submission order
+  std::vector<PlannerJob> queued;  // the same jobs, as the planner takes them
+  std::vector<std::pair<TimePoint, std::string>> running;  // end, region
+  std::optional<PlanningContext> context;
+  std::vector<std::size_t> built_at(regions.size(), std::numeric_limits<std::size_t>::max());
+  TimePoint built_until{};
+
+  TimePoint trace_end{};
+  for (const auto& r : regions)
+    trace_end = std::max(trace_end, r.actual->back().end);
+  while (next_job < order.size() || !queue.empty()) {
+    const TimePoint now = clock.now();
+    if (now > trace_end) {  // every region at its cap until the data ran out
+      return make_error(
+          "invalid_simulation",
+          jobs[queue.front()].name + " could not be dispatched before the trace ended");
+    }
+    while (next_job < order.size() && jobs[order[next_job]].submit_at <= now) {
+      queue.push_back(order[next_job]);
+      queued.push_back(jobs[order[next_job]].job);
+      ++next_job;
+    }
+    if (queue.empty()) {
+      clock.set(jobs[order[next_job]].submit_at);
+      continue;
+    }
+    // Re-index only when a new actual arrived or the queue needs a longer horizon.
+    TimePoint need{};
+    for (const auto& j : queued)
+      need = std::max(need, j.deadline);
+    bool rebuild = !context || need > built_until;
+    for (std::size_t r = 0; r < regions.size(); ++r) {
+      const auto& actual = *regions[r].actual;
+      auto& cur = regions[r].current;
+      while (cur + 1 < actual.size() && actual[cur + 1].start <= now)
+        ++cur;
+      rebuild = rebuild || cur != built_at[r];
+    }
+    if (rebuild) {
+      built_until = std::max(need, now + Seconds{2 * 86400});
+      std::vector<RegionSeries> views;
+      views.reserve(regions.size());
+      for (std::size_t r = 0; r < regions.size(); ++r) {
+        views.push_back(view_at(regions[r], now, built_until));
+        built_at[r] = regions[r].current;
+      }
+      context.emplace(std::move(views));
+    }
+    std::erase_if(running, [&](const auto& run) { return run.first <= now; });
+    RunningCounts counts;
+    for (const auto& run : running)
+      ++counts[run.second];
+
+    const auto decisions = plan_all(now, queued, *context, counts, options.planner);
+    ++result.plans;
+    std::vector<char> done(queue.size(), 0);
+    for (std::size_t q = 0; q < queue.size(); ++q) {
+      const auto& d = decisions[q];
+      if (d.action != PlanAction::dispatch) continue;
+      done[q] = 1;
+      const SimulationJob& job = jobs[queue[q]];
+      SimulatedJob& out = result.jobs[queue[q]];
+      out.name = job.name;
+      out.submit_at = job.submit_at;
+      out.region = d.region;
+      out.start = now;
+      out.end = now + job.job.duration;
+      out.reason = d.reason_code;
+      out.accounting = account_job(
+          AccountingInput{job.job, job.submit_at, d.region, d.score, out.start, out.end}, hindsight,
+          options.planner);
+      if (!out.accounting.actual_g) {
+        return make_error("invalid_simulation",
+                          job.name + " ran past the end of the actuals of " + d.region);
+      }
+      running.emplace_back(out.end, d.region);
+    }
+    std::size_t keep = 0;
+    for (std::size_t q = 0; q < queue.size(); ++q) {
+      if (done[q]) continue;
+      if (keep != q) {
+        queue[keep] = queue[q];
+        queued[keep] = std::move(queued[q]);
+      }
+      ++keep;
+    }
+    queue.resize(keep);
+    queued.resize(keep);
+
+    const std::int64_t t = secs(now);
+    TimePoint next{Seconds{t - ((t % tick) + tick) % tick + tick}};
+    if (next_job < order.size()) next = std::min(next, jobs[order[next_job]].submit_at);
+    clock.set(next);
+  }
+  result.totals = total(result.jobs);
+  return result;
+}
+
+}  // namespace gridshift

@@ -1,0 +1,408 @@
+#include "daemon/api_server.h"
+
+#include <fmt/format.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "daemon/logging.h"
+
+namespace gridshift {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using local = asio::local::stream_protocol;
+using Stream = beast::basic_stream<local, asio::any_io_executor, beast::unlimited_rate_policy>;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool percent_decode(std::string_view in, bool plus_is_space, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int hi = hex_value(in[i + 1]);
+      const int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (plus_is_space && in[i] == '+') {
+      out += ' ';
+    } else {
+      out += in[i];
+    }
+  }
+  return is_valid_utf8(out) && out.find('\0') == std::string::npos;
+}
+
+Error system_error(std::string code, std::string_view what, const std::string& path, int err) {
+  return make_error(std::move(code), fmt::format("{} {}: {}", what, path, std::strerror(err)));
+}
+
+// ECONNREFUSED from a connect means a socket file nobody listens on: safe to replace.
+Status check_existing_socket(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return system_error("socket_unavailable", "cannot inspect", path, errno);
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return make_error("socket_unavailable",
+                      fmt::format("{} exists and is not a socket: not replacing it", path));
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return system_error("socket_unavailable", "cannot probe", path, errno);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+  const int err = errno;
+  ::close(fd);
+  if (rc == 0) {
+    return make_error("socket_in_use",
+                      fmt::format("another gridshiftd is already listening on {}; stop it first "
+                                  "(systemctl stop gridshiftd) or configure another socket.path",
+                                  path));
+  }
+  if (err == ECONNREFUSED) return {};
+  return system_error("socket_unavailable", "cannot probe the existing socket", path, err);
+}
+
+Result<gid_t> socket_group(const std::string& name) {
+  if (name.empty()) return ::getegid();
+  std::vector<char> buffer(16384);
+  group entry{};
+  group* found = nullptr;
+  const int rc = ::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    return make_error("invalid_config", fmt::format("socket.group: no group named '{}'", name),
+                      {{"socket.group", fmt::format("no group named '{}'", name)}});
+  }
+  return found->gr_gid;
+}
+
+// Takes over one count that the accept loop added (so that the cap sees connections that
+// were accepted but whose coroutine has not started yet).
+// Shared, because a connection's coroutine frame may be destroyed with the io_context after
+// the server itself.
+struct ConnectionCount {
+  explicit ConnectionCount(std::shared_ptr<std::size_t> n) : count(std::move(n)) {}
+  ~ConnectionCount() { --*count; }
+  ConnectionCount(const ConnectionCount&) = delete;
+  ConnectionCount& operator=(const ConnectionCount&) = delete;
+  std::shared_ptr<std::size_t> count;
+};
+
+http::response<http::string_body> to_http(const ApiResponse& response, unsigned version,
+                                          bool keep_alive) {
+  http::response<http::string_body> out{static_cast<http::status>(response.status), version};
+  out.set(http::field::server, "gridshiftd");
+  out.set(http::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers)
+    out.set(name, value);
+  out.body() = response.body;
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  return out;
+}
+
+ApiResponse limit_error(const beast::error_code& ec, const ApiServerOptions& options) {
+  if (ec == http::error::body_limit) {
+    return ApiResponse::error(413, "payload_too_large",
+                              fmt::format("the request body exceeds {} bytes", options.body_limit));
+  }
+  if (ec == http::error::header_limit) {
+    return ApiResponse::error(
+        431, "headers_too_large",
+        fmt::format("the request headers exceed {} bytes", options.header_limit));
+  }
+  return ApiResponse::error(400, "bad_request", "malformed HTTP request: " + ec.message());
+}
+
+using WriteResult = std::tuple<boost::system::error_code, std::size_t>;
+
+asio::awaitable<WriteResult> send_response(Stream& stream, ApiResponse response, unsigned version,
+                                           bool keep_alive, std::chrono::milliseconds timeout) {
+  auto message = to_http(response, version, keep_alive);
+  stream.expires_after(timeout);
+  co_return co_await http::async_write(stream, message, asio::as_tuple(asio::use_awaitable));
+}
+
+void log_session_end(std::exception_ptr failure) {
+  if (!failure) return;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    subsystem_logger("api")->warn("connection ended with an error: {}", e.what());
+  }
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  while (i < text.size()) {
+    const unsigned char c = byte(i);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    std::uint32_t code = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+      code = c & 0x1Fu;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      code = c & 0x0Fu;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      code = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((byte(i + k) & 0xC0u) != 0x80u) return false;
+      code = (code << 6) | (byte(i + k) & 0x3Fu);
+    }
+    if ((length == 3 && code < 0x800) || (length == 4 && code < 0x10000) || code > 0x10FFFF ||
+        (code >= 0xD800 && code <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+bool parse_target(std::string_view target, std::string& path,
+                  std::map<std::string, std::string>& query) {
+  if (target.empty() || target[0] != '/') return false;
+  const auto mark = target.find('?');
+  if (!percent_decode(target.substr(0, mark), false, path)) return false;
+  if (mark == std::string_view::npos) return true;
+  std::string_view rest = target.substr(mark + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto part = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (part.empty()) continue;
+    const auto eq = part.find('=');
+    std::string name;
+    std::string value;
+    if (!percent_decode(part.substr(0, eq), true, name)) return false;
+    if (eq != std::string_view::npos && !percent_decode(part.substr(eq + 1), true, value)) {
+      return false;
+    }
+    query[name] = value;
+  }
+  return true;
+}
+
+ApiServer::ApiServer(asio::io_context& io, const ApiRouter& router, ApiServerOptions options)
+    : io_(io), router_(router), options_(options), acceptor_(io) {}
+
+ApiServer::~ApiServer() {
+  stop();
+  struct stat st {};
+  if (socket_inode_ && ::lstat(path_.c_str(), &st) == 0 && st.st_ino == *socket_inode_) {
+    ::unlink(path_.c_str());
+  }
+}
+
+Status ApiServer::listen(const SocketConfig& socket) {
+  namespace fs = std::filesystem;
+  path_ = socket.path;
+  const fs::path final_path(socket.path);
+  auto gid = socket_group(socket.group);
+  if (!gid) return gid.error();
+
+  std::error_code ec;
+  fs::path parent = final_path.parent_path();
+  if (parent.empty()) parent = ".";
+  fs::create_directories(parent, ec);
+  if (ec) return system_error("socket_unavailable", "cannot create", parent.string(), ec.value());
+
+  // The socket is bound inside a fresh 0700 directory next to its final place, given its
+  // mode and group there, and only then renamed into place: at no moment is it more open.
+  std::string private_dir = (parent / ".gridshift-socket-XXXXXX").string();
+  const std::string staged = private_dir + "/s";
+  if (final_path.string().size() >= sizeof(sockaddr_un::sun_path) ||
+      staged.size() >= sizeof(sockaddr_un::sun_path)) {
+    return make_error("socket_unavailable",
+                      fmt::format("socket path {} is too long (at most {} characters, including "
+                                  "a private staging directory)",
+                                  socket.path, sizeof(sockaddr_un::sun_path) - 26));
+  }
+  if (auto existing = check_existing_socket(socket.path); !existing) return existing;
+  if (::mkdtemp(private_dir.data()) == nullptr) {
+    return system_error("socket_unavailable", "cannot create a directory in", parent.string(),
+                        errno);
+  }
+  const std::string staged_path = private_dir + "/s";
+  struct Cleanup {
+    std::string dir, file;
+    ~Cleanup() {
+      ::unlink(file.c_str());
+      ::rmdir(dir.c_str());
+    }
+  } cleanup{private_dir, staged_path};
+
+  boost::system::error_code bec;
+  acceptor_.open(local(), bec);
+  if (!bec) acceptor_.bind(local::endpoint(staged_path), bec);
+  if (bec) {
+    return make_error("socket_unavailable",
+                      fmt::format("cannot bind {}: {}", socket.path, bec.message()));
+  }
+  if (::chown(staged_path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+    return make_error("socket_unavailable",
+                      fmt::format("cannot give socket {} to group '{}': {}", socket.path,
+                                  socket.group, std::strerror(errno)));
+  }
+  if (::chmod(staged_path.c_str(), static_cast<mode_t>(socket.mode)) != 0) {
+    return system_error("socket_unavailable", "cannot set the mode of", socket.path, errno);
+  }
+  acceptor_.listen(asio::socket_base::max_listen_connections, bec);
+  if (bec) {
+    return make_error("socket_unavailable",
+                      fmt::format("cannot listen on {}: {}", socket.path, bec.message()));
+  }
+  if (::rename(staged_path.c_str(), socket.path.c_str()) != 0) {
+    return system_error("socket_unavailable", "cannot move the socket into place at", socket.path,
+                        errno);
+  }
+  struct stat st {};
+  if (::lstat(socket.path.c_str(), &st) == 0) socket_inode_ = st.st_ino;
+  return {};
+}
+
+Status ApiServer::adopt(int fd, std::string path) {
+  path_ = std::move(path);
+  boost::system::error_code ec;
+  acceptor_.assign(local(), fd, ec);
+  if (ec) {
+    return make_error(
+        "socket_unavailable",
+        fmt::format("cannot serve the activated socket (fd {}): {}", fd, ec.message()));
+  }
+  return {};
+}
+
+void ApiServer::start() {
+  asio::co_spawn(io_, accept_loop(), log_session_end);
+}
+
+void ApiServer::stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+asio::awaitable<void> ApiServer::accept_loop() {
+  auto log = subsystem_logger("api");
+  while (acceptor_.is_open()) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) {
+      // EMFILE and the like: keep serving the connections we have.
+      log->warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    const bool over = *connections_ >= options_.max_connections;
+    ++*connections_;
+    asio::co_spawn(io_, serve(std::move(socket), over), log_session_end);
+  }
+}
+
+asio::awaitable<void> ApiServer::serve(local::socket socket, bool over_capacity) {
+  ConnectionCount counted(connections_);
+  ucred peer{};
+  socklen_t peer_size = sizeof(peer);
+  const bool have_peer =
+      ::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) == 0;
+  Stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+
+  if (over_capacity || !have_peer) {
+    auto response = over_capacity
+                        ? ApiResponse::error(503, "busy", "too many connections; retry shortly")
+                        : ApiResponse::error(403, "forbidden", "cannot identify the caller");
+    co_await send_response(stream, std::move(response), 11, false, options_.write_timeout);
+    co_return;
+  }
+
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(options_.header_limit);
+    parser.body_limit(options_.body_limit);
+    stream.expires_after(options_.read_timeout);
+    auto [ec, bytes] =
+        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      // A closed or timed-out connection gets no answer; a malformed request gets its 4xx.
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+          ec == asio::error::eof || ec == asio::error::connection_reset ||
+          ec == asio::error::operation_aborted || (bytes == 0 && !parser.got_some())) {
+        break;
+      }
+      co_await send_response(stream, limit_error(ec, options_), 11, false, options_.write_timeout);
+      break;
+    }
+    auto& message = parser.get();
+    const bool keep_alive = message.keep_alive();
+    ApiRequest request;
+    request.method = std::string(message.method_string());
+    request.uid = peer.uid;
+    request.gid = peer.gid;
+    ApiResponse response;
+    if (!parse_target(message.target(), request.path, request.query)) {
+      response = ApiResponse::error(400, "bad_request", "malformed request target");
+    } else if (!is_valid_utf8(message.body())) {
+      response = ApiResponse::error(400, "invalid_utf8", "the request body is not valid UTF-8");
+    } else {
+      for (const auto& field : message) {
+        std::string name(field.name_string());
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        request.headers[name] = std::string(field.value());
+      }
+      request.body = std::move(message.body());
+      try {
+        response = co_await router_.dispatch_async(std::move(request));
+      } catch (const std::exception& e) {
+        subsystem_logger("api")->error("{} {}: handler failed: {}", message.method_string(),
+                                       message.target(), e.what());
+        response = ApiResponse::error(500, "internal", "internal error; see the daemon's log");
+      }
+    }
+    auto [write_ec, written] = co_await send_response(
+        stream, std::move(response), message.version(), keep_alive, options_.write_timeout);
+    if (write_ec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(local::socket::shutdown_send, ignored);
+}
+
+}  // namespace gridshift

@@ -1,0 +1,80 @@
+// The socket API's HTTP/1.1 server (DESIGN.md §6): Boost.Beast over an AF_UNIX stream socket,
+// one coroutine per connection on the daemon's io_context thread, requests routed through an
+// ApiRouter. Enforces the request limits; the caller's uid comes from SO_PEERCRED.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "daemon/api_router.h"
+#include "daemon/config.h"
+
+namespace gridshift {
+
+struct ApiServerOptions {
+  std::size_t body_limit = 1024 * 1024;    // 413 "payload_too_large" beyond
+  std::uint32_t header_limit = 16 * 1024;  // 431 "headers_too_large" beyond
+  // Time a client has to send one whole request (also the keep-alive idle time); a slower
+  // client is disconnected.
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};
+  std::size_t max_connections = 512;  // beyond: 503 "busy", then close
+};
+
+// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
+// Splits a request target into its percent-decoded path and query parameters; nullopt when the
+// target is not an origin-form path or its escapes are malformed.
+bool parse_target(std::string_view target, std::string& path,
+                  std::map<std::string, std::string>& query);
+
+class ApiServer {
+ public:
+  ApiServer(boost::asio::io_context& io, const ApiRouter& router, ApiServerOptions options = {});
+  ~ApiServer();  // removes the socket file it created
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Creates the socket file at `socket.path` with `socket.mode` and `socket.group`, never more
+  // open than that at any moment (bound in a private directory, then renamed into place). A
+  // stale socket file (nobody listening) is replaced; a live one is refused ("socket_in_use"),
+  // as is any other file there. An unknown group is "invalid_config".
+  Status listen(const SocketConfig& socket);
+
+  // Serves an already listening socket (systemd socket activation); the file is not ours to
+  // remove. Error "socket_unavailable" when `fd` is not a listening AF_UNIX stream socket.
+  Status adopt(int fd, std::string path);
+
+  // Starts accepting (after listen() or adopt()).
+  void start();
+  // Stops accepting; open connections finish their current request.
+  void stop();
+
+  const std::string& path() const { return path_; }
+  std::size_t connections() const { return *connections_; }
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve(boost::asio::local::stream_protocol::socket socket,
+                                     bool over_capacity);
+
+  boost::asio::io_context& io_;
+  const ApiRouter& router_;
+  ApiServerOptions options_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::string path_;
+  std::optional<std::uint64_t> socket_inode_;  // of the file we created, to remove only ours
+  std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
+};
+
+}  // namespace gridshift

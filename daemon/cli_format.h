@@ -1,0 +1,48 @@
+// Readable renderings of the socket API's JSON for the `gridshift` CLI: tables, a job's
+// history, the forecast chart. Pure functions (JSON and `now` in, text out); local times use
+// the process's time zone (TZ), like date(1).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+
+namespace gridshift {
+
+// "just now", "45 s ago", "4 min ago", "3 h ago", "2 d ago"; "in 4 min" for the future.
+std::string format_age(Seconds age);
+// "2026-11-26 19:00 +0100" in the local time zone.
+std::string format_local_time(TimePoint t);
+// An RFC 3339 JSON string as local time with the age: "2026-11-26 19:00 +0100 (4 min ago)";
+// "-" for null.
+std::string format_time_field(const nlohmann::json& value, TimePoint now, bool with_age = true);
+// "412 g" below a kilogram, "1.93 kg" above; "-" for null.
+std::string format_grams(const nlohmann::json& grams);
+
+std::string render_jobs(const nlohmann::json& list, TimePoint now);
+std::string render_job(const nlohmann::json& job, TimePoint now);
+std::string render_regions(const nlohmann::json& regions, TimePoint now);
+std::string render_report(const nlohmann::json& report);
+std::string render_plan(const nlohmann::json& plan);
+std::string render_health(const nlohmann::json& health, TimePoint now);
+// The API error body as "error: message" plus one "  field: message" line per detail.
+std::string render_error(int status, const std::string& body);
+
+// Mean intensity per clock hour (time-weighted over the points overlapping it), in order.
+struct HourlyIntensity {
+  TimePoint start;
+  double intensity = 0;
+};
+std::vector<HourlyIntensity> hourly_means(const nlohmann::json& points);
+
+// Index of the first hour of the cleanest run of `hours` consecutive hours (lowest mean; the
+// earliest on ties); -1 when there are fewer hours than that.
+int cleanest_window(const std::vector<HourlyIntensity>& hourly, int hours);
+
+// The forecast as a chart: one bar per hour, scaled to `width` columns, the cleanest window of
+// `duration` drawn with '#' and marked; other hours with '='.
+std::string render_forecast(const nlohmann::json& forecast, Seconds duration, int width = 50);
+
+}  // namespace gridshift

@@ -1,0 +1,47 @@
+// The Dispatcher port as the scheduler uses it: start a job in a region, follow it, cancel it.
+// Asynchronous (remote targets speak HTTP), so it lives in daemon/ rather than core/.
+// Implementations run on the daemon's io_context thread; the scheduler owns none of them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "core/job.h"
+#include "core/result.h"
+
+namespace gridshift {
+
+struct DispatchStarted {
+  std::string remote_name;             // the target's name of the run
+  std::optional<TimePoint> started_at;  // when the target says it started, if it says
+};
+
+struct RemoteStatus {
+  JobState state = JobState::running;  // running, succeeded, failed or cancelled
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> finished_at;
+  std::string message;  // the target's words on a failure
+};
+
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+
+  // "dry_run", "local", "vertex_ai": recorded in the dispatch journal.
+  virtual std::string_view target() const = 0;
+
+  // Starts `job` in `region`. Errors: code "retry" (try again later), "region_unavailable"
+  // (quota or capacity: try the next-best region) or anything else (the job fails).
+  virtual boost::asio::awaitable<Result<DispatchStarted>> create(Job job, std::string region) = 0;
+
+  // The state of a job this target started (job.remote_name is set).
+  virtual boost::asio::awaitable<Result<RemoteStatus>> poll(Job job) = 0;
+
+  // Asks the target to stop the job; idempotent.
+  virtual boost::asio::awaitable<Status> cancel(Job job) = 0;
+};
+
+}  // namespace gridshift

@@ -1,0 +1,234 @@
+#include "daemon/feed_poller.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cmath>
+
+#include "daemon/logging.h"
+
+namespace gridshift {
+namespace {
+
+namespace asio = boost::asio;
+
+void rethrow_loop_failure(std::exception_ptr failure) {
+  if (!failure) return;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    subsystem_logger("feeds")->critical("feed poller stopped by an exception: {}", e.what());
+  }
+  std::rethrow_exception(failure);
+}
+
+// Resets `flag` when a poll ends, however it ends. At shutdown the io_context may destroy a
+// suspended poll after the poller: `alive` says whether `flag` still exists.
+class PollingFlag {
+ public:
+  PollingFlag(bool& flag, std::shared_ptr<bool> alive) : flag_(flag), alive_(std::move(alive)) {
+    flag_ = true;
+  }
+  ~PollingFlag() {
+    if (*alive_) flag_ = false;
+  }
+  PollingFlag(const PollingFlag&) = delete;
+  PollingFlag& operator=(const PollingFlag&) = delete;
+
+ private:
+  bool& flag_;
+  std::shared_ptr<bool> alive_;
+};
+
+TimePoint next_utc_midnight(TimePoint now) {
+  return TimePoint{std::chrono::floor<std::chrono::days>(now) + std::chrono::days(1)};
+}
+
+}  // namespace
+
+FeedPoller::FeedPoller(asio::any_io_executor executor, const Clock& clock, ReadingStore& store,
+                       const Config& config, const ResolvedSecrets& secrets, HttpClient& http,
+                       PollerOptions options)
+    : executor_(std::move(executor)),
+      clock_(clock),
+      store_(store),
+      options_(options),
+      rng_(options.seed != 0 ? options.seed : std::random_device{}()) {
+  for (const auto& feed : config.feeds) {
+    FeedHealth health;
+    health.name = feed.name;
+    health.type = feed.type;
+    health.signal = feed_signal(feed.type);
+    for (const auto& region : config.regions) {
+      const auto location = feed_location(feed, region);
+      if (std::find(region.feeds.begin(), region.feeds.end(), feed.name) != region.feeds.end() &&
+          std::find(health.locations.begin(), health.locations.end(), location) ==
+              health.locations.end()) {
+        health.locations.push_back(location);
+      }
+    }
+    feeds_.push_back(feed);
+    health_.push_back(std::move(health));
+    adapters_.push_back(make_feed_adapter(feed, secrets, http));
+    timers_.push_back(std::make_unique<asio::steady_timer>(executor_));
+  }
+}
+
+FeedPoller::~FeedPoller() {
+  *alive_ = false;
+}
+
+const FeedHealth* FeedPoller::find(std::string_view feed) const {
+  auto it = std::find_if(health_.begin(), health_.end(),
+                         [&](const FeedHealth& h) { return h.name == feed; });
+  return it == health_.end() ? nullptr : &*it;
+}
+
+void FeedPoller::start() {
+  stopped_ = false;
+  for (std::size_t i = 0; i < feeds_.size(); ++i) {
+    if (health_[i].locations.empty()) continue;  // no region uses it
+    asio::co_spawn(executor_, loop(i), rethrow_loop_failure);
+  }
+}
+
+void FeedPoller::stop() {
+  stopped_ = true;
+  for (auto& timer : timers_)
+    timer->cancel();
+}
+
+asio::awaitable<void> FeedPoller::loop(std::size_t index) {
+  auto& timer = *timers_[index];
+  while (!stopped_) {
+    co_await poll_once(feeds_[index].name);
+    if (stopped_) co_return;
+    const auto& health = health_[index];
+    const auto now = clock_.now();
+    const auto due = health.next_poll.value_or(now + feeds_[index].poll_interval);
+    timer.expires_after(std::max(Seconds{0}, due - now));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+  }
+}
+
+asio::awaitable<Status> FeedPoller::poll_once(std::string feed) {
+  auto it = std::find_if(health_.begin(), health_.end(),
+                         [&](const FeedHealth& h) { return h.name == feed; });
+  if (it == health_.end()) co_return make_error("not_found", fmt::format("no feed '{}'", feed));
+  const auto index = static_cast<std::size_t>(it - health_.begin());
+  auto& health = *it;
+  const auto& config = feeds_[index];
+  auto log = subsystem_logger("feeds");
+  if (health.polling) {
+    co_return make_error("busy", fmt::format("feed {} is being polled", feed));
+  }
+
+  const auto now = clock_.now();
+  const auto today = std::chrono::floor<std::chrono::days>(now);
+  if (today != health.budget_day) {
+    health.budget_day = today;
+    health.calls_today = 0;
+  }
+  if (config.daily_budget && health.calls_today >= *config.daily_budget) {
+    health.next_poll = next_utc_midnight(now);
+    co_return make_error(
+        "budget_exhausted",
+        fmt::format("feed {} used its daily budget of {} calls", feed, *config.daily_budget));
+  }
+
+  FetchResult result;
+  {
+    PollingFlag flag(health.polling, alive_);
+    // A named request: GCC 12 destroys aggregate temporaries in co_await expressions twice.
+    FetchRequest request{health.locations, now, !health.backfilled};
+    result = co_await adapters_[index]->fetch(std::move(request));
+  }
+  health.calls_today += result.calls;
+  ++health.polls;
+
+  if (!result.readings.empty()) {
+    auto stored = store_.upsert(result.readings);
+    if (!stored) {
+      Error e = stored.error();
+      e.message = fmt::format("feed {}: storing readings failed: {}", feed, e.message);
+      result.errors.push_back(std::move(e));
+    } else {
+      health.readings_stored += *stored;
+      health.backfilled = true;
+      if (on_new_readings_) on_new_readings_();
+    }
+  }
+
+  Status status;
+  if (result.errors.empty()) {
+    record_success(health);
+  } else {
+    record_failure(health, result.errors.front(), result.errors.size());
+    for (const auto& e : result.errors)
+      ++health.errors_by_code[e.code];
+    status = result.errors.front();
+  }
+  health.next_poll = now + wait_after(health, &result);
+  if (config.daily_budget && health.calls_today >= *config.daily_budget) {
+    health.next_poll = std::max(*health.next_poll, next_utc_midnight(now));
+  }
+  log->debug("feed {} polled: {} readings, {} errors, {} calls today, next poll {}", feed,
+             result.readings.size(), result.errors.size(), health.calls_today,
+             format_rfc3339(*health.next_poll));
+  co_return status;
+}
+
+void FeedPoller::record_success(FeedHealth& health) {
+  if (health.consecutive_failures > 0) {
+    subsystem_logger("feeds")->info("feed {} recovered after {} failed polls", health.name,
+                                    health.consecutive_failures);
+  }
+  health.consecutive_failures = 0;
+  health.last_success = clock_.now();
+}
+
+void FeedPoller::record_failure(FeedHealth& health, const Error& error, std::size_t error_count) {
+  auto log = subsystem_logger("feeds");
+  // Logged once per episode: the first failure warns, repeats only show at debug level.
+  const auto more = error_count > 1 ? fmt::format(" (and {} more errors)", error_count - 1) : "";
+  if (health.consecutive_failures == 0) {
+    log->warn("feed {} failing: {}{}; serving cached data and retrying with back-off", health.name,
+              error.message, more);
+  } else {
+    log->debug("feed {} still failing ({} polls): {}{}", health.name,
+               health.consecutive_failures + 1, error.message, more);
+  }
+  ++health.consecutive_failures;
+  ++health.failed_polls;
+  health.last_error = clock_.now();
+  health.last_error_code = error.code;
+  health.last_error_message = error.message;
+}
+
+Seconds FeedPoller::wait_after(const FeedHealth& health, const FetchResult* result) {
+  const auto& config = *std::find_if(feeds_.begin(), feeds_.end(),
+                                     [&](const FeedConfig& f) { return f.name == health.name; });
+  Seconds wait = config.poll_interval;
+  if (health.consecutive_failures > 0) {
+    const int exponent = std::min(health.consecutive_failures - 1, 30);
+    const double backoff =
+        static_cast<double>(options_.backoff_base.count()) * std::pow(2.0, exponent);
+    wait = Seconds{static_cast<long long>(
+        std::min(backoff, static_cast<double>(options_.backoff_cap.count())))};
+    if (result != nullptr && result->retry_after) wait = std::max(wait, *result->retry_after);
+  } else if (config.daily_budget && result != nullptr && result->calls > 0) {
+    // Spread the budget over the day: never poll faster than it allows.
+    const auto polls_per_day = std::max(1, *config.daily_budget / result->calls);
+    wait = std::max(wait, Seconds{86400 / polls_per_day});
+  }
+  std::uniform_real_distribution<double> jitter(0.0, options_.jitter_fraction);
+  const auto extra = static_cast<long long>(static_cast<double>(wait.count()) * jitter(rng_));
+  // Retry-After is a floor: jitter only ever adds.
+  return wait + Seconds{extra};
+}
+
+}  // namespace gridshift

@@ -1,0 +1,107 @@
+// The feed poller: one timer loop per configured feed on the daemon's io_context. Each poll
+// runs the feed's adapter for every location a region uses it for, upserts the readings into
+// the ReadingStore and keeps the feed's health. Failures back off exponentially (capped), 429
+// honours Retry-After, an optional daily call budget is respected, polls of one feed never
+// overlap. Times come from the injected Clock, so tests drive poll_once() with a ManualClock.
+// Single-threaded (io_context thread); the Clock, store, config and HttpClient outlive it.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/reading_store.h"
+#include "daemon/config.h"
+#include "daemon/feed_adapters.h"
+#include "daemon/http_client.h"
+
+namespace gridshift {
+
+struct FeedHealth {
+  std::string name;
+  FeedType type = FeedType::gcp_region_dataset;
+  SignalType signal = SignalType::average;
+  std::vector<std::string> locations;
+  std::optional<TimePoint> last_success;
+  std::optional<TimePoint> last_error;
+  std::string last_error_code;
+  std::string last_error_message;
+  int consecutive_failures = 0;
+  std::optional<TimePoint> next_poll;
+  int calls_today = 0;
+  std::chrono::sys_days budget_day{};
+  bool polling = false;
+  bool backfilled = false;  // the first successful poll (with history backfill) happened
+  // Counters since start.
+  std::uint64_t polls = 0;
+  std::uint64_t failed_polls = 0;
+  std::uint64_t readings_stored = 0;
+  std::map<std::string, std::uint64_t> errors_by_code;
+
+  bool failing() const { return consecutive_failures > 0; }
+};
+
+struct PollerOptions {
+  Seconds backoff_base{30};      // first retry after a failure
+  Seconds backoff_cap{3600};     // longest wait between failed polls
+  double jitter_fraction = 0.1;  // up to +10 % of the wait, so feeds do not poll in lockstep
+  std::uint64_t seed = 0;        // 0 = random seed
+};
+
+class FeedPoller {
+ public:
+  // Builds one adapter per feed of `config` that some region uses (others are not polled).
+  FeedPoller(boost::asio::any_io_executor executor, const Clock& clock, ReadingStore& store,
+             const Config& config, const ResolvedSecrets& secrets, HttpClient& http,
+             PollerOptions options = {});
+  ~FeedPoller();
+  FeedPoller(const FeedPoller&) = delete;
+  FeedPoller& operator=(const FeedPoller&) = delete;
+
+  // Spawns the timer loops (each polls at once, then on its schedule). Exceptions escaping a
+  // loop are logged and rethrown to the io_context.
+  void start();
+  // Cancels the timers; running polls finish their current request.
+  void stop();
+
+  // One poll of `feed` now, as the timer would run it (schedules next_poll). Returns an error
+  // "busy" when a poll of that feed is already running, "budget_exhausted" when the daily
+  // budget is used up, "not_found" for an unknown feed, or the poll's first failure.
+  boost::asio::awaitable<Status> poll_once(std::string feed);
+
+  const std::vector<FeedHealth>& health() const { return health_; }
+  const FeedHealth* find(std::string_view feed) const;
+
+  // Called after every poll that stored readings (the scheduler re-plans on new data).
+  void on_new_readings(std::function<void()> callback) { on_new_readings_ = std::move(callback); }
+
+ private:
+  boost::asio::awaitable<void> loop(std::size_t index);
+  Seconds wait_after(const FeedHealth& health, const FetchResult* result);
+  void record_failure(FeedHealth& health, const Error& error, std::size_t error_count);
+  void record_success(FeedHealth& health);
+
+  boost::asio::any_io_executor executor_;
+  const Clock& clock_;
+  ReadingStore& store_;
+  PollerOptions options_;
+  std::vector<FeedConfig> feeds_;
+  std::vector<FeedHealth> health_;
+  std::vector<std::shared_ptr<FeedAdapter>> adapters_;
+  std::vector<std::unique_ptr<boost::asio::steady_timer>> timers_;
+  std::mt19937_64 rng_;
+  std::function<void()> on_new_readings_;
+  bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed
+};
+
+}  // namespace gridshift

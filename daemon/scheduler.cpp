@@ -1,0 +1,506 @@
+#include "daemon/scheduler.h"
+
+#include <algorithm>
+#include <exception>
+#include <map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "core/accounting.h"
+#include "core/feed_chain.h"
+#include "daemon/logging.h"
+
+namespace gridshift {
+namespace {
+
+namespace asio = boost::asio;
+
+// How far ahead forecasts are loaded: beyond any sensible deadline (DESIGN: 7-day horizons).
+constexpr Seconds kForecastLookahead{8 * 24 * 3600};
+// How far back actuals and forecasts are looked for to cover the present.
+constexpr Seconds kLookback{2 * 24 * 3600};
+constexpr std::size_t kPageSize = 1000;
+
+void log_failure(std::exception_ptr failure) {
+  if (!failure) return;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    subsystem_logger("scheduler")->error("background task failed: {}", e.what());
+  }
+}
+
+void rethrow_failure(std::exception_ptr failure) {
+  if (failure) std::rethrow_exception(failure);
+}
+
+std::optional<double> json_number(const nlohmann::json& object, const char* key) {
+  if (!object.is_object() || !object.contains(key) || !object[key].is_number()) {
+    return std::nullopt;
+  }
+  return object[key].get<double>();
+}
+
+nlohmann::json parse_object(const std::string& text) {
+  if (text.empty()) return nlohmann::json::object();
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  return parsed.is_object() ? parsed : nlohmann::json::object();
+}
+
+JobEvent event_for(const Job& job, TimePoint now, std::string type, std::string message,
+                   const nlohmann::json& data = {}) {
+  JobEvent event;
+  event.job_id = job.id;
+  event.at = now;
+  event.type = std::move(type);
+  event.message = std::move(message);
+  if (!data.is_null()) event.data_json = data.dump();
+  return event;
+}
+
+nlohmann::json decision_json(const PlanDecision& d) {
+  nlohmann::json out = {{"action", to_string(d.action)}, {"region", d.region},
+                        {"reason", d.reason}};
+  out["start"] = d.start ? nlohmann::json(format_rfc3339(*d.start)) : nlohmann::json();
+  out["end"] = d.end ? nlohmann::json(format_rfc3339(*d.end)) : nlohmann::json();
+  out["score"] = d.score ? nlohmann::json(*d.score) : nlohmann::json();
+  out["signal"] = d.signal ? nlohmann::json(to_string(*d.signal)) : nlohmann::json();
+  return out;
+}
+
+}  // namespace
+
+PlannerJob to_planner_job(const Job& job) {
+  PlannerJob p;
+  p.id = job.id;
+  p.regions = job.regions;
+  p.duration = job.spec.duration;
+  p.deadline = job.deadline;
+  p.not_before = job.spec.not_before;
+  p.policy = job.spec.policy;
+  p.threshold = job.spec.threshold;
+  p.power_watts = job.power_watts;
+  return p;
+}
+
+Scheduler::Scheduler(asio::any_io_executor executor, const Config& config, JobStore& jobs,
+                     ReadingStore& readings, DispatchJournal& journal, const Clock& clock,
+                     Dispatcher& dispatcher)
+    : executor_(executor),
+      config_(config),
+      jobs_(jobs),
+      readings_(readings),
+      journal_(journal),
+      clock_(clock),
+      dispatcher_(dispatcher),
+      timer_(executor) {}
+
+void Scheduler::start() {
+  recover();
+  asio::co_spawn(executor_, loop(), rethrow_failure);
+}
+
+void Scheduler::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void Scheduler::wake() {
+  wake_pending_ = true;
+  if (!running_cycle_) timer_.cancel();
+}
+
+asio::awaitable<void> Scheduler::loop() {
+  while (!stopped_) {
+    wake_pending_ = false;
+    co_await run_cycle();
+    if (stopped_) break;
+    if (wake_pending_) continue;
+    timer_.expires_after(std::chrono::seconds(config_.scheduler.tick.count()));
+    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+PlannerSettings Scheduler::settings() const {
+  PlannerSettings s;
+  s.dispatch_slack = config_.scheduler.dispatch_slack;
+  s.min_gain = config_.scheduler.min_gain;
+  s.max_concurrent_dispatches = config_.scheduler.max_concurrent_dispatches;
+  s.max_staleness = config_.scheduler.max_staleness;
+  return s;
+}
+
+PlannerJob Scheduler::planner_job(const Job& job) const { return to_planner_job(job); }
+
+std::vector<Job> Scheduler::jobs_in(JobState state) {
+  std::vector<Job> out;
+  JobQuery query;
+  query.state = state;
+  query.limit = kPageSize;
+  for (;;) {
+    auto page = jobs_.list(query);
+    if (!page) {
+      subsystem_logger("scheduler")
+          ->error("cannot list {} jobs: {}", to_string(state), to_string(page.error()));
+      return out;
+    }
+    for (auto& job : page->jobs) out.push_back(std::move(job));
+    if (!page->next) return out;
+    query.after = page->next;
+  }
+}
+
+std::vector<RegionSeries> Scheduler::current_series(TimePoint now) {
+  auto log = subsystem_logger("scheduler");
+  std::vector<RegionSeries> series;
+  for (const auto& region : config_.regions) {
+    std::vector<ChainLink> links;
+    for (const auto& feed : region.feeds) {
+      ChainLink link;
+      link.feed = feed;
+      auto latest = readings_.latest_actual(feed, region.location);
+      if (latest && *latest) {
+        link.observed_at = (*latest)->timestamp;
+        link.step = (*latest)->step;
+        link.signal = (*latest)->signal;
+      }
+      links.push_back(std::move(link));
+    }
+    const auto resolution = resolve_chain(links, now, config_.scheduler.max_staleness);
+    if (!resolution.winner) continue;
+    const auto& feed = region.feeds[*resolution.winner];
+    std::vector<Reading> readings;
+    auto actuals = readings_.actuals(feed, region.location, now - kLookback, now + Seconds(1));
+    auto forecast = readings_.forecast(feed, region.location, now - kLookback,
+                                       now + kForecastLookahead);
+    if (!actuals || !forecast) {
+      log->warn("region {}: cannot read cached readings of feed {}", region.name, feed);
+      continue;
+    }
+    readings.insert(readings.end(), actuals->begin(), actuals->end());
+    readings.insert(readings.end(), forecast->begin(), forecast->end());
+    auto s = build_series(region.name, region.pue, readings, now);
+    s.feed = feed;
+    series.push_back(std::move(s));
+  }
+  return series;
+}
+
+RegionSeries Scheduler::hindsight_series(const RegionConfig& region, TimePoint from,
+                                         TimePoint to) const {
+  RegionSeries series;
+  series.region = region.name;
+  series.pue = region.pue;
+  // The first feed of the chain that observed the period is the one to believe.
+  for (const auto& feed : region.feeds) {
+    auto actuals = readings_.actuals(feed, region.location, from, to);
+    if (!actuals || actuals->empty()) continue;
+    series.feed = feed;
+    series.signal = actuals->front().signal;
+    for (const auto& r : *actuals) {
+      const TimePoint start =
+          series.points.empty() ? r.timestamp : std::max(r.timestamp, series.points.back().end);
+      if (start < r.timestamp + r.step) {
+        series.points.push_back(Point{start, r.timestamp + r.step, r.gco2_per_kwh});
+      }
+    }
+    break;
+  }
+  return series;
+}
+
+std::string Scheduler::compute_accounting(const Job& job) const {
+  auto stored = parse_object(job.accounting_json);
+  if (!job.started_at || !job.finished_at || !job.region) return job.accounting_json;
+  const TimePoint from = std::min(job.submitted_at, *job.started_at);
+  const TimePoint to = std::max({job.deadline, *job.finished_at, *job.started_at + job.spec.duration});
+  std::vector<RegionSeries> observed;
+  for (const auto& name : job.regions) {
+    if (const auto* region = config_.find_region(name)) {
+      auto s = hindsight_series(*region, from - Seconds(3600), to + Seconds(3600));
+      if (!s.points.empty()) observed.push_back(std::move(s));
+    }
+  }
+  AccountingInput input;
+  input.job = planner_job(job);
+  input.submitted_at = job.submitted_at;
+  input.region = *job.region;
+  input.planned_score = json_number(stored, "planned_score");
+  input.started_at = *job.started_at;
+  input.finished_at = *job.finished_at;
+  PlannerSettings s = settings();
+  // Hindsight: staleness does not apply to what was observed afterwards.
+  s.max_staleness = Seconds(100LL * 365 * 24 * 3600);
+  const auto accounting = account_job(input, PlanningContext(std::move(observed)), s);
+  auto out = parse_object(accounting_to_json(accounting));
+  if (input.planned_score) out["planned_score"] = *input.planned_score;
+  return out.dump();
+}
+
+void Scheduler::recover() {
+  auto log = subsystem_logger("scheduler");
+  for (auto& job : jobs_in(JobState::dispatching)) {
+    // A dry run created nothing anywhere: start over. Remote targets reconcile through the
+    // dispatch journal (DESIGN.md §9) and are left alone here.
+    if (dispatcher_.target() != "dry_run") {
+      log->warn("job {} was dispatching when the daemon stopped; left for reconciliation",
+                job.id);
+      continue;
+    }
+    const auto now = clock_.now();
+    auto records = journal_.for_job(job.id);
+    if (records) {
+      for (auto record : *records) {
+        if (record.status != DispatchStatus::intent) continue;
+        record.status = DispatchStatus::abandoned;
+        record.updated_at = now;
+        record.detail = "daemon restarted before the dry run started";
+        (void)journal_.update(record);
+      }
+    }
+    job.state = JobState::queued;
+    job.region.reset();
+    job.updated_at = now;
+    auto updated = jobs_.update(
+        job, event_for(job, now, "state", "requeued: the daemon restarted while dispatching"));
+    if (updated) log->info("job {}: requeued after restart (was dispatching)", job.id);
+  }
+}
+
+asio::awaitable<void> Scheduler::run_cycle() {
+  running_cycle_ = true;
+  ++cycles_;
+  const TimePoint now = clock_.now();
+
+  for (auto& job : jobs_in(JobState::running)) co_await follow(std::move(job), now);
+
+  auto queued = jobs_in(JobState::queued);
+  if (!queued.empty()) {
+    RunningCounts running;
+    for (JobState state : {JobState::dispatching, JobState::running}) {
+      for (const auto& job : jobs_in(state)) {
+        if (job.region) ++running[*job.region];
+      }
+    }
+    std::vector<PlannerJob> planner_jobs;
+    planner_jobs.reserve(queued.size());
+    for (const auto& job : queued) planner_jobs.push_back(planner_job(job));
+    const PlanningContext context(current_series(now));
+    const auto decisions = plan_all(now, planner_jobs, context, running, settings());
+    for (std::size_t i = 0; i < decisions.size(); ++i) {
+      if (stopped_) break;
+      if (decisions[i].action == PlanAction::dispatch) {
+        co_await dispatch(std::move(queued[i]), decisions[i], now);
+      } else {
+        record_hold(queued[i], decisions[i], now);
+      }
+    }
+  }
+  running_cycle_ = false;
+}
+
+void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint now) {
+  auto log = subsystem_logger("scheduler");
+  const bool changed = job.planned_start != decision.start;
+  if (!changed) {
+    log->debug("{}", format_decision(decision));
+    return;
+  }
+  log->info("{}", format_decision(decision));
+  job.planned_start = decision.start;
+  job.updated_at = now;
+  const std::string message =
+      decision.start ? fmt::format("held: best window {} in {} ({})",
+                                   format_rfc3339(*decision.start), decision.region,
+                                   decision.reason)
+                     : "held: " + decision.reason;
+  auto updated = jobs_.update(job, event_for(job, now, "planned", message, decision_json(decision)));
+  if (!updated) log->error("job {}: cannot record plan: {}", job.id, to_string(updated.error()));
+}
+
+asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePoint now) {
+  auto log = subsystem_logger("scheduler");
+  log->info("{}", format_decision(decision));
+  const std::string region = decision.region.empty() ? job.regions.front() : decision.region;
+
+  auto previous = journal_.for_job(job.id);
+  DispatchRecord record;
+  record.job_id = job.id;
+  record.attempt = previous ? static_cast<int>(previous->size()) + 1 : 1;
+  record.target = std::string(dispatcher_.target());
+  record.region = region;
+  record.created_at = now;
+  record.updated_at = now;
+  if (auto intent = journal_.record_intent(record); !intent) {
+    log->error("job {}: cannot journal the dispatch intent, not dispatching: {}", job.id,
+               to_string(intent.error()));
+    co_return;
+  }
+
+  job.state = JobState::dispatching;
+  job.region = region;
+  job.planned_start = now;
+  job.updated_at = now;
+  auto accounting = parse_object(job.accounting_json);
+  if (decision.score) accounting["planned_score"] = *decision.score;
+  job.accounting_json = accounting.dump();
+  if (auto updated = jobs_.update(
+          job, event_for(job, now, "dispatch",
+                         fmt::format("dispatching to {} in {}: {}", dispatcher_.target(), region,
+                                     decision.reason),
+                         decision_json(decision)));
+      !updated) {
+    log->error("job {}: cannot record dispatch: {}", job.id, to_string(updated.error()));
+    co_return;
+  }
+  ++dispatches_;
+
+  auto started = co_await dispatcher_.create(job, region);
+  const TimePoint after = clock_.now();
+  // A cancel may have arrived while the create call was under way.
+  auto current = jobs_.get(job.id);
+  const bool cancelled = current && *current && (*current)->state == JobState::cancelled;
+
+  if (!started) {
+    record.status = DispatchStatus::failed;
+    record.updated_at = after;
+    record.detail = started.error().message;
+    (void)journal_.update(record);
+    if (cancelled) co_return;
+    const auto& code = started.error().code;
+    if (code == "retry" || code == "region_unavailable") {
+      job.state = JobState::queued;
+      job.region.reset();
+      job.updated_at = after;
+      log->warn("job {}: dispatch to {} failed ({}), will re-plan: {}", job.id, region, code,
+                started.error().message);
+      (void)jobs_.update(job, event_for(job, after, "dispatch_failed",
+                                        fmt::format("{} in {}: {}", code, region,
+                                                    started.error().message)));
+    } else {
+      log->error("job {}: dispatch to {} failed: {}", job.id, region, started.error().message);
+      finish(job, JobState::failed, after, started.error().message, after);
+    }
+    co_return;
+  }
+
+  record.status = DispatchStatus::created;
+  record.updated_at = after;
+  record.remote_name = started->remote_name;
+  (void)journal_.update(record);
+  if (cancelled) {
+    Job cancelled_job = **current;
+    cancelled_job.remote_name = started->remote_name;
+    cancelled_job.started_at = started->started_at.value_or(after);
+    (void)jobs_.update(cancelled_job,
+                       event_for(cancelled_job, after, "cancel",
+                                 "cancelled while dispatching: stopping " + started->remote_name));
+    co_await dispatcher_.cancel(cancelled_job);
+    co_return;
+  }
+  job.state = JobState::running;
+  job.remote_name = started->remote_name;
+  job.started_at = started->started_at.value_or(after);
+  job.updated_at = after;
+  log->info("job {}: running in {} as {}", job.id, region, started->remote_name);
+  (void)jobs_.update(job, event_for(job, after, "state",
+                                    fmt::format("running in {} as {}", region,
+                                                started->remote_name)));
+}
+
+asio::awaitable<void> Scheduler::follow(Job job, TimePoint now) {
+  auto status = co_await dispatcher_.poll(job);
+  if (!status) {
+    subsystem_logger("scheduler")
+        ->warn("job {}: cannot poll {}: {}", job.id, job.remote_name.value_or("?"),
+               status.error().message);
+    co_return;
+  }
+  if (!is_terminal(status->state)) co_return;
+  if (status->started_at) job.started_at = status->started_at;
+  finish(job, status->state, status->finished_at.value_or(now), status->message, now);
+}
+
+void Scheduler::finish(Job& job, JobState state, TimePoint finished_at,
+                       const std::string& message, TimePoint now) {
+  job.state = state;
+  job.finished_at = finished_at;
+  job.updated_at = now;
+  if (state == JobState::failed) job.error = message;
+  job.accounting_json = compute_accounting(job);
+  const auto accounting = parse_object(job.accounting_json);
+  std::string summary = fmt::format("{} at {}", to_string(state), format_rfc3339(finished_at));
+  if (auto actual = json_number(accounting, "actual_g")) {
+    summary += fmt::format(": {:.0f} g CO2e", *actual);
+    if (auto baseline = json_number(accounting, "baseline_g")) {
+      summary += fmt::format(" instead of {:.0f} g if started at submission", *baseline);
+    }
+  }
+  if (!message.empty()) summary += " (" + message + ")";
+  subsystem_logger("scheduler")->info("job {}: {}", job.id, summary);
+  auto updated = jobs_.update(job, event_for(job, now, "state", summary, accounting));
+  if (!updated) {
+    subsystem_logger("scheduler")
+        ->error("job {}: cannot record the end: {}", job.id, to_string(updated.error()));
+  }
+}
+
+Result<PlanDecision> Scheduler::plan(const Job& job) {
+  const TimePoint now = clock_.now();
+  RunningCounts running;
+  for (JobState state : {JobState::dispatching, JobState::running}) {
+    for (const auto& j : jobs_in(state)) {
+      if (j.region) ++running[*j.region];
+    }
+  }
+  const PlanningContext context(current_series(now));
+  return plan_one(now, planner_job(job), context, running, settings());
+}
+
+nlohmann::json Scheduler::plan_to_json(const Job& job, const PlanDecision& decision) const {
+  auto out = decision_json(decision);
+  out["name"] = job.spec.name;
+  out["duration"] = format_duration(job.spec.duration);
+  out["deadline"] = format_rfc3339(job.deadline);
+  out["power_watts"] = job.power_watts;
+  out["mean_intensity"] =
+      decision.mean_intensity ? nlohmann::json(*decision.mean_intensity) : nlohmann::json();
+  nlohmann::json emissions;
+  if (decision.score) emissions = emissions_g(job.power_watts, job.spec.duration, *decision.score);
+  out["emissions_g"] = emissions;
+  nlohmann::json baseline;
+  if (decision.baseline) {
+    baseline = emissions_g(job.power_watts, job.spec.duration, decision.baseline->score);
+  }
+  out["baseline_g"] = baseline;
+  out["baseline_region"] =
+      decision.baseline ? nlohmann::json(decision.baseline->region) : nlohmann::json();
+  out["reason"] = describe(decision);
+  if (emissions.is_number() && baseline.is_number() && baseline.get<double>() > 0) {
+    out["saved_g"] = baseline.get<double>() - emissions.get<double>();
+    out["savings"] = 1.0 - emissions.get<double>() / baseline.get<double>();
+  } else {
+    out["saved_g"] = nullptr;
+    out["savings"] = nullptr;
+  }
+  return out;
+}
+
+void Scheduler::cancel_remote(const Job& job) {
+  if (!job.remote_name) return;
+  asio::co_spawn(executor_, cancel_in_background(job), log_failure);
+}
+
+asio::awaitable<void> Scheduler::cancel_in_background(Job job) {
+  auto result = co_await dispatcher_.cancel(job);
+  if (!result) {
+    subsystem_logger("scheduler")
+        ->error("job {}: cannot cancel {}: {}", job.id, job.remote_name.value_or("?"),
+                result.error().message);
+  }
+}
+
+}  // namespace gridshift

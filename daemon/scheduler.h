@@ -1,0 +1,90 @@
+// The scheduler loop (DESIGN.md §5): every `scheduler.tick`, and whenever woken (a new job, new
+// readings, a reload), it follows running jobs to their end, re-plans every queued job with the
+// pure planner over the cached readings, and dispatches the jobs whose time has come. One log
+// line per decision with its reason. Runs on the daemon's io_context thread; the config, stores,
+// clock and dispatcher are owned by the Daemon and outlive it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/dispatch_journal.h"
+#include "core/job_store.h"
+#include "core/planner.h"
+#include "core/reading_store.h"
+#include "daemon/config.h"
+#include "daemon/dispatcher.h"
+
+namespace gridshift {
+
+class Scheduler {
+ public:
+  Scheduler(boost::asio::any_io_executor executor, const Config& config, JobStore& jobs,
+            ReadingStore& readings, DispatchJournal& journal, const Clock& clock,
+            Dispatcher& dispatcher);
+
+  // Recovers jobs left in `dispatching` by a crash, then spawns the loop.
+  void start();
+  void stop();
+  // Re-plan as soon as the current cycle (if any) is over.
+  void wake();
+
+  // One cycle: follow running jobs, re-plan queued ones, dispatch. Public for tests.
+  boost::asio::awaitable<void> run_cycle();
+
+  // What the planner would do with `job` now (POST /v1/plan); nothing is stored.
+  Result<PlanDecision> plan(const Job& job);
+  // The JSON answer of POST /v1/plan for a plan decision of `job`.
+  nlohmann::json plan_to_json(const Job& job, const PlanDecision& decision) const;
+
+  // Asks the dispatcher to stop a cancelled job's remote run (in the background).
+  void cancel_remote(const Job& job);
+
+  // The series the planner sees now, one per configured region with fresh data.
+  std::vector<RegionSeries> current_series(TimePoint now);
+
+  std::uint64_t cycles() const { return cycles_; }
+  std::uint64_t dispatches() const { return dispatches_; }
+
+ private:
+  boost::asio::awaitable<void> loop();
+  boost::asio::awaitable<void> follow(Job job, TimePoint now);
+  boost::asio::awaitable<void> dispatch(Job job, PlanDecision decision, TimePoint now);
+  boost::asio::awaitable<void> cancel_in_background(Job job);
+  void record_hold(Job& job, const PlanDecision& decision, TimePoint now);
+  void finish(Job& job, JobState state, TimePoint finished_at, const std::string& message,
+              TimePoint now);
+  std::string compute_accounting(const Job& job) const;
+  std::vector<Job> jobs_in(JobState state);
+  void recover();
+  PlannerSettings settings() const;
+  PlannerJob planner_job(const Job& job) const;
+  RegionSeries hindsight_series(const RegionConfig& region, TimePoint from, TimePoint to) const;
+
+  boost::asio::any_io_executor executor_;
+  const Config& config_;
+  JobStore& jobs_;
+  ReadingStore& readings_;
+  DispatchJournal& journal_;
+  const Clock& clock_;
+  Dispatcher& dispatcher_;
+  boost::asio::steady_timer timer_;
+  bool running_cycle_ = false;
+  bool wake_pending_ = false;
+  bool stopped_ = false;
+  std::uint64_t cycles_ = 0;
+  std::uint64_t dispatches_ = 0;
+};
+
+// A PlannerJob from a stored job's resolved fields.
+PlannerJob to_planner_job(const Job& job);
+
+}  // namespace gridshift

@@ -1,0 +1,269 @@
+// The real gridshiftd under the systemd service protocol, without systemd: the test is the
+// service manager. It listens on a datagram NOTIFY_SOCKET (READY, STATUS, WATCHDOG, RELOADING,
+// STOPPING) and hands over a listening Unix socket the way socket activation does (LISTEN_FDS).
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api_raw_client.h"
+#include "support/process.h"
+
+namespace gridshift::testing {
+namespace {
+
+const std::string kDaemon = GRIDSHIFTD_PATH;
+const std::string kSourceDir = GRIDSHIFT_SOURCE_DIR;
+
+std::string test_config(const TempDir& dir, const std::string& log_level) {
+  return "state_dir: " + (dir / "state").string() + "\n" +
+         "socket: {path: " + (dir / "config.sock").string() + ", mode: \"0660\"}\n" +
+         "log_level: " + log_level + "\n" +
+         "feeds:\n"
+         "  - {name: annual, type: gcp_region_dataset, file: " +
+         kSourceDir +
+         "/data/gcp-regions.csv}\n"
+         "regions:\n"
+         "  - {name: europe-west2, feeds: [annual], pue: 1.09}\n"
+         "dispatch: {type: dry_run}\n";
+}
+
+sockaddr_un unix_address(const std::filesystem::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const auto text = path.string();
+  if (text.size() >= sizeof(address.sun_path)) throw std::runtime_error("socket path too long");
+  std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
+  return address;
+}
+
+int bind_unix(const std::filesystem::path& path, int type) {
+  const int fd = ::socket(AF_UNIX, type, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  const auto address = unix_address(path);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind failed: " + path.string());
+  }
+  return fd;
+}
+
+// The service manager's end of NOTIFY_SOCKET: collects every datagram the daemon sends.
+class NotifyListener {
+ public:
+  explicit NotifyListener(std::filesystem::path path)
+      : path_(std::move(path)), fd_(bind_unix(path_, SOCK_DGRAM)) {}
+  ~NotifyListener() { ::close(fd_); }
+  NotifyListener(const NotifyListener&) = delete;
+  NotifyListener& operator=(const NotifyListener&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  const std::vector<std::string>& messages() const { return messages_; }
+
+  // Receives until `condition` holds over the messages so far, or 20 s pass.
+  bool wait_for(const std::function<bool(const std::vector<std::string>&)>& condition) {
+    return wait_until([&] {
+      drain();
+      return condition(messages_);
+    });
+  }
+
+  // Index of the first message at or after `from` containing `needle`, or -1.
+  long find(const std::string& needle, std::size_t from = 0) const {
+    for (std::size_t i = from; i < messages_.size(); ++i) {
+      if (messages_[i].find(needle) != std::string::npos) return static_cast<long>(i);
+    }
+    return -1;
+  }
+
+  std::size_t count(const std::string& needle) const {
+    return static_cast<std::size_t>(std::count_if(
+        messages_.begin(), messages_.end(),
+        [&](const std::string& message) { return message.find(needle) != std::string::npos; }));
+  }
+
+ private:
+  void drain() {
+    pollfd ready{fd_, POLLIN, 0};
+    while (::poll(&ready, 1, 0) > 0) {
+      char buffer[4096];
+      const auto n = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) return;
+      messages_.emplace_back(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+  std::filesystem::path path_;
+  int fd_;
+  std::vector<std::string> messages_;
+};
+
+// The STATUS= value of a notify message ("" when it has none).
+std::string status_of(const std::string& message) {
+  const auto at = message.find("STATUS=");
+  if (at == std::string::npos) return "";
+  const auto end = message.find('\n', at);
+  return message.substr(at + 7, end == std::string::npos ? std::string::npos : end - at - 7);
+}
+
+class SystemdTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ChildProcess> start(std::vector<std::string> argv,
+                                      std::map<std::string, std::string> env) {
+    ProcessOptions options;
+    options.argv = std::move(argv);
+    options.cwd = dir_.path();
+    options.set_env = std::move(env);
+    options.unset_env = {"JOURNAL_STREAM", "LISTEN_FDS",    "LISTEN_PID",   "LISTEN_FDNAMES",
+                         "WATCHDOG_PID",   "NOTIFY_SOCKET", "WATCHDOG_USEC"};
+    options.stdout_path = dir_ / "daemon.out";
+    options.stderr_path = dir_ / "daemon.err";
+    return std::make_unique<ChildProcess>(options);
+  }
+  std::filesystem::path config_path() const { return dir_ / "config.yaml"; }
+
+  TempDir dir_;
+};
+
+TEST_F(SystemdTest, NotifiesReadyStatusWatchdogReloadAndStopping) {
+  write_file(config_path(), test_config(dir_, "info"));
+  NotifyListener notify(dir_ / "notify.sock");
+  // 200 ms watchdog: the daemon must ping every 100 ms, so several pings arrive quickly.
+  auto daemon = start({kDaemon, "--config", config_path().string()},
+                      {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_USEC", "200000"}});
+
+  ASSERT_TRUE(notify.wait_for([&](const auto&) { return notify.find("READY=1") >= 0; }))
+      << daemon->stderr_text();
+  const auto ready = notify.messages()[static_cast<std::size_t>(notify.find("READY=1"))];
+  EXPECT_NE(status_of(ready).find("0 queued"), std::string::npos) << ready;
+  EXPECT_NE(status_of(ready).find("feeds"), std::string::npos) << ready;
+  // READY=1 promises the socket listens and the database is open.
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "config.sock"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "state" / "gridshift.db"));
+
+  ASSERT_TRUE(notify.wait_for([&](const auto&) { return notify.count("WATCHDOG=1") >= 3; }))
+      << daemon->stderr_text();
+
+  write_file(config_path(), test_config(dir_, "debug"));
+  const auto before_reload = notify.messages().size();
+  daemon->signal(SIGHUP);
+  ASSERT_TRUE(notify.wait_for([&](const auto&) {
+    const auto reloading = notify.find("RELOADING=1", before_reload);
+    return reloading >= 0 && notify.find("READY=1", static_cast<std::size_t>(reloading)) >= 0;
+  })) << daemon->stderr_text();
+  const auto reloading =
+      notify.messages()[static_cast<std::size_t>(notify.find("RELOADING=1", before_reload))];
+  EXPECT_NE(reloading.find("MONOTONIC_USEC="), std::string::npos) << reloading;
+  EXPECT_NE(daemon->stderr_text().find("log_level debug"), std::string::npos)
+      << daemon->stderr_text();
+
+  // The loop keeps pinging after the reload.
+  const auto pings = notify.count("WATCHDOG=1");
+  ASSERT_TRUE(notify.wait_for([&](const auto&) { return notify.count("WATCHDOG=1") > pings; }));
+
+  daemon->signal(SIGTERM);
+  ASSERT_TRUE(notify.wait_for([&](const auto&) { return notify.find("STOPPING=1") >= 0; }))
+      << daemon->stderr_text();
+  EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();
+}
+
+TEST_F(SystemdTest, NoWatchdogPingsWhenTheWatchdogIsMeantForAnotherProcess) {
+  write_file(config_path(), test_config(dir_, "info"));
+  NotifyListener notify(dir_ / "notify.sock");
+  // A 1 ms watchdog would mean a ping every 0.5 ms, but WATCHDOG_PID names another process.
+  auto daemon = start({kDaemon, "--config", config_path().string()},
+                      {{"NOTIFY_SOCKET", notify.path().string()},
+                       {"WATCHDOG_USEC", "1000"},
+                       {"WATCHDOG_PID", std::to_string(::getpid())}});
+  ASSERT_TRUE(notify.wait_for([&](const auto&) { return notify.find("READY=1") >= 0; }))
+      << daemon->stderr_text();
+  daemon->signal(SIGHUP);
+  ASSERT_TRUE(notify.wait_for([&](const auto&) {
+    const auto reloading = notify.find("RELOADING=1");
+    return reloading >= 0 && notify.find("READY=1", static_cast<std::size_t>(reloading)) >= 0;
+  })) << daemon->stderr_text();
+  daemon->signal(SIGTERM);
+  ASSERT_TRUE(notify.wait_for([&](const auto&) { return notify.find("STOPPING=1") >= 0; }));
+  EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();
+  EXPECT_EQ(notify.count("WATCHDOG=1"), 0u);
+}
+
+// Runs gridshiftd the way systemd does for gridshiftd.socket: the listening socket on fd 3,
+// LISTEN_FDS=1 and LISTEN_PID set to the daemon's own pid (the shell execs it, keeping $$).
+std::vector<std::string> activated_argv(int listening_fd, const std::filesystem::path& config) {
+  return {"/bin/bash", "-c",
+          "export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" --config \"$1\" 3<&" +
+              std::to_string(listening_fd),
+          kDaemon, config.string()};
+}
+
+TEST_F(SystemdTest, SocketActivationServesJobsOnTheHandedSocket) {
+  write_file(config_path(), test_config(dir_, "info"));
+  const auto activated = dir_ / "activated.sock";
+  const int listening = bind_unix(activated, SOCK_STREAM);
+  ASSERT_EQ(::listen(listening, 16), 0);
+  NotifyListener notify(dir_ / "notify.sock");
+  auto daemon = start(activated_argv(listening, config_path()),
+                      {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_USEC", "200000"}});
+
+  ASSERT_TRUE(notify.wait_for([&](const auto&) { return notify.find("READY=1") >= 0; }))
+      << daemon->stderr_text();
+  ::close(listening);  // the daemon holds its own copy now
+  EXPECT_NE(daemon->stderr_text().find("socket activation"), std::string::npos);
+  // It serves the handed socket instead of binding socket.path.
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "config.sock"));
+
+  const auto health = call(activated, "GET", "/v1/health");
+  ASSERT_EQ(health.status, 200) << health.head << daemon->stderr_text();
+  EXPECT_EQ(health.json()["queue_depth"], 0) << health.body;
+
+  const auto spec =
+      nlohmann::json{{"name", "activated-job"},
+                     {"regions", {"europe-west2"}},
+                     {"duration", "1h"},
+                     {"vertex",
+                      {{"machine_type", "n1-standard-4"},
+                       {"container", {{"image_uri", "europe-docker.pkg.dev/p/r/trainer:1"}}}}}};
+  const auto submitted = call(activated, "POST", "/v1/jobs", spec.dump());
+  ASSERT_EQ(submitted.status, 201) << submitted.body;
+  const auto id = submitted.json()["id"].get<std::string>();
+
+  const auto listed = call(activated, "GET", "/v1/jobs");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  const auto jobs = listed.json()["jobs"];
+  ASSERT_EQ(jobs.size(), 1u) << listed.body;
+  EXPECT_EQ(jobs[0]["id"], id);
+
+  // STATUS= follows the queue.
+  ASSERT_TRUE(notify.wait_for([&](const auto& messages) {
+    return std::any_of(messages.begin(), messages.end(), [](const std::string& message) {
+      return status_of(message).find("1 queued") != std::string::npos;
+    });
+  })) << daemon->stderr_text();
+
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();
+  // The socket file belongs to the socket unit, not the daemon: it stays.
+  EXPECT_TRUE(std::filesystem::exists(activated));
+}
+
+TEST_F(SystemdTest, SocketActivationRejectsAnythingButAListeningUnixStreamSocket) {
+  write_file(config_path(), test_config(dir_, "info"));
+  const int datagram = bind_unix(dir_ / "not-a-stream.sock", SOCK_DGRAM);
+  auto daemon = start(activated_argv(datagram, config_path()), {});
+  const auto code = daemon->wait_exit();
+  ::close(datagram);
+  EXPECT_EQ(code, 1) << daemon->stderr_text();
+  EXPECT_NE(daemon->stderr_text().find("AF_UNIX"), std::string::npos) << daemon->stderr_text();
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "state" / "gridshift.db"));
+}
+
+}  // namespace
+}  // namespace gridshift::testing

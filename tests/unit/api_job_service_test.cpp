@@ -1,0 +1,298 @@
+// JobService and ApiRouter without sockets: submission (resolution, group commit, idempotency),
+// listing, cancel rules, report, health and metrics, driven on an io_context in the test.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <set>
+
+#include "core/job_spec.h"
+#include "daemon/api_router.h"
+#include "daemon/api_server.h"
+#include "daemon/job_service.h"
+#include "storage/memory_store.h"
+
+namespace gridshift {
+namespace {
+
+namespace asio = boost::asio;
+
+TimePoint at(int day, int hour) {
+  using namespace std::chrono;
+  return sys_days{year{2026} / November / day} + hours{hour};
+}
+
+class JobServiceTest : public ::testing::Test {
+ protected:
+  JobServiceTest() : clock_(at(26, 18)), service_(store_, config_, clock_, io_.get_executor()) {
+    RegionConfig west2;
+    west2.name = "europe-west2";
+    west2.pue = 1.1;
+    RegionConfig west9;
+    west9.name = "europe-west9";
+    config_.regions = {west2, west9};
+    config_.scheduler.default_deadline = std::chrono::hours(12);
+    service_.register_routes(router_);
+  }
+
+  ApiResponse request(std::string method, std::string target, std::string body = {},
+                      std::uint32_t uid = 1000,
+                      std::map<std::string, std::string> headers = {
+                          {"content-type", "application/json"}}) {
+    ApiRequest r;
+    r.method = std::move(method);
+    EXPECT_TRUE(parse_target(target, r.path, r.query)) << target;
+    r.body = std::move(body);
+    r.uid = uid;
+    r.headers = std::move(headers);
+    ApiResponse response;
+    asio::co_spawn(io_, router_.dispatch_async(std::move(r)),
+                   [&](std::exception_ptr e, ApiResponse value) {
+                     if (e) std::rethrow_exception(e);
+                     response = std::move(value);
+                   });
+    io_.restart();
+    io_.run();
+    return response;
+  }
+  nlohmann::json json(const ApiResponse& r) { return nlohmann::json::parse(r.body); }
+  std::string submit(const std::string& body, std::uint32_t uid = 1000) {
+    auto r = request("POST", "/v1/jobs", body, uid);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return json(r).value("id", "");
+  }
+  void set_state(const std::string& id, JobState state) {
+    Job job = **store_.get(id);
+    job.state = state;
+    ASSERT_TRUE(store_.update(job, JobEvent{0, id, clock_.now(), "state", "test", ""}));
+  }
+
+  asio::io_context io_;
+  Config config_;
+  ManualClock clock_;
+  MemoryStore store_;
+  JobService service_;
+  ApiRouter router_;
+};
+
+TEST_F(JobServiceTest, SubmitResolvesDeadlineRegionsAndPowerAndRecordsTheOwner) {
+  auto r = request("POST", "/v1/jobs",
+                   R"({"name": "n", "duration": "2h", "vertex": {"accelerator_type":
+                   "NVIDIA_TESLA_A100", "accelerator_count": 2, "replica_count": 2,
+                   "container": {"image_uri": "example/trainer:1"}}})",
+                   4242);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto job = json(r);
+  EXPECT_TRUE(is_valid_job_id(job["id"].get<std::string>()));
+  EXPECT_EQ(job["owner_uid"], 4242);
+  EXPECT_EQ(job["deadline"], "2026-11-27T06:00:00Z");  // 18:00 + default_deadline 12h
+  EXPECT_EQ(job["regions"], nlohmann::json::array({"europe-west2", "europe-west9"}));
+  EXPECT_EQ(job["power_watts"], (2 * 400.0 + 150.0) * 2);
+  EXPECT_EQ(job["spec"]["name"], "n");
+  EXPECT_TRUE(job["accounting"].is_null());
+  auto events = *store_.events(job["id"].get<std::string>());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "submitted");
+}
+
+TEST_F(JobServiceTest, ConcurrentSubmitsShareOneCommit) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    auto job = service_.prepare(R"({"name": "g", "duration": "1h"})", 1000, std::nullopt);
+    ASSERT_TRUE(job);
+    asio::co_spawn(io_, service_.submit(*job),
+                   [&](std::exception_ptr e, Result<std::pair<Job, bool>> stored) {
+                     if (e) std::rethrow_exception(e);
+                     ASSERT_TRUE(stored);
+                     EXPECT_TRUE(stored->second);
+                     ids.push_back(stored->first.id);
+                   });
+  }
+  io_.run();
+  EXPECT_EQ(ids.size(), 10u);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 10u);
+  EXPECT_EQ(service_.commits(), 1u);
+  EXPECT_EQ(*store_.count(std::nullopt), 10u);
+}
+
+TEST_F(JobServiceTest, IdempotencyKeyAnswers200WithTheFirstJob) {
+  const std::map<std::string, std::string> headers = {{"content-type", "application/json"},
+                                                      {"idempotency-key", "k1"}};
+  auto first = request("POST", "/v1/jobs", R"({"name": "a", "duration": "1h"})", 7, headers);
+  auto second = request("POST", "/v1/jobs", R"({"name": "a", "duration": "1h"})", 7, headers);
+  auto other_user = request("POST", "/v1/jobs", R"({"name": "a", "duration": "1h"})", 8, headers);
+  EXPECT_EQ(first.status, 201);
+  EXPECT_EQ(second.status, 200);
+  EXPECT_EQ(json(first)["id"], json(second)["id"]);
+  EXPECT_EQ(other_user.status, 201);
+  EXPECT_NE(json(first)["id"], json(other_user)["id"]);
+}
+
+TEST_F(JobServiceTest, ListPagesThroughEveryJobWithACursor) {
+  std::vector<std::string> submitted;
+  for (int i = 0; i < 7; ++i)
+    submitted.push_back(submit(R"({"name": "p", "duration": "1h"})"));
+  std::vector<std::string> seen;
+  std::string target = "/v1/jobs?limit=3";
+  for (int pages = 0; pages < 5; ++pages) {
+    auto page = json(request("GET", target));
+    for (const auto& j : page["jobs"])
+      seen.push_back(j["id"]);
+    if (page["next"].is_null()) break;
+    target = "/v1/jobs?limit=3&after=" + page["next"].get<std::string>();
+  }
+  EXPECT_EQ(seen, submitted);
+}
+
+TEST_F(JobServiceTest, OnlyTheOwnerOrRootCancels) {
+  const auto id = submit(R"({"name": "c", "duration": "1h"})", 1000);
+  auto stranger = request("POST", "/v1/jobs/" + id + "/cancel", "", 2000);
+  EXPECT_EQ(stranger.status, 403);
+  EXPECT_EQ(json(stranger)["error"]["code"], "forbidden");
+  EXPECT_EQ((*store_.get(id))->state, JobState::queued);
+  auto root = request("POST", "/v1/jobs/" + id + "/cancel", "", 0);
+  EXPECT_EQ(root.status, 200);
+  EXPECT_EQ(json(root)["state"], "cancelled");
+  auto events = *store_.events(id);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, "state");
+  EXPECT_EQ(request("POST", "/v1/jobs/" + id + "/cancel", "", 1000).status, 409);
+}
+
+TEST_F(JobServiceTest, CancelOfARunningJobRequestsTheRemoteCancel) {
+  const auto id = submit(R"({"name": "r", "duration": "1h"})");
+  set_state(id, JobState::running);
+  std::vector<std::string> remote_cancels;
+  service_.on_cancel_requested = [&](const Job& job) { remote_cancels.push_back(job.id); };
+  auto r = request("POST", "/v1/jobs/" + id + "/cancel", "", 1000);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(remote_cancels, std::vector<std::string>{id});
+  auto events = *store_.events(id);
+  EXPECT_EQ(events.back().type, "cancel_requested");
+  EXPECT_EQ((*store_.get(id))->state, JobState::cancelled);
+}
+
+TEST_F(JobServiceTest, ShowAddsTheEvents) {
+  const auto id = submit(R"({"name": "s", "duration": "1h"})");
+  auto shown = json(request("GET", "/v1/jobs/" + id));
+  ASSERT_EQ(shown["events"].size(), 1u);
+  EXPECT_EQ(shown["events"][0]["type"], "submitted");
+  EXPECT_EQ(shown["events"][0]["at"], "2026-11-26T18:00:00Z");
+}
+
+TEST_F(JobServiceTest, ReportCountsStatesAndEnergyOfFinishedJobs) {
+  const auto id = submit(R"({"name": "e", "duration": "2h", "power_watts": 1000})");
+  submit(R"({"name": "q", "duration": "1h"})");
+  Job job = **store_.get(id);
+  job.state = JobState::succeeded;
+  job.region = "europe-west2";  // PUE 1.1
+  job.started_at = at(26, 20);
+  job.finished_at = at(26, 22);
+  ASSERT_TRUE(store_.update(job, JobEvent{0, id, at(26, 22), "state", "done", ""}));
+  auto report = json(request("GET", "/v1/report"));
+  EXPECT_EQ(report["jobs"]["total"], 2);
+  EXPECT_EQ(report["jobs"]["by_state"]["succeeded"], 1);
+  EXPECT_EQ(report["jobs"]["by_state"]["queued"], 1);
+  EXPECT_NEAR(report["energy_kwh"].get<double>(), 1.0 * 2 * 1.1, 1e-9);
+  EXPECT_TRUE(report["emissions_g"].is_null());
+}
+
+TEST_F(JobServiceTest, HealthTakesTheFeedsFromTheHook) {
+  submit(R"({"name": "h", "duration": "1h"})");
+  auto ok = json(request("GET", "/v1/health"));
+  EXPECT_EQ(ok["status"], "ok");
+  EXPECT_EQ(ok["queue_depth"], 1);
+  service_.feeds_health = [] {
+    FeedsHealth h;
+    h.feeds.push_back({{"name", "uk"}, {"status", "failing"}});
+    h.degraded = true;
+    return h;
+  };
+  auto degraded = json(request("GET", "/v1/health"));
+  EXPECT_EQ(degraded["status"], "degraded");
+  EXPECT_EQ(degraded["feeds"][0]["name"], "uk");
+}
+
+TEST_F(JobServiceTest, MetricsListJobsByStateAndExtraSections) {
+  submit(R"({"name": "m", "duration": "1h"})");
+  service_.metrics_sections.push_back([] { return std::string("gridshift_extra 3\n"); });
+  auto r = request("GET", "/metrics");
+  EXPECT_EQ(r.content_type.rfind("text/plain", 0), 0u);
+  EXPECT_NE(r.body.find("gridshift_jobs{state=\"queued\"} 1\n"), std::string::npos);
+  EXPECT_NE(r.body.find("gridshift_jobs{state=\"running\"} 0\n"), std::string::npos);
+  EXPECT_NE(r.body.find("gridshift_extra 3\n"), std::string::npos);
+}
+
+TEST_F(JobServiceTest, PlanUsesThePlannerHookOnceThereIsOne) {
+  EXPECT_EQ(request("POST", "/v1/plan", R"({"name": "x", "duration": "1h"})").status, 503);
+  service_.plan = [](const JobSpec& spec, const ApiRequest&) {
+    return ApiResponse::json(200, {{"name", spec.name}});
+  };
+  auto r = request("POST", "/v1/plan", R"({"name": "x", "duration": "1h"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json(r)["name"], "x");
+  EXPECT_EQ(*store_.count(std::nullopt), 0u);
+}
+
+TEST(MakeJobId, IsAValidOpaqueIdAndDiffersEachTime) {
+  std::mt19937_64 random(1);
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) {
+    auto id = make_job_id(random);
+    EXPECT_TRUE(is_valid_job_id(id)) << id;
+    EXPECT_LE(id.size(), 40u);
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), 1000u);
+}
+
+TEST(ApiRouter, MatchesParametersAndAnswers404And405) {
+  ApiRouter router;
+  router.add("GET", "/v1/jobs/{id}", [](const ApiRequest& r) {
+    return ApiResponse::json(200, {{"id", r.path_params.at("id")}});
+  });
+  router.add("POST", "/v1/jobs/{id}/cancel",
+             [](const ApiRequest&) { return ApiResponse::json(200, nlohmann::json::object()); });
+  ApiRequest get;
+  get.method = "GET";
+  get.path = "/v1/jobs/j-1";
+  auto found = router.dispatch(get);
+  EXPECT_EQ(found.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(found.body)["id"], "j-1");
+  get.path = "/v1/jobs/j-1/cancel";
+  auto wrong_method = router.dispatch(get);
+  EXPECT_EQ(wrong_method.status, 405);
+  ASSERT_EQ(wrong_method.headers.size(), 1u);
+  EXPECT_EQ(wrong_method.headers[0], std::make_pair(std::string("Allow"), std::string("POST")));
+  get.path = "/v1/jobs/";
+  EXPECT_EQ(router.dispatch(get).status, 404);
+  get.path = "/v1/jobs/j-1/cancel/more";
+  EXPECT_EQ(router.dispatch(get).status, 404);
+}
+
+TEST(ApiServerParsing, Utf8Validation) {
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8c\x8d"));
+  EXPECT_FALSE(is_valid_utf8("\xff"));
+  EXPECT_FALSE(is_valid_utf8("\xc0\x80"));          // overlong NUL
+  EXPECT_FALSE(is_valid_utf8("\xe0\x80\xaf"));      // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xe2\x82"));          // cut short
+}
+
+TEST(ApiServerParsing, TargetsAreDecoded) {
+  std::string path;
+  std::map<std::string, std::string> query;
+  ASSERT_TRUE(parse_target("/v1/regions/europe%2Dwest2/forecast?a=1&b=x+y&c", path, query));
+  EXPECT_EQ(path, "/v1/regions/europe-west2/forecast");
+  EXPECT_EQ(query, (std::map<std::string, std::string>{{"a", "1"}, {"b", "x y"}, {"c", ""}}));
+  EXPECT_FALSE(parse_target("v1/jobs", path, query));
+  EXPECT_FALSE(parse_target("/v1/%4", path, query));
+  EXPECT_FALSE(parse_target("/v1/%00", path, query));
+  EXPECT_FALSE(parse_target("/v1/jobs?x=%ff", path, query));
+}
+
+}  // namespace
+}  // namespace gridshift

@@ -1,0 +1,207 @@
+// The CLI's renderings on canned API JSON (docs/api.md shapes): ages, local times, grams, the
+// tables and the forecast chart with its cleanest window.
+#include "daemon/cli_format.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <ctime>
+
+#include "daemon/cli_commands.h"
+
+namespace gridshift {
+namespace {
+
+TimePoint at(int day, int hour, int minute = 0) {
+  using namespace std::chrono;
+  return sys_days{year{2026} / November / day} + hours{hour} + minutes{minute};
+}
+
+class CliFormat : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tz = std::getenv("TZ");
+    if (tz != nullptr) saved_tz_ = tz;
+    ::setenv("TZ", "CET-1", 1);  // fixed +0100, no DST rules
+    ::tzset();
+  }
+  void TearDown() override {
+    if (saved_tz_) {
+      ::setenv("TZ", saved_tz_->c_str(), 1);
+    } else {
+      ::unsetenv("TZ");
+    }
+    ::tzset();
+  }
+  std::optional<std::string> saved_tz_;
+};
+
+TEST_F(CliFormat, AgesAreShortAndSayWhichWay) {
+  EXPECT_EQ(format_age(Seconds(3)), "just now");
+  EXPECT_EQ(format_age(Seconds(45)), "45 s ago");
+  EXPECT_EQ(format_age(Seconds(4 * 60 + 20)), "4 min ago");
+  EXPECT_EQ(format_age(Seconds(3 * 3600 + 5)), "3 h ago");
+  EXPECT_EQ(format_age(Seconds(3 * 86400)), "3 d ago");
+  EXPECT_EQ(format_age(Seconds(-600)), "in 10 min");
+}
+
+TEST_F(CliFormat, TimesAreLocalWithTheOffset) {
+  EXPECT_EQ(format_local_time(at(26, 18)), "2026-11-26 19:00 +0100");
+  EXPECT_EQ(format_time_field("2026-11-26T18:00:00Z", at(26, 18, 4)),
+            "2026-11-26 19:00 +0100 (4 min ago)");
+  EXPECT_EQ(format_time_field(nullptr, at(26, 18)), "-");
+}
+
+TEST_F(CliFormat, GramsSwitchToKilograms) {
+  EXPECT_EQ(format_grams(412.4), "412 g");
+  EXPECT_EQ(format_grams(1930.0), "1.93 kg");
+  EXPECT_EQ(format_grams(nullptr), "-");
+}
+
+TEST_F(CliFormat, JobsTableShowsAgesAndTheNextCursor) {
+  auto list = nlohmann::json::parse(R"({"jobs": [
+    {"id": "j-abc", "name": "resnet", "state": "queued", "region": null,
+     "submitted_at": "2026-11-26T17:56:00Z", "deadline": "2026-11-27T08:00:00Z"}],
+    "next": "j-abc"})");
+  const auto text = render_jobs(list, at(26, 18));
+  EXPECT_NE(text.find("ID"), std::string::npos);
+  EXPECT_NE(text.find("j-abc"), std::string::npos);
+  EXPECT_NE(text.find("4 min ago"), std::string::npos);
+  EXPECT_NE(text.find("2026-11-27 09:00 +0100"), std::string::npos);
+  EXPECT_NE(text.find("--after j-abc"), std::string::npos);
+  EXPECT_EQ(render_jobs(nlohmann::json::parse(R"({"jobs": [], "next": null})"), at(26, 18)),
+            "no jobs\n");
+}
+
+TEST_F(CliFormat, JobShowsItsHistoryAndSavings) {
+  auto job = nlohmann::json::parse(R"({"id": "j-1", "name": "n", "state": "succeeded",
+    "owner_uid": 1000, "submitted_at": "2026-11-26T17:00:00Z", "deadline": "2026-11-27T08:00:00Z",
+    "regions": ["europe-west2", "europe-west9"], "power_watts": 550, "region": "europe-west9",
+    "planned_start": null, "started_at": null, "finished_at": null, "remote_name": null,
+    "error": null, "accounting": {"actual_g": 412, "baseline_g": 1930, "savings": 0.787},
+    "events": [{"seq": 1, "at": "2026-11-26T17:00:00Z", "type": "submitted",
+                "message": "submitted by uid 1000"}]})");
+  const auto text = render_job(job, at(26, 18));
+  EXPECT_NE(text.find("europe-west2, europe-west9"), std::string::npos);
+  EXPECT_NE(text.find("550 W"), std::string::npos);
+  EXPECT_NE(text.find("412 g"), std::string::npos);
+  EXPECT_NE(text.find("1.93 kg"), std::string::npos);
+  EXPECT_NE(text.find("78.7 %"), std::string::npos);
+  EXPECT_NE(text.find("submitted by uid 1000"), std::string::npos);
+  EXPECT_NE(text.find("(1 h ago)"), std::string::npos);
+}
+
+TEST_F(CliFormat, RegionsShowIntensityWithUnitsAndStaleness) {
+  auto regions = nlohmann::json::parse(R"({"regions": [
+    {"name": "europe-west2", "intensity": 182.0, "signal": "average", "feed": "uk",
+     "observed_at": "2026-11-26T17:46:00Z", "stale": false, "forecast_horizon": null},
+    {"name": "europe-west9", "intensity": null, "signal": null, "feed": null,
+     "observed_at": null, "stale": true, "forecast_horizon": null}]})");
+  const auto text = render_regions(regions, at(26, 18));
+  EXPECT_NE(text.find("182 gCO2e/kWh"), std::string::npos);
+  EXPECT_NE(text.find("14 min ago"), std::string::npos);
+  EXPECT_NE(text.find("STALE"), std::string::npos);
+}
+
+TEST_F(CliFormat, ReportAndPlanShowGramsAndPercent) {
+  auto report = nlohmann::json::parse(R"({"jobs": {"total": 3, "by_state": {"queued": 1,
+    "succeeded": 2}}, "energy_kwh": 4.4, "emissions_g": 412, "baseline_g": 1930,
+    "saved_g": 1518, "savings": 0.787})");
+  const auto text = render_report(report);
+  EXPECT_NE(text.find("jobs: 3"), std::string::npos);
+  EXPECT_NE(text.find("4.40 kWh"), std::string::npos);
+  EXPECT_NE(text.find("1.52 kg (78.7 %)"), std::string::npos);
+  auto plan = nlohmann::json::parse(R"({"region": "europe-west9", "start": "2026-11-27T01:00:00Z",
+    "end": "2026-11-27T05:00:00Z", "emissions_g": 412, "baseline_g": 1930, "saved_g": 1518,
+    "savings": 0.787})");
+  const auto planned = render_plan(plan);
+  EXPECT_NE(planned.find("412 g instead of 1.93 kg"), std::string::npos);
+  EXPECT_NE(planned.find("2026-11-27 02:00 +0100"), std::string::npos);
+}
+
+TEST_F(CliFormat, ErrorsNameTheirFields) {
+  const auto text = render_error(400, R"({"error": {"code": "invalid_job", "message": "bad",
+    "details": [{"field": "duration", "message": "required", "line": 3}]}})");
+  EXPECT_EQ(text, "error: bad (invalid_job)\n  line 3: duration: required\n");
+  EXPECT_EQ(render_error(502, "<html>"), "error: HTTP 502: <html>\n");
+}
+
+nlohmann::json half_hour_points(const std::vector<double>& values, TimePoint start) {
+  nlohmann::json points = nlohmann::json::array();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto s = start + std::chrono::minutes(30 * static_cast<int>(i));
+    points.push_back({{"start", format_rfc3339(s)},
+                      {"end", format_rfc3339(s + std::chrono::minutes(30))},
+                      {"intensity", values[i]}});
+  }
+  return points;
+}
+
+TEST_F(CliFormat, HourlyMeansAverageTheHalfHours) {
+  auto hourly = hourly_means(half_hour_points({100, 200, 50, 50, 300}, at(26, 18)));
+  ASSERT_EQ(hourly.size(), 3u);
+  EXPECT_EQ(hourly[0].start, at(26, 18));
+  EXPECT_DOUBLE_EQ(hourly[0].intensity, 150);
+  EXPECT_DOUBLE_EQ(hourly[1].intensity, 50);
+  EXPECT_DOUBLE_EQ(hourly[2].intensity, 300);  // only the covered half counts
+}
+
+TEST_F(CliFormat, CleanestWindowIsTheLowestRunEarliestOnTies) {
+  std::vector<HourlyIntensity> hourly;
+  const std::vector<double> values = {300, 200, 100, 100, 200, 100, 100};
+  for (std::size_t i = 0; i < values.size(); ++i)
+    hourly.push_back({at(26, 18) + std::chrono::hours(i), values[i]});
+  EXPECT_EQ(cleanest_window(hourly, 2), 2);
+  EXPECT_EQ(cleanest_window(hourly, 1), 2);
+  // 400 at 1, 2, 3 and 4 alike: the earliest wins.
+  EXPECT_EQ(cleanest_window(hourly, 3), 1);
+  EXPECT_EQ(cleanest_window(hourly, 8), -1);
+}
+
+TEST_F(CliFormat, ForecastChartHasOneBarPerHourAndMarksTheCleanestWindow) {
+  nlohmann::json forecast = {{"region", "europe-west2"},
+                             {"feed", "uk"},
+                             {"signal", "average"},
+                             {"unit", "gCO2e/kWh"},
+                             {"issued_at", "2026-11-26T17:30:00Z"}};
+  // Hourly: 200, 100, 50, 60, 220 -> the cleanest 2 h start at the third hour (20:00 UTC).
+  forecast["points"] = half_hour_points({200, 200, 100, 100, 50, 50, 60, 60, 220, 220}, at(26, 18));
+  const auto text = render_forecast(forecast, std::chrono::hours(2), 20);
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (auto end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  ASSERT_EQ(lines.size(), 1u + 5u + 1u);  // title, five hours, summary
+  EXPECT_NE(lines[0].find("europe-west2"), std::string::npos);
+  EXPECT_NE(lines[1].find("2026-11-26 19:00 +0100"), std::string::npos);
+  EXPECT_NE(lines[1].find("|" + std::string(18, '=')), std::string::npos);  // 200/220*20
+  EXPECT_EQ(lines[1].find('#'), std::string::npos);
+  EXPECT_NE(lines[3].find("|#####"), std::string::npos);  // 50/220*20 = 4.5 -> 5
+  EXPECT_NE(lines[3].find("cleanest 2h"), std::string::npos);
+  EXPECT_NE(lines[4].find('#'), std::string::npos);
+  EXPECT_EQ(lines[5].find('#'), std::string::npos);
+  EXPECT_NE(lines[6].find("21:00 +0100 to 2026-11-26 23:00 +0100, mean 55"), std::string::npos);
+}
+
+TEST_F(CliFormat, ForecastWithoutPointsSaysSo) {
+  auto forecast = nlohmann::json::parse(R"({"region": "europe-west9", "feed": null,
+    "signal": null, "points": []})");
+  EXPECT_NE(render_forecast(forecast, std::chrono::hours(4)).find("no forecast available"),
+            std::string::npos);
+}
+
+TEST(CliExitCodes, FollowDesignSection7) {
+  EXPECT_EQ(exit_code_for_status(200), 0);
+  EXPECT_EQ(exit_code_for_status(201), 0);
+  EXPECT_EQ(exit_code_for_status(400), 2);
+  EXPECT_EQ(exit_code_for_status(404), 2);
+  EXPECT_EQ(exit_code_for_status(409), 2);
+  EXPECT_EQ(exit_code_for_status(403), 1);
+  EXPECT_EQ(exit_code_for_status(503), 1);
+  EXPECT_EQ(exit_code_for_status(500), 1);
+}
+
+}  // namespace
+}  // namespace gridshift

@@ -1,0 +1,256 @@
+// The scheduler loop in process: MemoryStore, ManualClock and the dry-run target. Each test
+// drives run_cycle() on an io_context, so nothing waits on real time.
+#include "daemon/scheduler.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "daemon/dry_run_target.h"
+#include "storage/memory_store.h"
+
+namespace gridshift {
+namespace {
+
+namespace asio = boost::asio;
+
+const TimePoint kStart = TimePoint(std::chrono::sys_days(std::chrono::year(2026) / 11 / 26)) +
+                         std::chrono::hours(18);
+constexpr Seconds kHour{3600};
+
+Reading actual(const std::string& location, TimePoint at, double value) {
+  Reading r;
+  r.feed = "grid";
+  r.location = location;
+  r.kind = ReadingKind::actual;
+  r.timestamp = at;
+  r.issued_at = at;
+  r.fetched_at = at;
+  r.step = kHour;
+  r.gco2_per_kwh = value;
+  return r;
+}
+
+Reading forecast(const std::string& location, TimePoint issued, TimePoint at, double value) {
+  Reading r = actual(location, at, value);
+  r.kind = ReadingKind::forecast;
+  r.issued_at = issued;
+  r.fetched_at = issued;
+  return r;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  SchedulerTest() : clock_(kStart), target_(clock_) {
+    FeedConfig feed;
+    feed.name = "grid";
+    feed.type = FeedType::trace_file;
+    config_.feeds.push_back(feed);
+    for (const char* name : {"europe-west2", "europe-west9"}) {
+      RegionConfig region;
+      region.name = name;
+      region.location = name;
+      region.feeds = {"grid"};
+      region.pue = 1.0;
+      config_.regions.push_back(region);
+    }
+    config_.scheduler.tick = Seconds(60);
+    scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), config_, store_, store_, store_,
+                                             clock_, target_);
+  }
+
+  // Tonight in europe-west2: 300 g/kWh now, a clean dip of 100 from +2 h to +4 h.
+  void store_evening(const std::string& location, double dip = 100) {
+    std::vector<Reading> readings{actual(location, kStart, 300)};
+    for (int h = 1; h < 12; ++h) {
+      const double value = (h >= 2 && h < 4) ? dip : 300;
+      readings.push_back(forecast(location, kStart, kStart + h * kHour, value));
+    }
+    ASSERT_TRUE(store_.upsert(readings));
+  }
+
+  Job submit(const std::string& id, Policy policy = Policy::best_window,
+             Seconds duration = kHour, Seconds deadline_in = 10 * kHour,
+             std::vector<std::string> regions = {"europe-west2"}) {
+    Job job;
+    job.id = id;
+    job.spec.name = id;
+    job.spec.duration = duration;
+    job.spec.policy = policy;
+    job.submitted_at = clock_.now();
+    job.updated_at = clock_.now();
+    job.deadline = clock_.now() + deadline_in;
+    job.regions = std::move(regions);
+    job.power_watts = 1000;
+    JobEvent event;
+    event.job_id = id;
+    event.at = clock_.now();
+    event.type = "submitted";
+    auto inserted = store_.insert(job, event);
+    EXPECT_TRUE(inserted) << (inserted ? "" : inserted.error().message);
+    return job;
+  }
+
+  void cycle() {
+    bool failed = false;
+    asio::co_spawn(io_, scheduler_->run_cycle(), [&](std::exception_ptr e) { failed = !!e; });
+    io_.restart();
+    io_.run();
+    ASSERT_FALSE(failed);
+  }
+
+  Job load(const std::string& id) {
+    auto job = store_.get(id);
+    EXPECT_TRUE(job && *job);
+    return **job;
+  }
+
+  std::vector<std::string> event_types(const std::string& id) {
+    std::vector<std::string> out;
+    auto events = store_.events(id);
+    if (events) {
+      for (const auto& e : *events) out.push_back(e.type);
+    }
+    return out;
+  }
+
+  asio::io_context io_;
+  Config config_;
+  MemoryStore store_;
+  ManualClock clock_;
+  DryRunTarget target_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+TEST_F(SchedulerTest, HoldsForTheCleanWindowThenRunsItAndAccountsForIt) {
+  store_evening("europe-west2");
+  submit("j-night");
+  cycle();
+  Job job = load("j-night");
+  EXPECT_EQ(job.state, JobState::queued);
+  ASSERT_TRUE(job.planned_start);
+  EXPECT_EQ(*job.planned_start, kStart + 2 * kHour);
+  EXPECT_EQ(event_types("j-night").back(), "planned");
+
+  // A second cycle with the same data records nothing new.
+  const auto events_before = event_types("j-night").size();
+  cycle();
+  EXPECT_EQ(event_types("j-night").size(), events_before);
+
+  // Two hours on, the dip is observed: dispatch.
+  clock_.advance(2 * kHour);
+  ASSERT_TRUE(store_.upsert(std::vector<Reading>{actual("europe-west2", clock_.now(), 100)}));
+  cycle();
+  job = load("j-night");
+  EXPECT_EQ(job.state, JobState::running);
+  EXPECT_EQ(job.region, "europe-west2");
+  EXPECT_EQ(job.remote_name, "dry-run/europe-west2/j-night");
+  EXPECT_EQ(job.started_at, kStart + 2 * kHour);
+  auto journal = store_.for_job("j-night");
+  ASSERT_TRUE(journal);
+  ASSERT_EQ(journal->size(), 1u);
+  EXPECT_EQ((*journal)[0].status, DispatchStatus::created);
+  EXPECT_EQ((*journal)[0].target, "dry_run");
+
+  // After its hour the dry run has succeeded; accounting is filled from the observed values.
+  clock_.advance(kHour);
+  ASSERT_TRUE(store_.upsert(std::vector<Reading>{actual("europe-west2", clock_.now(), 300)}));
+  cycle();
+  job = load("j-night");
+  EXPECT_EQ(job.state, JobState::succeeded);
+  EXPECT_EQ(job.finished_at, kStart + 3 * kHour);
+  auto accounting = nlohmann::json::parse(job.accounting_json);
+  // 1 kW for 1 h at 100 g/kWh (PUE 1) = 100 g; at submission it was 300 g/kWh = 300 g.
+  EXPECT_DOUBLE_EQ(accounting["actual_g"].get<double>(), 100.0);
+  EXPECT_DOUBLE_EQ(accounting["baseline_g"].get<double>(), 300.0);
+  EXPECT_NEAR(accounting["savings"].get<double>(), 2.0 / 3.0, 1e-9);
+  EXPECT_EQ(accounting["signal"], "average");
+}
+
+TEST_F(SchedulerTest, PolicyNowDispatchesAtOnce) {
+  store_evening("europe-west2");
+  submit("j-now", Policy::now);
+  cycle();
+  EXPECT_EQ(load("j-now").state, JobState::running);
+}
+
+TEST_F(SchedulerTest, PicksTheCleanerRegionWhenBothAreCandidates) {
+  store_evening("europe-west2", 100);
+  ASSERT_TRUE(store_.upsert(std::vector<Reading>{actual("europe-west9", kStart, 50)}));
+  std::vector<Reading> flat;
+  for (int h = 1; h < 12; ++h) flat.push_back(forecast("europe-west9", kStart, kStart + h * kHour, 50));
+  ASSERT_TRUE(store_.upsert(flat));
+  submit("j-two", Policy::best_window, kHour, 10 * kHour, {"europe-west2", "europe-west9"});
+  cycle();
+  Job job = load("j-two");
+  EXPECT_EQ(job.state, JobState::running);
+  EXPECT_EQ(job.region, "europe-west9");
+}
+
+TEST_F(SchedulerTest, WithoutDataTheDeadlineFallbackStartsInTheFirstCandidate) {
+  // No readings at all; the deadline leaves no room to wait.
+  submit("j-late", Policy::best_window, 2 * kHour, 2 * kHour + Seconds(15 * 60));
+  cycle();
+  Job job = load("j-late");
+  EXPECT_EQ(job.state, JobState::running);
+  EXPECT_EQ(job.region, "europe-west2");
+}
+
+TEST_F(SchedulerTest, PlanAnswersWithoutStoringAnything) {
+  store_evening("europe-west2");
+  Job job = submit("j-plan");
+  const auto events_before = event_types("j-plan").size();
+  auto decision = scheduler_->plan(job);
+  ASSERT_TRUE(decision);
+  EXPECT_EQ(decision->action, PlanAction::hold);
+  EXPECT_EQ(decision->start, kStart + 2 * kHour);
+  auto answer = scheduler_->plan_to_json(job, *decision);
+  EXPECT_DOUBLE_EQ(answer["emissions_g"].get<double>(), 100.0);
+  EXPECT_DOUBLE_EQ(answer["baseline_g"].get<double>(), 300.0);
+  EXPECT_EQ(event_types("j-plan").size(), events_before);
+  EXPECT_EQ(load("j-plan").state, JobState::queued);
+}
+
+TEST_F(SchedulerTest, RecoveryRequeuesADryRunLeftDispatching) {
+  Job job = submit("j-crash");
+  job.state = JobState::dispatching;
+  job.region = "europe-west2";
+  JobEvent event;
+  event.job_id = job.id;
+  event.at = clock_.now();
+  event.type = "dispatch";
+  ASSERT_TRUE(store_.update(job, event));
+  DispatchRecord record;
+  record.job_id = job.id;
+  record.target = "dry_run";
+  record.region = "europe-west2";
+  record.created_at = clock_.now();
+  record.updated_at = clock_.now();
+  ASSERT_TRUE(store_.record_intent(record));
+
+  scheduler_->start();
+  scheduler_->stop();
+  io_.run();
+  EXPECT_EQ(load("j-crash").state, JobState::queued);
+  auto journal = store_.for_job("j-crash");
+  ASSERT_TRUE(journal);
+  EXPECT_EQ((*journal)[0].status, DispatchStatus::abandoned);
+  auto unresolved = store_.unresolved();
+  ASSERT_TRUE(unresolved);
+  EXPECT_TRUE(unresolved->empty());
+}
+
+TEST_F(SchedulerTest, CapPerRegionMakesTheSecondJobWait) {
+  config_.scheduler.max_concurrent_dispatches = 1;
+  store_evening("europe-west2");
+  submit("j-a", Policy::now);
+  submit("j-b", Policy::now);
+  cycle();
+  int running = 0;
+  for (const char* id : {"j-a", "j-b"}) running += load(id).state == JobState::running ? 1 : 0;
+  EXPECT_EQ(running, 1);
+}
+
+}  // namespace
+}  // namespace gridshift
