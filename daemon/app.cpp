@@ -12,8 +12,8 @@
 #include <ostream>
 #include <system_error>
 
-#include "daemon/feed_routes.h"
 #include "daemon/dry_run_target.h"
+#include "daemon/feed_routes.h"
 #include "daemon/logging.h"
 #include "daemon/system_clock.h"
 
@@ -66,9 +66,9 @@ void rethrow_if_failed(std::exception_ptr failure) {
 std::unique_ptr<Dispatcher> make_dispatcher(const Config& config, const Clock& clock,
                                             const std::string& config_path) {
   if (config.dispatch.type == DispatchType::dry_run) return std::make_unique<DryRunTarget>(clock);
-  throw InvalidConfigError(fmt::format(
-      "{}: dispatch.type: '{}' is not available in this build yet; use dry_run", config_path,
-      to_string(config.dispatch.type)));
+  throw InvalidConfigError(
+      fmt::format("{}: dispatch.type: '{}' is not available in this build yet; use dry_run",
+                  config_path, to_string(config.dispatch.type)));
 }
 
 }  // namespace
@@ -134,8 +134,8 @@ Daemon::Daemon(std::string config_path)
   HttpClientOptions http_options;
   http_options.proxy = ProxySettings::from_env(lookup_env);
   http_ = std::make_unique<HttpClient>(io_.get_executor(), std::move(http_options));
-  feeds_ = std::make_unique<FeedPoller>(io_.get_executor(), *clock_, *store_, config_, secrets_,
-                                        *http_);
+  feeds_ =
+      std::make_unique<FeedPoller>(io_.get_executor(), *clock_, *store_, config_, secrets_, *http_);
   register_feed_routes(router_, config_, *store_, *clock_);
   jobs_->feeds_health = [this] { return feeds_health(config_, *store_, *feeds_, clock_->now()); };
   dispatcher_ = make_dispatcher(config_, *clock_, config_path_);
@@ -238,9 +238,8 @@ std::string Daemon::status_text() {
   }
   // The same per-feed states /v1/health reports, summed up for `systemctl status`.
   const auto health = jobs_->feeds_health();
-  const auto ok = std::count_if(health.feeds.begin(), health.feeds.end(), [](const auto& feed) {
-    return feed.value("status", "") == "ok";
-  });
+  const auto ok = std::count_if(health.feeds.begin(), health.feeds.end(),
+                                [](const auto& feed) { return feed.value("status", "") == "ok"; });
   return fmt::format("{}; feeds: {}/{} ok{}", queue, ok, health.feeds.size(),
                      health.degraded ? ", degraded" : "");
 }

@@ -15,10 +15,10 @@
 #include "daemon/api_server.h"
 #include "daemon/config.h"
 #include "daemon/dispatcher.h"
-#include "daemon/scheduler.h"
 #include "daemon/feed_poller.h"
 #include "daemon/http_client.h"
 #include "daemon/job_service.h"
+#include "daemon/scheduler.h"
 #include "daemon/systemd_notify.h"
 #include "storage/sqlite_store.h"
 
@@ -84,11 +84,11 @@ class Daemon {
   boost::asio::signal_set signals_;
   ApiRouter router_;
   std::unique_ptr<JobService> jobs_;
-  std::unique_ptr<HttpClient> http_;   // outbound HTTP(S): feeds (and the dispatcher)
-  std::unique_ptr<FeedPoller> feeds_;  // one timer per feed, started by run()
+  std::unique_ptr<HttpClient> http_;        // outbound HTTP(S): feeds (and the dispatcher)
+  std::unique_ptr<FeedPoller> feeds_;       // one timer per feed, started by run()
   std::unique_ptr<Dispatcher> dispatcher_;  // the configured dispatch target
   std::unique_ptr<Scheduler> scheduler_;    // re-plans every tick, dispatches, follows
-  std::unique_ptr<ApiServer> api_;  // listening once the constructor returns
+  std::unique_ptr<ApiServer> api_;          // listening once the constructor returns
   SystemdNotifier notifier_;
   // The listening socket handed over by gridshiftd.socket (LISTEN_FDS), to serve instead of
   // binding socket.path; nullopt when not socket-activated.

@@ -199,7 +199,8 @@ std::string render_plan(const nlohmann::json& plan) {
   std::string out;
   const auto action = plan.value("action", nlohmann::json());
   if (action.is_string()) {
-    out += fmt::format("decision: {}\n", action == "dispatch" ? "start now" : "hold for the window");
+    out +=
+        fmt::format("decision: {}\n", action == "dispatch" ? "start now" : "hold for the window");
   }
   out += fmt::format("region: {}\n", str(plan.value("region", nlohmann::json())));
   out += fmt::format("start: {}\n",

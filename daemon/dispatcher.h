@@ -3,11 +3,10 @@
 // Implementations run on the daemon's io_context thread; the scheduler owns none of them.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "core/job.h"
 #include "core/result.h"
@@ -15,7 +14,7 @@
 namespace gridshift {
 
 struct DispatchStarted {
-  std::string remote_name;             // the target's name of the run
+  std::string remote_name;              // the target's name of the run
   std::optional<TimePoint> started_at;  // when the target says it started, if it says
 };
 

@@ -24,8 +24,8 @@ boost::asio::awaitable<Result<RemoteStatus>> DryRunTarget::poll(Job job) {
 }
 
 boost::asio::awaitable<Status> DryRunTarget::cancel(Job job) {
-  subsystem_logger("dispatch")->info("dry run: would cancel job {} ({})", job.id,
-                                     job.remote_name.value_or("not started"));
+  subsystem_logger("dispatch")
+      ->info("dry run: would cancel job {} ({})", job.id, job.remote_name.value_or("not started"));
   co_return Status{};
 }
 

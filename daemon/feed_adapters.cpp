@@ -610,8 +610,9 @@ SignalType feed_signal(FeedType type) {
 }
 
 std::string feed_location(const FeedConfig& feed, const RegionConfig& region) {
-  const bool local = feed.type == FeedType::gcp_region_dataset || feed.type == FeedType::trace_file;
-  return local ? region.name : region.location;
+  // The bundled dataset is keyed by Google Cloud region id whatever the region's location (which
+  // names the place for the live feeds); traces are keyed like the live feeds (zone codes).
+  return feed.type == FeedType::gcp_region_dataset ? region.name : region.location;
 }
 
 std::string feed_location(const Config& config, const std::string& feed,

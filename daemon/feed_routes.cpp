@@ -26,11 +26,6 @@ SignalType configured_signal(const Config& config, const std::string& feed) {
   return f ? feed_signal(f->type) : SignalType::average;
 }
 
-std::string location_of(const Config& config, const std::string& feed, const RegionConfig& region) {
-  const auto* f = config.find_feed(feed);
-  return f ? feed_location(*f, region) : region.location;
-}
-
 // The newest forecast points of `feed` for `location` that end after `now`.
 Result<std::vector<Reading>> upcoming_forecast(ReadingStore& store, const std::string& feed,
                                                const std::string& location, TimePoint now) {
@@ -53,7 +48,7 @@ Result<ChainResolution> resolve_region(const Config& config, const RegionConfig&
     ChainLink link;
     link.feed = feed;
     link.signal = configured_signal(config, feed);
-    auto latest = store.latest_actual(feed, location_of(config, feed, region));
+    auto latest = store.latest_actual(feed, feed_location(config, feed, region));
     if (!latest) return latest.error();
     if (*latest) {
       link.observed_at = (*latest)->timestamp;
@@ -86,7 +81,7 @@ Result<nlohmann::json> regions_json(const Config& config, ReadingStore& store, T
                   {"forecast_horizon", nullptr}};
     if (chain->winner) {
       const auto& feed = region.feeds[*chain->winner];
-      const auto location = location_of(config, feed, region);
+      const auto location = feed_location(config, feed, region);
       auto latest = store.latest_actual(feed, location);
       if (!latest) return latest.error();
       const Reading& r = **latest;
@@ -128,7 +123,7 @@ Result<nlohmann::json> region_forecast_json(const Config& config, ReadingStore& 
   json out = {{"region", region->name}, {"feed", nullptr},      {"signal", nullptr},
               {"unit", kUnit},          {"issued_at", nullptr}, {"points", json::array()}};
   for (const auto& feed : region->feeds) {
-    auto points = upcoming_forecast(store, feed, location_of(config, feed, *region), now);
+    auto points = upcoming_forecast(store, feed, feed_location(config, feed, *region), now);
     if (!points) return points.error();
     if (points->empty()) continue;
     TimePoint issued = points->front().issued_at;

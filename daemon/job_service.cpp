@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <limits>
+#include <map>
 
 #include "core/accelerators.h"
 #include "core/units.h"
@@ -420,6 +421,15 @@ Result<nlohmann::json> JobService::report() {
   }
   double kwh = 0;
   std::size_t measured = 0;
+  // Grams are summed over jobs whose accounting has both the actual and the baseline figure, so
+  // that saved = baseline - actual compares like with like; per signal type as well, since
+  // average and marginal grams mean different things.
+  struct Sums {
+    double actual = 0, baseline = 0, oracle = 0;
+    std::size_t jobs = 0, with_oracle = 0;
+  };
+  Sums all;
+  std::map<std::string, Sums> by_signal;
   JobQuery query;
   query.limit = kMaxPageSize;
   for (;;) {
@@ -432,17 +442,47 @@ Result<nlohmann::json> JobService::report() {
       const RegionConfig* region = job.region ? config_.find_region(*job.region) : nullptr;
       kwh += energy_kwh(job.power_watts, hours, region ? region->pue : 1.0);
       ++measured;
+      const auto accounting = nlohmann::json::parse(job.accounting_json, nullptr, false);
+      if (!accounting.is_object() || !accounting.value("actual_g", nlohmann::json()).is_number() ||
+          !accounting.value("baseline_g", nlohmann::json()).is_number()) {
+        continue;
+      }
+      const std::string signal = accounting.value("signal", nlohmann::json()).is_string()
+                                     ? accounting["signal"].get<std::string>()
+                                     : "unknown";
+      for (Sums* sums : {&all, &by_signal[signal]}) {
+        sums->actual += accounting["actual_g"].get<double>();
+        sums->baseline += accounting["baseline_g"].get<double>();
+        ++sums->jobs;
+        if (accounting.value("oracle_g", nlohmann::json()).is_number()) {
+          sums->oracle += accounting["oracle_g"].get<double>();
+          ++sums->with_oracle;
+        }
+      }
     }
     if (!page->next) break;
     query.after = page->next;
   }
-  return nlohmann::json{{"jobs", {{"total", total}, {"by_state", by_state}}},
-                        {"energy_kwh", kwh},
-                        {"jobs_with_energy", measured},
-                        {"emissions_g", nullptr},
-                        {"baseline_g", nullptr},
-                        {"saved_g", nullptr},
-                        {"savings", nullptr}};
+  auto grams = [](const Sums& sums) {
+    nlohmann::json out = {{"jobs_accounted", sums.jobs}, {"emissions_g", nullptr},
+                          {"baseline_g", nullptr},       {"oracle_g", nullptr},
+                          {"saved_g", nullptr},          {"savings", nullptr}};
+    if (sums.jobs == 0) return out;
+    out["emissions_g"] = sums.actual;
+    out["baseline_g"] = sums.baseline;
+    out["saved_g"] = sums.baseline - sums.actual;
+    if (sums.baseline > 0) out["savings"] = 1.0 - sums.actual / sums.baseline;
+    if (sums.with_oracle == sums.jobs) out["oracle_g"] = sums.oracle;
+    return out;
+  };
+  nlohmann::json report = grams(all);
+  report["jobs"] = {{"total", total}, {"by_state", by_state}};
+  report["energy_kwh"] = kwh;
+  report["jobs_with_energy"] = measured;
+  report["by_signal"] = nlohmann::json::object();
+  for (const auto& [signal, sums] : by_signal)
+    report["by_signal"][signal] = grams(sums);
+  return report;
 }
 
 Result<nlohmann::json> JobService::health() {

@@ -1,16 +1,17 @@
 #include "daemon/scheduler.h"
 
-#include <algorithm>
-#include <exception>
-#include <map>
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
+#include <exception>
+#include <map>
 
 #include "core/accounting.h"
 #include "core/feed_chain.h"
+#include "daemon/feed_adapters.h"
 #include "daemon/logging.h"
 
 namespace gridshift {
@@ -62,8 +63,8 @@ JobEvent event_for(const Job& job, TimePoint now, std::string type, std::string 
 }
 
 nlohmann::json decision_json(const PlanDecision& d) {
-  nlohmann::json out = {{"action", to_string(d.action)}, {"region", d.region},
-                        {"reason", d.reason}};
+  nlohmann::json out = {
+      {"action", to_string(d.action)}, {"region", d.region}, {"reason", d.reason}};
   out["start"] = d.start ? nlohmann::json(format_rfc3339(*d.start)) : nlohmann::json();
   out["end"] = d.end ? nlohmann::json(format_rfc3339(*d.end)) : nlohmann::json();
   out["score"] = d.score ? nlohmann::json(*d.score) : nlohmann::json();
@@ -133,7 +134,9 @@ PlannerSettings Scheduler::settings() const {
   return s;
 }
 
-PlannerJob Scheduler::planner_job(const Job& job) const { return to_planner_job(job); }
+PlannerJob Scheduler::planner_job(const Job& job) const {
+  return to_planner_job(job);
+}
 
 std::vector<Job> Scheduler::jobs_in(JobState state) {
   std::vector<Job> out;
@@ -147,7 +150,8 @@ std::vector<Job> Scheduler::jobs_in(JobState state) {
           ->error("cannot list {} jobs: {}", to_string(state), to_string(page.error()));
       return out;
     }
-    for (auto& job : page->jobs) out.push_back(std::move(job));
+    for (auto& job : page->jobs)
+      out.push_back(std::move(job));
     if (!page->next) return out;
     query.after = page->next;
   }
@@ -161,7 +165,7 @@ std::vector<RegionSeries> Scheduler::current_series(TimePoint now) {
     for (const auto& feed : region.feeds) {
       ChainLink link;
       link.feed = feed;
-      auto latest = readings_.latest_actual(feed, region.location);
+      auto latest = readings_.latest_actual(feed, feed_location(config_, feed, region));
       if (latest && *latest) {
         link.observed_at = (*latest)->timestamp;
         link.step = (*latest)->step;
@@ -172,10 +176,10 @@ std::vector<RegionSeries> Scheduler::current_series(TimePoint now) {
     const auto resolution = resolve_chain(links, now, config_.scheduler.max_staleness);
     if (!resolution.winner) continue;
     const auto& feed = region.feeds[*resolution.winner];
+    const auto location = feed_location(config_, feed, region);
     std::vector<Reading> readings;
-    auto actuals = readings_.actuals(feed, region.location, now - kLookback, now + Seconds(1));
-    auto forecast = readings_.forecast(feed, region.location, now - kLookback,
-                                       now + kForecastLookahead);
+    auto actuals = readings_.actuals(feed, location, now - kLookback, now + Seconds(1));
+    auto forecast = readings_.forecast(feed, location, now - kLookback, now + kForecastLookahead);
     if (!actuals || !forecast) {
       log->warn("region {}: cannot read cached readings of feed {}", region.name, feed);
       continue;
@@ -196,7 +200,7 @@ RegionSeries Scheduler::hindsight_series(const RegionConfig& region, TimePoint f
   series.pue = region.pue;
   // The first feed of the chain that observed the period is the one to believe.
   for (const auto& feed : region.feeds) {
-    auto actuals = readings_.actuals(feed, region.location, from, to);
+    auto actuals = readings_.actuals(feed, feed_location(config_, feed, region), from, to);
     if (!actuals || actuals->empty()) continue;
     series.feed = feed;
     series.signal = actuals->front().signal;
@@ -216,7 +220,8 @@ std::string Scheduler::compute_accounting(const Job& job) const {
   auto stored = parse_object(job.accounting_json);
   if (!job.started_at || !job.finished_at || !job.region) return job.accounting_json;
   const TimePoint from = std::min(job.submitted_at, *job.started_at);
-  const TimePoint to = std::max({job.deadline, *job.finished_at, *job.started_at + job.spec.duration});
+  const TimePoint to =
+      std::max({job.deadline, *job.finished_at, *job.started_at + job.spec.duration});
   std::vector<RegionSeries> observed;
   for (const auto& name : job.regions) {
     if (const auto* region = config_.find_region(name)) {
@@ -246,8 +251,7 @@ void Scheduler::recover() {
     // A dry run created nothing anywhere: start over. Remote targets reconcile through the
     // dispatch journal (DESIGN.md §9) and are left alone here.
     if (dispatcher_.target() != "dry_run") {
-      log->warn("job {} was dispatching when the daemon stopped; left for reconciliation",
-                job.id);
+      log->warn("job {} was dispatching when the daemon stopped; left for reconciliation", job.id);
       continue;
     }
     const auto now = clock_.now();
@@ -275,7 +279,8 @@ asio::awaitable<void> Scheduler::run_cycle() {
   ++cycles_;
   const TimePoint now = clock_.now();
 
-  for (auto& job : jobs_in(JobState::running)) co_await follow(std::move(job), now);
+  for (auto& job : jobs_in(JobState::running))
+    co_await follow(std::move(job), now);
 
   auto queued = jobs_in(JobState::queued);
   if (!queued.empty()) {
@@ -287,7 +292,8 @@ asio::awaitable<void> Scheduler::run_cycle() {
     }
     std::vector<PlannerJob> planner_jobs;
     planner_jobs.reserve(queued.size());
-    for (const auto& job : queued) planner_jobs.push_back(planner_job(job));
+    for (const auto& job : queued)
+      planner_jobs.push_back(planner_job(job));
     const PlanningContext context(current_series(now));
     const auto decisions = plan_all(now, planner_jobs, context, running, settings());
     for (std::size_t i = 0; i < decisions.size(); ++i) {
@@ -312,12 +318,12 @@ void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint no
   log->info("{}", format_decision(decision));
   job.planned_start = decision.start;
   job.updated_at = now;
-  const std::string message =
-      decision.start ? fmt::format("held: best window {} in {} ({})",
-                                   format_rfc3339(*decision.start), decision.region,
-                                   decision.reason)
-                     : "held: " + decision.reason;
-  auto updated = jobs_.update(job, event_for(job, now, "planned", message, decision_json(decision)));
+  const std::string message = decision.start ? fmt::format("held: best window {} in {} ({})",
+                                                           format_rfc3339(*decision.start),
+                                                           decision.region, decision.reason)
+                                             : "held: " + decision.reason;
+  auto updated =
+      jobs_.update(job, event_for(job, now, "planned", message, decision_json(decision)));
   if (!updated) log->error("job {}: cannot record plan: {}", job.id, to_string(updated.error()));
 }
 
@@ -347,11 +353,11 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
   auto accounting = parse_object(job.accounting_json);
   if (decision.score) accounting["planned_score"] = *decision.score;
   job.accounting_json = accounting.dump();
-  if (auto updated = jobs_.update(
-          job, event_for(job, now, "dispatch",
-                         fmt::format("dispatching to {} in {}: {}", dispatcher_.target(), region,
-                                     decision.reason),
-                         decision_json(decision)));
+  if (auto updated =
+          jobs_.update(job, event_for(job, now, "dispatch",
+                                      fmt::format("dispatching to {} in {}: {}",
+                                                  dispatcher_.target(), region, decision.reason),
+                                      decision_json(decision)));
       !updated) {
     log->error("job {}: cannot record dispatch: {}", job.id, to_string(updated.error()));
     co_return;
@@ -377,9 +383,9 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
       job.updated_at = after;
       log->warn("job {}: dispatch to {} failed ({}), will re-plan: {}", job.id, region, code,
                 started.error().message);
-      (void)jobs_.update(job, event_for(job, after, "dispatch_failed",
-                                        fmt::format("{} in {}: {}", code, region,
-                                                    started.error().message)));
+      (void)jobs_.update(
+          job, event_for(job, after, "dispatch_failed",
+                         fmt::format("{} in {}: {}", code, region, started.error().message)));
     } else {
       log->error("job {}: dispatch to {} failed: {}", job.id, region, started.error().message);
       finish(job, JobState::failed, after, started.error().message, after);
@@ -406,9 +412,9 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
   job.started_at = started->started_at.value_or(after);
   job.updated_at = after;
   log->info("job {}: running in {} as {}", job.id, region, started->remote_name);
-  (void)jobs_.update(job, event_for(job, after, "state",
-                                    fmt::format("running in {} as {}", region,
-                                                started->remote_name)));
+  (void)jobs_.update(job,
+                     event_for(job, after, "state",
+                               fmt::format("running in {} as {}", region, started->remote_name)));
 }
 
 asio::awaitable<void> Scheduler::follow(Job job, TimePoint now) {
@@ -424,8 +430,8 @@ asio::awaitable<void> Scheduler::follow(Job job, TimePoint now) {
   finish(job, status->state, status->finished_at.value_or(now), status->message, now);
 }
 
-void Scheduler::finish(Job& job, JobState state, TimePoint finished_at,
-                       const std::string& message, TimePoint now) {
+void Scheduler::finish(Job& job, JobState state, TimePoint finished_at, const std::string& message,
+                       TimePoint now) {
   job.state = state;
   job.finished_at = finished_at;
   job.updated_at = now;

@@ -421,7 +421,7 @@ Result<Job> SqliteStore::insert(const Job& job, const JobEvent& first_event) {
   auto transaction = Transaction::begin(db_);
   if (!transaction) return transaction.error();
   auto inserted = insert_one(job, first_event);
-  if (!inserted) return inserted;  // the guard rolls back: nothing written
+  if (!inserted) return inserted;               // the guard rolls back: nothing written
   if (inserted->id != job.id) return inserted;  // an earlier submit with the same key
   if (auto done = transaction->commit(); !done) return done.error();
   return inserted;

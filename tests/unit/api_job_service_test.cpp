@@ -198,6 +198,35 @@ TEST_F(JobServiceTest, ReportCountsStatesAndEnergyOfFinishedJobs) {
   EXPECT_TRUE(report["emissions_g"].is_null());
 }
 
+TEST_F(JobServiceTest, ReportSumsTheAccountingOfFinishedJobsPerSignal) {
+  const char* accounting[] = {
+      R"({"signal": "average", "actual_g": 100, "baseline_g": 300, "oracle_g": 90})",
+      R"({"signal": "average", "actual_g": 50, "baseline_g": 100, "oracle_g": 50})",
+      R"({"signal": "marginal", "actual_g": 400, "baseline_g": 500, "oracle_g": null})"};
+  for (const char* figures : accounting) {
+    const auto id = submit(R"({"name": "a", "duration": "1h", "power_watts": 1000})");
+    Job job = **store_.get(id);
+    job.state = JobState::succeeded;
+    job.started_at = at(26, 20);
+    job.finished_at = at(26, 21);
+    job.accounting_json = figures;
+    ASSERT_TRUE(store_.update(job, JobEvent{0, id, at(26, 21), "state", "done", ""}));
+  }
+  auto report = json(request("GET", "/v1/report"));
+  EXPECT_EQ(report["jobs_accounted"], 3);
+  EXPECT_DOUBLE_EQ(report["emissions_g"].get<double>(), 550.0);
+  EXPECT_DOUBLE_EQ(report["baseline_g"].get<double>(), 900.0);
+  EXPECT_DOUBLE_EQ(report["saved_g"].get<double>(), 350.0);
+  EXPECT_NEAR(report["savings"].get<double>(), 1.0 - 550.0 / 900.0, 1e-12);
+  EXPECT_TRUE(report["oracle_g"].is_null());  // one job has no oracle figure
+  const auto& average = report["by_signal"]["average"];
+  EXPECT_EQ(average["jobs_accounted"], 2);
+  EXPECT_DOUBLE_EQ(average["emissions_g"].get<double>(), 150.0);
+  EXPECT_DOUBLE_EQ(average["oracle_g"].get<double>(), 140.0);
+  EXPECT_NEAR(average["savings"].get<double>(), 0.625, 1e-12);
+  EXPECT_DOUBLE_EQ(report["by_signal"]["marginal"]["saved_g"].get<double>(), 100.0);
+}
+
 TEST_F(JobServiceTest, HealthTakesTheFeedsFromTheHook) {
   submit(R"({"name": "h", "duration": "1h"})");
   auto ok = json(request("GET", "/v1/health"));

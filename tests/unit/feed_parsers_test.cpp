@@ -11,7 +11,9 @@ namespace {
 const TimePoint kFetched = *parse_rfc3339("2025-03-04T10:20:00Z");
 const ParseContext kCtx{"emaps", "BE", kFetched};
 
-std::string field_of(const Error& e) { return e.details.empty() ? "" : e.details[0].field; }
+std::string field_of(const Error& e) {
+  return e.details.empty() ? "" : e.details[0].field;
+}
 
 constexpr const char* kLatest = R"({
   "zone": "BE", "carbonIntensity": 142, "datetime": "2025-03-04T10:00:00.000Z",
@@ -53,8 +55,7 @@ TEST(FeedParsersTest, EmapsBadDataCasesNameTheField) {
        "carbonIntensity"},
       {R"({"zone": "BE", "carbonIntensity": 2500, "datetime": "2025-03-04T10:00:00.000Z"})",
        "carbonIntensity"},
-      {R"({"zone": "DE", "carbonIntensity": 142, "datetime": "2025-03-04T10:00:00.000Z"})",
-       "zone"},
+      {R"({"zone": "DE", "carbonIntensity": 142, "datetime": "2025-03-04T10:00:00.000Z"})", "zone"},
       {R"({"carbonIntensity": 142, "datetime": "2025-03-04T10:00:00.000Z"})", "zone"},
       {R"({"zone": "BE", "carbonIntensity": 142, "datetime": "yesterday"})", "datetime"},
   };

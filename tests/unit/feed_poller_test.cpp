@@ -213,24 +213,24 @@ TEST_F(FeedPollerTest, GcpDatasetIsAnAlwaysFreshAnnualAverage) {
   EXPECT_TRUE(chain->winner);
 }
 
+// Traces are keyed like the live feeds: by the region's location (here GB).
 TEST_F(FeedPollerTest, TraceFileReplaysActualsUpToNowAndForecastAfter) {
   const std::string csv =
       "region,timestamp,gco2_per_kwh\n"
-      "europe-west2,2026-11-26T16:00:00Z,100\n"
-      "europe-west2,2026-11-26T17:00:00Z,110\n"
-      "europe-west2,2026-11-26T18:00:00Z,120\n"
-      "europe-west2,2026-11-26T19:00:00Z,130\n"
-      "europe-west2,2026-11-26T20:00:00Z,140\n";
+      "GB,2026-11-26T16:00:00Z,100\n"
+      "GB,2026-11-26T17:00:00Z,110\n"
+      "GB,2026-11-26T18:00:00Z,120\n"
+      "GB,2026-11-26T19:00:00Z,130\n"
+      "GB,2026-11-26T20:00:00Z,140\n";
   write_file(env.dir_ / "trace.csv", csv);
   env.configure(
       "feeds:\n  - {name: replay, type: trace_file, actuals: " + (env.dir_ / "trace.csv").string() +
       "}\nregions:\n  - {name: europe-west2, feeds: [replay], location: GB}\n");
   ASSERT_TRUE(env.poll("replay")) << env.health("replay").last_error_message;
-  auto latest = env.latest("replay", "europe-west2");
+  auto latest = env.latest("replay", "GB");
   ASSERT_TRUE(latest);
   EXPECT_EQ(latest->gco2_per_kwh, 120);  // 18:00 <= now (18:10) < 19:00
-  auto fc =
-      env.store_->forecast("replay", "europe-west2", kFeedTestStart, kFeedTestStart + hours(5));
+  auto fc = env.store_->forecast("replay", "GB", kFeedTestStart, kFeedTestStart + hours(5));
   ASSERT_TRUE(fc);
   // The forecast holds the slot covering now (18:00) and the ones after it.
   ASSERT_EQ(fc->size(), 3u);
@@ -239,15 +239,15 @@ TEST_F(FeedPollerTest, TraceFileReplaysActualsUpToNowAndForecastAfter) {
   EXPECT_EQ((*fc)[1].issued_at, *parse_rfc3339("2026-11-26T18:00:00Z"));
   env.advance(hours(1));
   ASSERT_TRUE(env.poll("replay"));
-  EXPECT_EQ(env.latest("replay", "europe-west2")->gco2_per_kwh, 130);
+  EXPECT_EQ(env.latest("replay", "GB")->gco2_per_kwh, 130);
 
   // A broken trace stores nothing and names the line.
-  write_file(env.dir_ / "trace.csv", csv + "europe-west2,later,1\n");
+  write_file(env.dir_ / "trace.csv", csv + "GB,later,1\n");
   env.advance(hours(1));
   auto broken = env.poll("replay");
   ASSERT_FALSE(broken);
   EXPECT_EQ(broken.error().details.at(0).line, 7);
-  EXPECT_EQ(env.latest("replay", "europe-west2")->gco2_per_kwh, 130);
+  EXPECT_EQ(env.latest("replay", "GB")->gco2_per_kwh, 130);
 }
 
 // --- bad data: each case stores nothing from the response, counts, logs once ------------

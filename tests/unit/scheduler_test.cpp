@@ -2,9 +2,10 @@
 // drives run_cycle() on an io_context, so nothing waits on real time.
 #include "daemon/scheduler.h"
 
+#include <gtest/gtest.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "daemon/dry_run_target.h"
@@ -15,8 +16,8 @@ namespace {
 
 namespace asio = boost::asio;
 
-const TimePoint kStart = TimePoint(std::chrono::sys_days(std::chrono::year(2026) / 11 / 26)) +
-                         std::chrono::hours(18);
+const TimePoint kStart =
+    TimePoint(std::chrono::sys_days(std::chrono::year(2026) / 11 / 26)) + std::chrono::hours(18);
 constexpr Seconds kHour{3600};
 
 Reading actual(const std::string& location, TimePoint at, double value) {
@@ -70,8 +71,8 @@ class SchedulerTest : public ::testing::Test {
     ASSERT_TRUE(store_.upsert(readings));
   }
 
-  Job submit(const std::string& id, Policy policy = Policy::best_window,
-             Seconds duration = kHour, Seconds deadline_in = 10 * kHour,
+  Job submit(const std::string& id, Policy policy = Policy::best_window, Seconds duration = kHour,
+             Seconds deadline_in = 10 * kHour,
              std::vector<std::string> regions = {"europe-west2"}) {
     Job job;
     job.id = id;
@@ -110,7 +111,8 @@ class SchedulerTest : public ::testing::Test {
     std::vector<std::string> out;
     auto events = store_.events(id);
     if (events) {
-      for (const auto& e : *events) out.push_back(e.type);
+      for (const auto& e : *events)
+        out.push_back(e.type);
     }
     return out;
   }
@@ -179,7 +181,8 @@ TEST_F(SchedulerTest, PicksTheCleanerRegionWhenBothAreCandidates) {
   store_evening("europe-west2", 100);
   ASSERT_TRUE(store_.upsert(std::vector<Reading>{actual("europe-west9", kStart, 50)}));
   std::vector<Reading> flat;
-  for (int h = 1; h < 12; ++h) flat.push_back(forecast("europe-west9", kStart, kStart + h * kHour, 50));
+  for (int h = 1; h < 12; ++h)
+    flat.push_back(forecast("europe-west9", kStart, kStart + h * kHour, 50));
   ASSERT_TRUE(store_.upsert(flat));
   submit("j-two", Policy::best_window, kHour, 10 * kHour, {"europe-west2", "europe-west9"});
   cycle();
@@ -248,7 +251,8 @@ TEST_F(SchedulerTest, CapPerRegionMakesTheSecondJobWait) {
   submit("j-b", Policy::now);
   cycle();
   int running = 0;
-  for (const char* id : {"j-a", "j-b"}) running += load(id).state == JobState::running ? 1 : 0;
+  for (const char* id : {"j-a", "j-b"})
+    running += load(id).state == JobState::running ? 1 : 0;
   EXPECT_EQ(running, 1);
 }
 

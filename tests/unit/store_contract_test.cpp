@@ -322,10 +322,11 @@ TYPED_TEST(StoreContract, InsertBatchAnswersEachItemLikeInsert) {
   keyed.idempotency_key = "k";
   Job retry = make_job("retry");  // same owner and key, in the same batch
   retry.idempotency_key = "k";
-  std::vector<JobInsert> batch = {{make_job("taken", 5), make_event("taken", "submitted", at(26, 19))},
-                                  {keyed, make_event("keyed", "submitted", at(26, 19))},
-                                  {retry, make_event("retry", "submitted", at(26, 19))},
-                                  {make_job("fresh"), make_event("fresh", "submitted", at(26, 19))}};
+  std::vector<JobInsert> batch = {
+      {make_job("taken", 5), make_event("taken", "submitted", at(26, 19))},
+      {keyed, make_event("keyed", "submitted", at(26, 19))},
+      {retry, make_event("retry", "submitted", at(26, 19))},
+      {make_job("fresh"), make_event("fresh", "submitted", at(26, 19))}};
   auto results = this->jobs().insert_batch(batch);
   ASSERT_TRUE(results) << to_string(results.error());
   ASSERT_EQ(results->size(), 4u);
