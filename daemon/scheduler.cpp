@@ -188,6 +188,9 @@ std::vector<RegionSeries> Scheduler::current_series(TimePoint now) {
     readings.insert(readings.end(), forecast->begin(), forecast->end());
     auto s = build_series(region.name, region.pue, readings, now);
     s.feed = feed;
+    // The chain already judged freshness, knowing each reading's step (a yearly average stays
+    // usable all year); the planner's own age check would only see the timestamp.
+    s.observed_at.reset();
     series.push_back(std::move(s));
   }
   return series;

@@ -256,5 +256,19 @@ TEST_F(SchedulerTest, CapPerRegionMakesTheSecondJobWait) {
   EXPECT_EQ(running, 1);
 }
 
+TEST_F(SchedulerTest, AYearlyAverageCountsAsFreshAllYear) {
+  // The bundled GCP dataset: one reading spanning the year, observed months ago.
+  Reading yearly = actual("europe-west2",
+                          TimePoint(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1)), 106);
+  yearly.signal = SignalType::annual_average;
+  yearly.step = Seconds(365LL * 24 * 3600);
+  ASSERT_TRUE(store_.upsert(std::vector<Reading>{yearly}));
+  submit("j-yearly");
+  cycle();
+  Job job = load("j-yearly");
+  EXPECT_EQ(job.state, JobState::running);  // flat data: the best window starts now
+  EXPECT_EQ(job.region, "europe-west2");
+}
+
 }  // namespace
 }  // namespace gridshift
