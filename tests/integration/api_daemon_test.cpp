@@ -22,7 +22,9 @@ const std::string kDaemon = GRIDSHIFTD_PATH;
 const std::string kCli = GRIDSHIFT_CLI_PATH;
 const std::string kSourceDir = GRIDSHIFT_SOURCE_DIR;
 
+// Not before 2099, so the scheduler holds it in the queue whatever the intensities are.
 const std::string kSpec = R"({"name": "resnet50-nightly", "duration": "2h",
+  "not_before": "2099-01-01T00:00:00Z", "deadline": "2099-01-02T00:00:00Z",
   "regions": ["europe-west2"], "vertex": {"machine_type": "a2-highgpu-1g",
   "accelerator_type": "NVIDIA_TESLA_A100", "accelerator_count": 1,
   "container": {"image_uri": "europe-docker.pkg.dev/p/r/trainer:1"}}})";
@@ -98,7 +100,9 @@ TEST(ApiDaemon, SubmitsWithRawHttpAndTheCliSurviveARestartWithTheirHistory) {
               std::string::npos);
     ids.push_back(job["id"]);
 
-    write_file(dir / "job.yaml", "name: from-cli\nduration: 1h\npower_watts: 900\n");
+    write_file(dir / "job.yaml",
+               "name: from-cli\nduration: 1h\npower_watts: 900\n"
+               "not_before: 2099-01-01T00:00:00Z\ndeadline: 2099-01-02T00:00:00Z\n");
     auto cli = run_command(
         {kCli, "--socket", daemon.socket(), "submit", "--json", (dir / "job.yaml").string()},
         dir.path());

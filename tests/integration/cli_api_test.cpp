@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api_raw_client.h"
+#include "support/daemon_fixture.h"
 #include "support/process.h"
 
 namespace gridshift::testing {
@@ -19,20 +20,10 @@ class CliApi : public ::testing::Test {
  protected:
   void SetUp() override {
     socket_ = (dir_ / "gridshift.sock").string();
-    const auto config = (dir_ / "config.yaml").string();
-    write_file(config,
-               "state_dir: " + (dir_ / "state").string() + "\nsocket: {path: " + socket_ +
-                   "}\nfeeds:\n  - {name: annual, type: gcp_region_dataset, file: " + kSourceDir +
-                   "/data/gcp-regions.csv}\nregions:\n"
-                   "  - {name: europe-west2, feeds: [annual]}\n");
-    ProcessOptions options;
-    options.argv = {kDaemon, "--config", config};
-    options.stdout_path = dir_ / "daemon.out";
-    options.stderr_path = dir_ / "daemon.err";
-    daemon_ = std::make_unique<ChildProcess>(options);
-    ASSERT_TRUE(wait_until([&] {
-      return daemon_->stderr_text().find("gridshiftd ready") != std::string::npos;
-    })) << daemon_->stderr_text();
+    const auto config = dir_ / "config.yaml";
+    write_file(config, annual_dataset_config(dir_.path()));
+    daemon_ = start_daemon(dir_.path(), config);
+    ASSERT_TRUE(wait_ready(*daemon_)) << daemon_->stderr_text();
   }
   CommandResult cli(std::vector<std::string> args, const std::string& stdin_text = {}) {
     args.insert(args.begin(), {kCli, "--socket", socket_});
@@ -45,7 +36,10 @@ class CliApi : public ::testing::Test {
 };
 
 TEST_F(CliApi, SubmitShowCancelAndList) {
-  write_file(dir_ / "job.yaml", "name: nightly\nduration: 4h\npower_watts: 900\n");
+  // Not before 2099: held in the queue whatever the intensities are.
+  write_file(dir_ / "job.yaml",
+             "name: nightly\nduration: 4h\npower_watts: 900\n"
+             "not_before: 2099-01-01T00:00:00Z\ndeadline: 2099-01-02T00:00:00Z\n");
   auto submitted = cli({"submit", (dir_ / "job.yaml").string()});
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
   ASSERT_EQ(submitted.out.rfind("submitted j-", 0), 0u) << submitted.out;

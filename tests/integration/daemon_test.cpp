@@ -7,6 +7,7 @@
 #include <regex>
 #include <string>
 
+#include "support/daemon_fixture.h"
 #include "support/process.h"
 
 namespace gridshift::testing {
@@ -16,16 +17,7 @@ const std::string kDaemon = GRIDSHIFTD_PATH;
 const std::string kSourceDir = GRIDSHIFT_SOURCE_DIR;
 
 std::string test_config(const TempDir& dir, const std::string& log_level = "info") {
-  return "state_dir: " + (dir / "state").string() + "\n" +
-         "socket: {path: " + (dir / "gridshift.sock").string() + ", mode: \"0660\"}\n" +
-         "log_level: " + log_level + "\n" +
-         "feeds:\n"
-         "  - {name: annual, type: gcp_region_dataset, file: " +
-         kSourceDir +
-         "/data/gcp-regions.csv}\n"
-         "regions:\n"
-         "  - {name: europe-west2, feeds: [annual], pue: 1.09}\n"
-         "dispatch: {type: dry_run}\n";
+  return annual_dataset_config(dir.path(), log_level);
 }
 
 class DaemonTest : public ::testing::Test {

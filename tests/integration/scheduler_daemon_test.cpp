@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/time.h"
+#include "support/daemon_fixture.h"
 #include "support/process.h"
 
 namespace gridshift::testing {
@@ -47,15 +48,8 @@ class SchedulerDaemon : public ::testing::Test {
                    "regions:\n"
                    "  - {name: europe-west2, feeds: [replay], location: GB, pue: 1.0}\n"
                    "dispatch: {type: dry_run}\n");
-    ProcessOptions options;
-    options.argv = {kDaemon, "--config", (dir_ / "config.yaml").string()};
-    options.unset_env = {"JOURNAL_STREAM"};
-    options.stdout_path = dir_ / "daemon.out";
-    options.stderr_path = dir_ / "daemon.err";
-    daemon_ = std::make_unique<ChildProcess>(options);
-    ASSERT_TRUE(wait_until([&] {
-      return daemon_->stderr_text().find("gridshiftd ready") != std::string::npos;
-    })) << daemon_->stderr_text();
+    daemon_ = start_daemon(dir_.path(), dir_ / "config.yaml");
+    ASSERT_TRUE(wait_ready(*daemon_)) << daemon_->stderr_text();
   }
 
   void TearDown() override {

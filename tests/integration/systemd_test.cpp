@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api_raw_client.h"
+#include "support/daemon_fixture.h"
 #include "support/process.h"
 
 namespace gridshift::testing {
@@ -23,16 +24,7 @@ const std::string kDaemon = GRIDSHIFTD_PATH;
 const std::string kSourceDir = GRIDSHIFT_SOURCE_DIR;
 
 std::string test_config(const TempDir& dir, const std::string& log_level) {
-  return "state_dir: " + (dir / "state").string() + "\n" +
-         "socket: {path: " + (dir / "config.sock").string() + ", mode: \"0660\"}\n" +
-         "log_level: " + log_level + "\n" +
-         "feeds:\n"
-         "  - {name: annual, type: gcp_region_dataset, file: " +
-         kSourceDir +
-         "/data/gcp-regions.csv}\n"
-         "regions:\n"
-         "  - {name: europe-west2, feeds: [annual], pue: 1.09}\n"
-         "dispatch: {type: dry_run}\n";
+  return annual_dataset_config(dir.path(), log_level, "config.sock");
 }
 
 sockaddr_un unix_address(const std::filesystem::path& path) {
@@ -228,6 +220,9 @@ TEST_F(SystemdTest, SocketActivationServesJobsOnTheHandedSocket) {
       nlohmann::json{{"name", "activated-job"},
                      {"regions", {"europe-west2"}},
                      {"duration", "1h"},
+                     // Held (not dispatched) so that STATUS= counts it as queued.
+                     {"not_before", "2099-01-01T00:00:00Z"},
+                     {"deadline", "2099-01-02T00:00:00Z"},
                      {"vertex",
                       {{"machine_type", "n1-standard-4"},
                        {"container", {{"image_uri", "europe-docker.pkg.dev/p/r/trainer:1"}}}}}};
