@@ -26,7 +26,9 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using local = asio::local::stream_protocol;
-using Stream = beast::basic_stream<local, asio::any_io_executor, beast::unlimited_rate_policy>;
+using tcp = asio::ip::tcp;
+template <typename Protocol>
+using Stream = beast::basic_stream<Protocol, asio::any_io_executor, beast::unlimited_rate_policy>;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -140,8 +142,10 @@ ApiResponse limit_error(const beast::error_code& ec, const ApiServerOptions& opt
 
 using WriteResult = std::tuple<boost::system::error_code, std::size_t>;
 
-asio::awaitable<WriteResult> send_response(Stream& stream, ApiResponse response, unsigned version,
-                                           bool keep_alive, std::chrono::milliseconds timeout) {
+template <typename Protocol>
+asio::awaitable<WriteResult> send_response(Stream<Protocol>& stream, ApiResponse response,
+                                           unsigned version, bool keep_alive,
+                                           std::chrono::milliseconds timeout) {
   auto message = to_http(response, version, keep_alive);
   stream.expires_after(timeout);
   co_return co_await http::async_write(stream, message, asio::as_tuple(asio::use_awaitable));
@@ -153,6 +157,126 @@ void log_session_end(std::exception_ptr failure) {
     std::rethrow_exception(failure);
   } catch (const std::exception& e) {
     subsystem_logger("api")->warn("connection ended with an error: {}", e.what());
+  }
+}
+
+// Who is calling: the peer's credentials on the Unix socket; nobody in particular over TCP.
+struct Caller {
+  bool known = false;
+  std::uint32_t uid = kAnonymousCaller;
+  std::uint32_t gid = kAnonymousCaller;
+};
+
+Caller identify(local::socket& socket) {
+  ucred peer{};
+  socklen_t peer_size = sizeof(peer);
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0) {
+    return {};
+  }
+  return {true, peer.uid, peer.gid};
+}
+
+Caller identify(tcp::socket&) {
+  return {true, kAnonymousCaller, kAnonymousCaller};
+}
+
+// One connection: requests in sequence (keep-alive) until the client closes, times out or
+// sends something malformed. Parameters by value: the coroutine outlives the accept loop's
+// stack frame (the router and the count are owned by the server, which outlives its io_context
+// work).
+template <typename Protocol>
+asio::awaitable<void> serve_connection(typename Protocol::socket socket, const ApiRouter& router,
+                                       ApiServerOptions options, bool over_capacity,
+                                       std::shared_ptr<std::size_t> connections) {
+  ConnectionCount counted(std::move(connections));
+  const Caller caller = identify(socket);
+  Stream<Protocol> stream(std::move(socket));
+  beast::flat_buffer buffer;
+
+  if (over_capacity || !caller.known) {
+    auto response = over_capacity
+                        ? ApiResponse::error(503, "busy", "too many connections; retry shortly")
+                        : ApiResponse::error(403, "forbidden", "cannot identify the caller");
+    co_await send_response(stream, std::move(response), 11, false, options.write_timeout);
+    co_return;
+  }
+
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(options.header_limit);
+    parser.body_limit(options.body_limit);
+    stream.expires_after(options.read_timeout);
+    auto [ec, bytes] =
+        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      // A closed or timed-out connection gets no answer; a malformed request gets its 4xx.
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+          ec == asio::error::eof || ec == asio::error::connection_reset ||
+          ec == asio::error::operation_aborted || (bytes == 0 && !parser.got_some())) {
+        break;
+      }
+      co_await send_response(stream, limit_error(ec, options), 11, false, options.write_timeout);
+      break;
+    }
+    auto& message = parser.get();
+    const bool keep_alive = message.keep_alive();
+    ApiRequest request;
+    request.method = std::string(message.method_string());
+    request.uid = caller.uid;
+    request.gid = caller.gid;
+    ApiResponse response;
+    if (!parse_target(message.target(), request.path, request.query)) {
+      response = ApiResponse::error(400, "bad_request", "malformed request target");
+    } else if (!is_valid_utf8(message.body())) {
+      response = ApiResponse::error(400, "invalid_utf8", "the request body is not valid UTF-8");
+    } else {
+      for (const auto& field : message) {
+        std::string name(field.name_string());
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        request.headers[name] = std::string(field.value());
+      }
+      request.body = std::move(message.body());
+      try {
+        response = co_await router.dispatch_async(std::move(request));
+      } catch (const std::exception& e) {
+        subsystem_logger("api")->error("{} {}: handler failed: {}", message.method_string(),
+                                       message.target(), e.what());
+        response = ApiResponse::error(500, "internal", "internal error; see the daemon's log");
+      }
+    }
+    auto [write_ec, written] = co_await send_response(
+        stream, std::move(response), message.version(), keep_alive, options.write_timeout);
+    if (write_ec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(Protocol::socket::shutdown_send, ignored);
+}
+
+// Accepts until the acceptor is closed; each connection gets its own coroutine. The acceptor
+// and router belong to the server object, which outlives the loop (it closes the acceptor).
+template <typename Protocol>
+asio::awaitable<void> accept_connections(asio::io_context& io,
+                                         typename Protocol::acceptor& acceptor,
+                                         const ApiRouter& router, ApiServerOptions options,
+                                         std::shared_ptr<std::size_t> connections) {
+  auto log = subsystem_logger("api");
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // EMFILE and the like: keep serving the connections we have.
+      log->warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(io, std::chrono::milliseconds(50));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    const bool over = *connections >= options.max_connections;
+    ++*connections;
+    asio::co_spawn(io,
+                   serve_connection<Protocol>(std::move(socket), router, options, over,
+                                              connections),
+                   log_session_end);
   }
 }
 
@@ -310,7 +434,8 @@ Status ApiServer::adopt(int fd, std::string path) {
 }
 
 void ApiServer::start() {
-  asio::co_spawn(io_, accept_loop(), log_session_end);
+  asio::co_spawn(io_, accept_connections<local>(io_, acceptor_, router_, options_, connections_),
+                 log_session_end);
 }
 
 void ApiServer::stop() {
@@ -318,91 +443,66 @@ void ApiServer::stop() {
   acceptor_.close(ignored);
 }
 
-asio::awaitable<void> ApiServer::accept_loop() {
-  auto log = subsystem_logger("api");
-  while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-    if (ec) {
-      // EMFILE and the like: keep serving the connections we have.
-      log->warn("accept failed: {}", ec.message());
-      asio::steady_timer pause(io_, std::chrono::milliseconds(50));
-      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-      continue;
-    }
-    const bool over = *connections_ >= options_.max_connections;
-    ++*connections_;
-    asio::co_spawn(io_, serve(std::move(socket), over), log_session_end);
-  }
+}  // namespace gridshift
+
+namespace gridshift {
+
+TcpApiServer::TcpApiServer(asio::io_context& io, const ApiRouter& router, ApiServerOptions options)
+    : io_(io), router_(router), options_(options), acceptor_(io) {}
+
+TcpApiServer::~TcpApiServer() {
+  stop();
 }
 
-asio::awaitable<void> ApiServer::serve(local::socket socket, bool over_capacity) {
-  ConnectionCount counted(connections_);
-  ucred peer{};
-  socklen_t peer_size = sizeof(peer);
-  const bool have_peer =
-      ::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) == 0;
-  Stream stream(std::move(socket));
-  beast::flat_buffer buffer;
-
-  if (over_capacity || !have_peer) {
-    auto response = over_capacity
-                        ? ApiResponse::error(503, "busy", "too many connections; retry shortly")
-                        : ApiResponse::error(403, "forbidden", "cannot identify the caller");
-    co_await send_response(stream, std::move(response), 11, false, options_.write_timeout);
-    co_return;
+Status TcpApiServer::listen(const std::string& host_port) {
+  const auto colon = host_port.rfind(':');
+  if (colon == std::string::npos) {
+    return make_error("invalid_config", fmt::format("'{}' is not host:port", host_port));
   }
-
-  for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(options_.header_limit);
-    parser.body_limit(options_.body_limit);
-    stream.expires_after(options_.read_timeout);
-    auto [ec, bytes] =
-        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      // A closed or timed-out connection gets no answer; a malformed request gets its 4xx.
-      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-          ec == asio::error::eof || ec == asio::error::connection_reset ||
-          ec == asio::error::operation_aborted || (bytes == 0 && !parser.got_some())) {
-        break;
-      }
-      co_await send_response(stream, limit_error(ec, options_), 11, false, options_.write_timeout);
-      break;
-    }
-    auto& message = parser.get();
-    const bool keep_alive = message.keep_alive();
-    ApiRequest request;
-    request.method = std::string(message.method_string());
-    request.uid = peer.uid;
-    request.gid = peer.gid;
-    ApiResponse response;
-    if (!parse_target(message.target(), request.path, request.query)) {
-      response = ApiResponse::error(400, "bad_request", "malformed request target");
-    } else if (!is_valid_utf8(message.body())) {
-      response = ApiResponse::error(400, "invalid_utf8", "the request body is not valid UTF-8");
-    } else {
-      for (const auto& field : message) {
-        std::string name(field.name_string());
-        std::transform(name.begin(), name.end(), name.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        request.headers[name] = std::string(field.value());
-      }
-      request.body = std::move(message.body());
-      try {
-        response = co_await router_.dispatch_async(std::move(request));
-      } catch (const std::exception& e) {
-        subsystem_logger("api")->error("{} {}: handler failed: {}", message.method_string(),
-                                       message.target(), e.what());
-        response = ApiResponse::error(500, "internal", "internal error; see the daemon's log");
-      }
-    }
-    auto [write_ec, written] = co_await send_response(
-        stream, std::move(response), message.version(), keep_alive, options_.write_timeout);
-    if (write_ec || !keep_alive) break;
+  std::string host = host_port.substr(0, colon);
+  const std::string port = host_port.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
   }
+  boost::system::error_code ec;
+  tcp::resolver resolver(io_);
+  const auto endpoints = resolver.resolve(host, port, tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty()) {
+    return make_error("socket_unavailable",
+                      fmt::format("cannot resolve {}: {}", host_port,
+                                  ec ? ec.message() : std::string("no address")));
+  }
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    return make_error("socket_unavailable",
+                      fmt::format("cannot listen on {}: {}", host_port, ec.message()));
+  }
+  return {};
+}
+
+void TcpApiServer::start() {
+  asio::co_spawn(io_, accept_connections<tcp>(io_, acceptor_, router_, options_, connections_),
+                 log_session_end);
+}
+
+void TcpApiServer::stop() {
   boost::system::error_code ignored;
-  stream.socket().shutdown(local::socket::shutdown_send, ignored);
+  acceptor_.close(ignored);
+}
+
+std::string TcpApiServer::address() const {
+  boost::system::error_code ec;
+  const auto endpoint = acceptor_.local_endpoint(ec);
+  if (ec) return "";
+  const auto ip = endpoint.address();
+  if (ip.is_v6()) return fmt::format("[{}]:{}", ip.to_string(), endpoint.port());
+  return fmt::format("{}:{}", ip.to_string(), endpoint.port());
 }
 
 }  // namespace gridshift

@@ -1,10 +1,12 @@
 // The socket API's HTTP/1.1 server (DESIGN.md §6): Boost.Beast over an AF_UNIX stream socket,
 // one coroutine per connection on the daemon's io_context thread, requests routed through an
-// ApiRouter. Enforces the request limits; the caller's uid comes from SO_PEERCRED.
+// ApiRouter. Enforces the request limits; the caller's uid comes from SO_PEERCRED. The same
+// session code also serves TCP (TcpApiServer, for metrics.listen) with anonymous callers.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <chrono>
 #include <cstddef>
@@ -29,6 +31,9 @@ struct ApiServerOptions {
   std::chrono::milliseconds write_timeout{10000};
   std::size_t max_connections = 512;  // beyond: 503 "busy", then close
 };
+
+// The uid and gid of a caller over TCP, which has no peer credentials (owns no job).
+inline constexpr std::uint32_t kAnonymousCaller = 0xFFFFFFFFu;
 
 // True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
 bool is_valid_utf8(std::string_view text);
@@ -64,16 +69,39 @@ class ApiServer {
   std::size_t connections() const { return *connections_; }
 
  private:
-  boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve(boost::asio::local::stream_protocol::socket socket,
-                                     bool over_capacity);
-
   boost::asio::io_context& io_;
   const ApiRouter& router_;
   ApiServerOptions options_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;
   std::optional<std::uint64_t> socket_inode_;  // of the file we created, to remove only ours
+  std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
+};
+
+// The same HTTP server over TCP (metrics.listen). TCP has no peer credentials: requests carry
+// uid and gid kAnonymousCaller, so give it a router whose routes need no caller (GET /metrics).
+class TcpApiServer {
+ public:
+  TcpApiServer(boost::asio::io_context& io, const ApiRouter& router,
+               ApiServerOptions options = {});
+  ~TcpApiServer();
+  TcpApiServer(const TcpApiServer&) = delete;
+  TcpApiServer& operator=(const TcpApiServer&) = delete;
+
+  // Binds and listens on "host:port" (a host name or an address, IPv6 in brackets; port 0 picks
+  // a free port). Error "socket_unavailable" when it cannot.
+  Status listen(const std::string& host_port);
+  void start();
+  void stop();
+
+  // The bound "address:port" (the real port when 0 was asked for); "" when not listening.
+  std::string address() const;
+
+ private:
+  boost::asio::io_context& io_;
+  const ApiRouter& router_;
+  ApiServerOptions options_;
+  boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
 };
 

@@ -15,6 +15,7 @@
 #include "daemon/dry_run_target.h"
 #include "daemon/feed_routes.h"
 #include "daemon/logging.h"
+#include "daemon/metrics_sections.h"
 #include "daemon/system_clock.h"
 
 namespace gridshift {
@@ -154,6 +155,30 @@ Daemon::Daemon(std::string config_path)
     }
     throw StartupError(listening.error().message);
   }
+  add_metrics_sections();
+  if (config_.metrics.listen) {
+    jobs_->register_metrics_route(metrics_router_);
+    metrics_server_ = std::make_unique<TcpApiServer>(io_, metrics_router_);
+    auto bound = metrics_server_->listen(*config_.metrics.listen);
+    if (!bound) throw StartupError(fmt::format("metrics.listen: {}", bound.error().message));
+  }
+}
+
+void Daemon::add_metrics_sections() {
+  jobs_->metrics_sections.emplace_back([this] {
+    auto text = feed_metrics(config_, *store_, *feeds_);
+    if (text) return std::move(*text);
+    subsystem_logger("metrics")->warn("feed metrics left out: {}", to_string(text.error()));
+    return std::string();
+  });
+  jobs_->metrics_sections.emplace_back([this] { return scheduler_metrics(*scheduler_); });
+  jobs_->metrics_sections.emplace_back([this] {
+    auto report = jobs_->report();
+    if (report) return accounting_metrics(*report);
+    subsystem_logger("metrics")->warn("accounting metrics left out: {}",
+                                      to_string(report.error()));
+    return std::string();
+  });
 }
 
 Daemon::~Daemon() = default;
@@ -171,6 +196,10 @@ int Daemon::run() {
   asio::co_spawn(io_, prune_periodically(), rethrow_if_failed);
   if (notifier_.enabled()) asio::co_spawn(io_, notify_periodically(), rethrow_if_failed);
   api_->start();
+  if (metrics_server_) {
+    metrics_server_->start();
+    subsystem_logger("metrics")->info("metrics listening on {}", metrics_server_->address());
+  }
   feeds_->start();
   scheduler_->start();
   subsystem_logger("main")->info("gridshiftd ready (pid {}, socket {})", ::getpid(), api_->path());
@@ -281,6 +310,11 @@ void Daemon::reload() {
     log->warn("socket.path changed from {} to {}: takes effect at the next restart",
               config_.socket.path, config->socket.path);
     config->socket = config_.socket;
+  }
+  if (config->metrics.listen != config_.metrics.listen) {
+    log->warn("metrics.listen changed from {} to {}: takes effect at the next restart",
+              config_.metrics.listen.value_or("(none)"), config->metrics.listen.value_or("(none)"));
+    config->metrics = config_.metrics;
   }
   config_ = std::move(*config);
   secrets_ = std::move(*secrets);

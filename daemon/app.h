@@ -74,6 +74,8 @@ class Daemon {
   // POST /v1/plan: the spec resolved as a submit would be, planned now, nothing stored.
   ApiResponse answer_plan(const ApiRequest& request);
   void prune_readings();
+  // The feeds', scheduler's and accounting families of /metrics.
+  void add_metrics_sections();
 
   std::string config_path_;
   Config config_;
@@ -89,6 +91,8 @@ class Daemon {
   std::unique_ptr<Dispatcher> dispatcher_;  // the configured dispatch target
   std::unique_ptr<Scheduler> scheduler_;    // re-plans every tick, dispatches, follows
   std::unique_ptr<ApiServer> api_;          // listening once the constructor returns
+  ApiRouter metrics_router_;                // GET /metrics only, for the TCP listener
+  std::unique_ptr<TcpApiServer> metrics_server_;  // metrics.listen; null when not configured
   SystemdNotifier notifier_;
   // The listening socket handed over by gridshiftd.socket (LISTEN_FDS), to serve instead of
   // binding socket.path; nullopt when not socket-activated.

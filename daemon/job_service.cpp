@@ -614,6 +614,10 @@ void JobService::register_routes(ApiRouter& router) {
     auto r = report();
     return r ? ApiResponse::json(200, *r) : ApiResponse::error(status_for(r.error()), r.error());
   });
+  register_metrics_route(router);
+}
+
+void JobService::register_metrics_route(ApiRouter& router) {
   router.add("GET", "/metrics", [this](const ApiRequest&) {
     auto m = metrics();
     return m ? ApiResponse::text(200, *m, "text/plain; version=0.0.4")

@@ -56,6 +56,8 @@ class JobService {
 
   // Registers every job route plus /v1/health, /v1/report, /metrics and /v1/plan.
   void register_routes(ApiRouter& router);
+  // Registers GET /metrics alone (the metrics.listen TCP listener serves only that).
+  void register_metrics_route(ApiRouter& router);
 
   // The spec (YAML or JSON; JSON also gets type checks) parsed against the current config,
   // resolved into a job owned by `uid` (not stored).

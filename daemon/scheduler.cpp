@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -293,12 +294,15 @@ asio::awaitable<void> Scheduler::run_cycle() {
         if (job.region) ++running[*job.region];
       }
     }
+    const auto planning_started = std::chrono::steady_clock::now();
     std::vector<PlannerJob> planner_jobs;
     planner_jobs.reserve(queued.size());
     for (const auto& job : queued)
       planner_jobs.push_back(planner_job(job));
     const PlanningContext context(current_series(now));
     const auto decisions = plan_all(now, planner_jobs, context, running, settings());
+    replan_seconds_.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - planning_started).count());
     for (std::size_t i = 0; i < decisions.size(); ++i) {
       if (stopped_) break;
       if (decisions[i].action == PlanAction::dispatch) {
@@ -377,10 +381,12 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     record.status = DispatchStatus::failed;
     record.updated_at = after;
     record.detail = started.error().message;
+    const auto& code = started.error().code;
+    const bool retry = code == "retry" || code == "region_unavailable";
+    ++dispatch_outcomes_[{record.target, retry ? "retry" : "failed"}];
     (void)journal_.update(record);
     if (cancelled) co_return;
-    const auto& code = started.error().code;
-    if (code == "retry" || code == "region_unavailable") {
+    if (retry) {
       job.state = JobState::queued;
       job.region.reset();
       job.updated_at = after;
@@ -396,6 +402,7 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     co_return;
   }
 
+  ++dispatch_outcomes_[{record.target, "created"}];
   record.status = DispatchStatus::created;
   record.updated_at = after;
   record.remote_name = started->remote_name;

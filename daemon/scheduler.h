@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "core/reading_store.h"
 #include "daemon/config.h"
 #include "daemon/dispatcher.h"
+#include "daemon/metrics.h"
 
 namespace gridshift {
 
@@ -52,6 +54,13 @@ class Scheduler {
 
   std::uint64_t cycles() const { return cycles_; }
   std::uint64_t dispatches() const { return dispatches_; }
+  // Dispatch attempts by (target, outcome): "created", "failed" (the job failed) or "retry"
+  // (back to the queue: the target said retry or region_unavailable).
+  const std::map<std::pair<std::string, std::string>, std::uint64_t>& dispatch_outcomes() const {
+    return dispatch_outcomes_;
+  }
+  // Seconds each cycle spent planning its queued jobs (cycles with an empty queue plan nothing).
+  const Histogram& replan_seconds() const { return replan_seconds_; }
 
  private:
   boost::asio::awaitable<void> loop();
@@ -81,6 +90,8 @@ class Scheduler {
   bool stopped_ = false;
   std::uint64_t cycles_ = 0;
   std::uint64_t dispatches_ = 0;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> dispatch_outcomes_;
+  Histogram replan_seconds_{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
 };
 
 // A PlannerJob from a stored job's resolved fields.

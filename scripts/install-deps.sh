@@ -18,6 +18,7 @@ packages=(
   systemd                 # systemd-analyze verify/security on the units (tests)
   man-db                  # systemd-analyze verify checks the units' man: Documentation= links
   dpkg-dev                # dpkg-shlibdeps: CPack computes the .deb's Depends (tests, packaging)
+  prometheus              # promtool check metrics on /metrics (tests)
 )
 
 missing=()
