@@ -273,10 +273,9 @@ asio::awaitable<void> accept_connections(asio::io_context& io,
     }
     const bool over = *connections >= options.max_connections;
     ++*connections;
-    asio::co_spawn(io,
-                   serve_connection<Protocol>(std::move(socket), router, options, over,
-                                              connections),
-                   log_session_end);
+    asio::co_spawn(
+        io, serve_connection<Protocol>(std::move(socket), router, options, over, connections),
+        log_session_end);
   }
 }
 

@@ -82,8 +82,7 @@ class ApiServer {
 // uid and gid kAnonymousCaller, so give it a router whose routes need no caller (GET /metrics).
 class TcpApiServer {
  public:
-  TcpApiServer(boost::asio::io_context& io, const ApiRouter& router,
-               ApiServerOptions options = {});
+  TcpApiServer(boost::asio::io_context& io, const ApiRouter& router, ApiServerOptions options = {});
   ~TcpApiServer();
   TcpApiServer(const TcpApiServer&) = delete;
   TcpApiServer& operator=(const TcpApiServer&) = delete;

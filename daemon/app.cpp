@@ -175,8 +175,7 @@ void Daemon::add_metrics_sections() {
   jobs_->metrics_sections.emplace_back([this] {
     auto report = jobs_->report();
     if (report) return accounting_metrics(*report);
-    subsystem_logger("metrics")->warn("accounting metrics left out: {}",
-                                      to_string(report.error()));
+    subsystem_logger("metrics")->warn("accounting metrics left out: {}", to_string(report.error()));
     return std::string();
   });
 }

@@ -86,12 +86,12 @@ class Daemon {
   boost::asio::signal_set signals_;
   ApiRouter router_;
   std::unique_ptr<JobService> jobs_;
-  std::unique_ptr<HttpClient> http_;        // outbound HTTP(S): feeds (and the dispatcher)
-  std::unique_ptr<FeedPoller> feeds_;       // one timer per feed, started by run()
-  std::unique_ptr<Dispatcher> dispatcher_;  // the configured dispatch target
-  std::unique_ptr<Scheduler> scheduler_;    // re-plans every tick, dispatches, follows
-  std::unique_ptr<ApiServer> api_;          // listening once the constructor returns
-  ApiRouter metrics_router_;                // GET /metrics only, for the TCP listener
+  std::unique_ptr<HttpClient> http_;              // outbound HTTP(S): feeds (and the dispatcher)
+  std::unique_ptr<FeedPoller> feeds_;             // one timer per feed, started by run()
+  std::unique_ptr<Dispatcher> dispatcher_;        // the configured dispatch target
+  std::unique_ptr<Scheduler> scheduler_;          // re-plans every tick, dispatches, follows
+  std::unique_ptr<ApiServer> api_;                // listening once the constructor returns
+  ApiRouter metrics_router_;                      // GET /metrics only, for the TCP listener
   std::unique_ptr<TcpApiServer> metrics_server_;  // metrics.listen; null when not configured
   SystemdNotifier notifier_;
   // The listening socket handed over by gridshiftd.socket (LISTEN_FDS), to serve instead of

@@ -91,7 +91,8 @@ class Scheduler {
   std::uint64_t cycles_ = 0;
   std::uint64_t dispatches_ = 0;
   std::map<std::pair<std::string, std::string>, std::uint64_t> dispatch_outcomes_;
-  Histogram replan_seconds_{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  Histogram replan_seconds_{
+      {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
 };
 
 // A PlannerJob from a stored job's resolved fields.
