@@ -63,13 +63,18 @@ void rethrow_if_failed(std::exception_ptr failure) {
   if (failure) std::rethrow_exception(failure);
 }
 
-// Only the dry run exists so far; the other targets refuse to start rather than pretend.
+// Only the dry run exists so far: the other targets are refused (by --check-config too)
+// rather than pretended.
+std::optional<std::string> unavailable_dispatch(const Config& config, const std::string& path) {
+  if (config.dispatch.type == DispatchType::dry_run) return std::nullopt;
+  return fmt::format("{}: dispatch.type: '{}' is not available in this build yet; use dry_run",
+                     path, to_string(config.dispatch.type));
+}
+
 std::unique_ptr<Dispatcher> make_dispatcher(const Config& config, const Clock& clock,
                                             const std::string& config_path) {
-  if (config.dispatch.type == DispatchType::dry_run) return std::make_unique<DryRunTarget>(clock);
-  throw InvalidConfigError(
-      fmt::format("{}: dispatch.type: '{}' is not available in this build yet; use dry_run",
-                  config_path, to_string(config.dispatch.type)));
+  if (auto refusal = unavailable_dispatch(config, config_path)) throw InvalidConfigError(*refusal);
+  return std::make_unique<DryRunTarget>(clock);
 }
 
 }  // namespace
@@ -92,6 +97,10 @@ int check_config_file(const std::string& path, std::ostream& out, std::ostream& 
   auto config = load_config_file(path);
   if (!config) {
     err << format_config_errors(path, config.error()) << '\n';
+    return 2;
+  }
+  if (auto refusal = unavailable_dispatch(*config, path)) {
+    err << *refusal << '\n';
     return 2;
   }
   out << fmt::format("{}: OK ({} feeds, {} regions, dispatch {})\n", path, config->feeds.size(),

@@ -180,6 +180,18 @@ TEST(DaemonCommandLine, CheckConfigNamesAMisspeltKeyAndItsLine) {
   EXPECT_NE(r.err.find("bad.yaml:" + std::to_string(line) + ":"), std::string::npos) << r.err;
 }
 
+TEST(DaemonCommandLine, CheckConfigRefusesADispatchTargetThisBuildLacks) {
+  TempDir dir;
+  std::string config = annual_dataset_config(dir.path());
+  config.replace(config.find("dispatch: {type: dry_run}"), 25,
+                 "dispatch: {type: vertex_ai, vertex_ai: {project: p}}");
+  write_file(dir / "vertex.yaml", config);
+  auto r = run_command({kDaemon, "--check-config", "--config", (dir / "vertex.yaml").string()},
+                       dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("dispatch.type: 'vertex_ai' is not available"), std::string::npos) << r.err;
+}
+
 TEST(DaemonCommandLine, CheckConfigOnAMissingFileExits2) {
   TempDir dir;
   auto r = run_command({kDaemon, "--check-config", "--config", (dir / "nope.yaml").string()},
