@@ -4,15 +4,14 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <ostream>
-#include <sstream>
 
 #include "core/job_spec.h"
 #include "daemon/cli_client.h"
 #include "daemon/cli_format.h"
+#include "daemon/file_io.h"
 
 namespace gridshift {
 namespace {
@@ -62,14 +61,12 @@ int request_and_print(const CliContext& context, const std::string& method,
 
 std::optional<std::string> read_spec(const CliContext& context, const std::string& file) {
   if (file == "-") return context.stdin_text;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    context.err << fmt::format("gridshift: cannot read {}: {}\n", file, std::strerror(errno));
+  auto text = read_text_file(file);
+  if (!text) {
+    context.err << fmt::format("gridshift: cannot read {}: {}\n", file, text.error().message);
     return std::nullopt;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return std::move(*text);
 }
 
 // The spec file (YAML or JSON) checked locally for structure, so that errors name the file's

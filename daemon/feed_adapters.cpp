@@ -11,12 +11,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "core/feed_parsers.h"
 #include "core/trace.h"
+#include "daemon/file_io.h"
 
 namespace gridshift {
 namespace {
@@ -88,13 +87,14 @@ void append(std::vector<Reading>& to, std::vector<Reading> from) {
   to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
 }
 
-Result<std::string> read_text_file(const std::string& path, const std::string& field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return make_error("feed_file", fmt::format("cannot read {}", path), {{field, "cannot read"}});
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// The feed's data file, with the error naming the config field that points at it.
+Result<std::string> read_feed_file(const std::string& path, const std::string& field) {
+  auto text = read_text_file(path);
+  if (!text) {
+    return make_error("feed_file", fmt::format("cannot read {}: {}", path, text.error().message),
+                      {{field, "cannot read"}});
+  }
+  return text;
 }
 
 std::string secret_of(const std::optional<SecretSource>& source, const ResolvedSecrets& secrets) {
@@ -468,7 +468,7 @@ class GcpRegionDatasetAdapter final : public FeedAdapter {
 
   asio::awaitable<FetchResult> fetch(FetchRequest request) override {
     FetchResult result;
-    auto text = read_text_file(feed_.file, "file");
+    auto text = read_feed_file(feed_.file, "file");
     if (!text) {
       result.errors.push_back(located(text.error(), feed_.name, "*"));
       co_return result;
@@ -535,7 +535,7 @@ class TraceFileAdapter final : public FeedAdapter {
 
  private:
   std::optional<TraceSet> load(const std::string& path, const char* key, FetchResult& result) {
-    auto text = read_text_file(path, key);
+    auto text = read_feed_file(path, key);
     if (!text) {
       result.errors.push_back(located(text.error(), feed_.name, "*"));
       return std::nullopt;

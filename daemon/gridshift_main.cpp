@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -20,6 +19,7 @@
 #include "daemon/cli_commands.h"
 #include "daemon/cli_simulate.h"
 #include "daemon/config.h"
+#include "daemon/file_io.h"
 #include "daemon/system_clock.h"
 #include "daemon/version.h"
 
@@ -42,13 +42,12 @@ std::optional<std::string> read_input(const std::string& file, std::string& erro
     text << std::cin.rdbuf();
     return text.str();
   }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    error = fmt::format("cannot read {}: {}", file, std::strerror(errno));
+  auto content = gridshift::read_text_file(file);
+  if (!content) {
+    error = fmt::format("cannot read {}: {}", file, content.error().message);
     return std::nullopt;
   }
-  text << in.rdbuf();
-  return text.str();
+  return std::move(*content);
 }
 
 int run_check(const std::vector<std::string>& files, const std::string& config_flag, bool json) {
