@@ -77,6 +77,18 @@ std::unique_ptr<Dispatcher> make_dispatcher(const Config& config, const Clock& c
   return std::make_unique<DryRunTarget>(clock);
 }
 
+bool same_dispatch(const DispatchConfig& a, const DispatchConfig& b) {
+  const auto& va = a.vertex_ai;
+  const auto& vb = b.vertex_ai;
+  return a.type == b.type && a.local.workdir == b.local.workdir && va.project == vb.project &&
+         va.credentials == vb.credentials && va.endpoint == vb.endpoint &&
+         va.storage_endpoint == vb.storage_endpoint && va.token_uri == vb.token_uri &&
+         va.metadata_url == vb.metadata_url &&
+         va.staging_bucket.enabled == vb.staging_bucket.enabled &&
+         va.staging_bucket.prefix == vb.staging_bucket.prefix &&
+         va.staging_bucket.delete_after == vb.staging_bucket.delete_after;
+}
+
 }  // namespace
 
 std::string format_config_errors(const std::string& path, const Error& error) {
@@ -324,11 +336,18 @@ void Daemon::reload() {
               config_.metrics.listen.value_or("(none)"), config->metrics.listen.value_or("(none)"));
     config->metrics = config_.metrics;
   }
+  if (!same_dispatch(config->dispatch, config_.dispatch)) {
+    // The dispatcher holds jobs in flight on the old target; switching under them would strand
+    // them, so the change waits for a restart (which reconciles through the journal).
+    log->warn("dispatch settings changed: they take effect at the next restart");
+    config->dispatch = config_.dispatch;
+  }
   config_ = std::move(*config);
   secrets_ = std::move(*secrets);
   set_log_level(config_.log_level);
-  log->info("configuration reloaded: {} feeds, {} regions, log_level {}", config_.feeds.size(),
-            config_.regions.size(), to_string(config_.log_level));
+  const auto restarted = feeds_->reconfigure(config_, secrets_);
+  log->info("configuration reloaded: {} feeds ({} restarted), {} regions, log_level {}",
+            config_.feeds.size(), restarted, config_.regions.size(), to_string(config_.log_level));
   scheduler_->wake();
 }
 

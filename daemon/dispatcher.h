@@ -23,6 +23,9 @@ struct RemoteStatus {
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;
   std::string message;  // the target's words on a failure
+  // A failure caused by the region (quota, capacity stock-out) rather than the job: the
+  // scheduler re-plans the job in its next-best region instead of failing it.
+  bool region_unavailable = false;
 };
 
 class Dispatcher {
@@ -41,6 +44,13 @@ class Dispatcher {
 
   // Asks the target to stop the job; idempotent.
   virtual boost::asio::awaitable<Status> cancel(Job job) = 0;
+
+  // After a crash with a dispatch intent journalled but no confirmed create (DESIGN.md §9):
+  // finds what the target already runs for `job` in `region` (remote targets list by the
+  // `gridshift-job` label), keeps the oldest, stops any duplicate. nullopt: nothing exists, so
+  // the job can be dispatched anew.
+  virtual boost::asio::awaitable<Result<std::optional<DispatchStarted>>> adopt(
+      Job job, std::string region) = 0;
 };
 
 }  // namespace gridshift

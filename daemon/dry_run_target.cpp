@@ -29,4 +29,11 @@ boost::asio::awaitable<Status> DryRunTarget::cancel(Job job) {
   co_return Status{};
 }
 
+// A dry run creates nothing anywhere, so there is never anything to adopt.
+boost::asio::awaitable<Result<std::optional<DispatchStarted>>> DryRunTarget::adopt(Job job,
+                                                                                   std::string) {
+  subsystem_logger("dispatch")->info("dry run: nothing to adopt for job {}", job.id);
+  co_return std::optional<DispatchStarted>{};
+}
+
 }  // namespace gridshift

@@ -17,6 +17,8 @@ class DryRunTarget final : public Dispatcher {
   boost::asio::awaitable<Result<DispatchStarted>> create(Job job, std::string region) override;
   boost::asio::awaitable<Result<RemoteStatus>> poll(Job job) override;
   boost::asio::awaitable<Status> cancel(Job job) override;
+  boost::asio::awaitable<Result<std::optional<DispatchStarted>>> adopt(Job job,
+                                                                       std::string region) override;
 
  private:
   const Clock& clock_;

@@ -49,6 +49,46 @@ TimePoint next_utc_midnight(TimePoint now) {
 
 }  // namespace
 
+struct FeedPoller::Slot {
+  Slot(FeedConfig feed, FeedHealth h, std::shared_ptr<FeedAdapter> a,
+       const asio::any_io_executor& executor)
+      : config(std::move(feed)), health(std::move(h)), adapter(std::move(a)), timer(executor) {}
+
+  FeedConfig config;
+  FeedHealth health;
+  std::shared_ptr<FeedAdapter> adapter;
+  asio::steady_timer timer;
+  std::vector<std::string> secret_values;  // what the adapter was built with, to spot rotation
+  bool retired = false;                    // replaced or removed by a reload
+};
+
+namespace {
+
+std::vector<std::string> secret_values(const FeedConfig& feed, const ResolvedSecrets& secrets) {
+  std::vector<std::string> values;
+  for (const auto* source : {&feed.token, &feed.username, &feed.password}) {
+    if (!source->has_value()) {
+      values.emplace_back();
+      continue;
+    }
+    auto it = secrets.find((*source)->key);
+    values.push_back(it == secrets.end() ? std::string() : it->second.reveal());
+  }
+  return values;
+}
+
+// Same settings, ignoring where in the file the feed is written and what its secrets are
+// called (their values are compared separately).
+bool same_settings(const FeedConfig& a, const FeedConfig& b) {
+  return a.name == b.name && a.type == b.type && a.base_url == b.base_url &&
+         a.poll_interval == b.poll_interval && a.timeout == b.timeout &&
+         a.daily_budget == b.daily_budget && a.forecast == b.forecast &&
+         a.emission_factor_type == b.emission_factor_type && a.file == b.file &&
+         a.actuals == b.actuals && a.forecast_file == b.forecast_file;
+}
+
+}  // namespace
+
 FeedPoller::FeedPoller(asio::any_io_executor executor, const Clock& clock, ReadingStore& store,
                        const Config& config, const ResolvedSecrets& secrets, HttpClient& http,
                        PollerOptions options)
@@ -56,7 +96,14 @@ FeedPoller::FeedPoller(asio::any_io_executor executor, const Clock& clock, Readi
       clock_(clock),
       store_(store),
       options_(options),
+      http_(http),
       rng_(options.seed != 0 ? options.seed : std::random_device{}()) {
+  slots_ = make_slots(config, secrets);
+}
+
+std::vector<std::shared_ptr<FeedPoller::Slot>> FeedPoller::make_slots(
+    const Config& config, const ResolvedSecrets& secrets) const {
+  std::vector<std::shared_ptr<Slot>> slots;
   for (const auto& feed : config.feeds) {
     FeedHealth health;
     health.name = feed.name;
@@ -70,58 +117,106 @@ FeedPoller::FeedPoller(asio::any_io_executor executor, const Clock& clock, Readi
         health.locations.push_back(location);
       }
     }
-    feeds_.push_back(feed);
-    health_.push_back(std::move(health));
-    adapters_.push_back(make_feed_adapter(feed, secrets, http));
-    timers_.push_back(std::make_unique<asio::steady_timer>(executor_));
+    auto slot = std::make_shared<Slot>(feed, std::move(health),
+                                       make_feed_adapter(feed, secrets, http_), executor_);
+    slot->secret_values = secret_values(feed, secrets);
+    slots.push_back(std::move(slot));
   }
+  return slots;
 }
 
 FeedPoller::~FeedPoller() {
   *alive_ = false;
 }
 
+std::vector<FeedHealth> FeedPoller::health() const {
+  std::vector<FeedHealth> out;
+  out.reserve(slots_.size());
+  for (const auto& slot : slots_)
+    out.push_back(slot->health);
+  return out;
+}
+
+std::shared_ptr<FeedPoller::Slot> FeedPoller::find_slot(std::string_view feed) const {
+  auto it = std::find_if(slots_.begin(), slots_.end(),
+                         [&](const auto& slot) { return slot->config.name == feed; });
+  return it == slots_.end() ? nullptr : *it;
+}
+
 const FeedHealth* FeedPoller::find(std::string_view feed) const {
-  auto it = std::find_if(health_.begin(), health_.end(),
-                         [&](const FeedHealth& h) { return h.name == feed; });
-  return it == health_.end() ? nullptr : &*it;
+  auto slot = find_slot(feed);
+  return slot ? &slot->health : nullptr;
 }
 
 void FeedPoller::start() {
   stopped_ = false;
-  for (std::size_t i = 0; i < feeds_.size(); ++i) {
-    if (health_[i].locations.empty()) continue;  // no region uses it
-    asio::co_spawn(executor_, loop(i), rethrow_loop_failure);
+  for (const auto& slot : slots_) {
+    if (slot->health.locations.empty()) continue;  // no region uses it
+    asio::co_spawn(executor_, loop(slot), rethrow_loop_failure);
   }
 }
 
 void FeedPoller::stop() {
   stopped_ = true;
-  for (auto& timer : timers_)
-    timer->cancel();
+  for (auto& slot : slots_)
+    slot->timer.cancel();
 }
 
-asio::awaitable<void> FeedPoller::loop(std::size_t index) {
-  auto& timer = *timers_[index];
-  while (!stopped_) {
-    co_await poll_once(feeds_[index].name);
-    if (stopped_) co_return;
-    const auto& health = health_[index];
+std::size_t FeedPoller::reconfigure(const Config& config, const ResolvedSecrets& secrets) {
+  auto log = subsystem_logger("feeds");
+  auto fresh = make_slots(config, secrets);
+  std::size_t restarted = 0;
+  for (auto& slot : fresh) {
+    auto old = find_slot(slot->config.name);
+    if (old && same_settings(old->config, slot->config) &&
+        old->secret_values == slot->secret_values &&
+        old->health.locations == slot->health.locations) {
+      slot = old;  // unchanged: keeps its loop, schedule and health
+      continue;
+    }
+    log->info("feed {}: {} by the reload", slot->config.name, old ? "changed" : "added");
+    if (!stopped_ && !slot->health.locations.empty()) {
+      asio::co_spawn(executor_, loop(slot), rethrow_loop_failure);
+      ++restarted;
+    }
+  }
+  for (auto& old : slots_) {
+    if (std::find(fresh.begin(), fresh.end(), old) != fresh.end()) continue;
+    const bool kept_name = std::any_of(fresh.begin(), fresh.end(), [&](const auto& slot) {
+      return slot->config.name == old->config.name;
+    });
+    if (!kept_name) {
+      log->info("feed {}: removed by the reload", old->config.name);
+    }
+    old->retired = true;
+    old->timer.cancel();
+  }
+  slots_ = std::move(fresh);
+  return restarted;
+}
+
+asio::awaitable<void> FeedPoller::loop(std::shared_ptr<Slot> slot) {
+  while (!stopped_ && !slot->retired) {
+    co_await poll_slot(slot);
+    if (stopped_ || slot->retired) co_return;
     const auto now = clock_.now();
-    const auto due = health.next_poll.value_or(now + feeds_[index].poll_interval);
-    timer.expires_after(std::max(Seconds{0}, due - now));
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    const auto due = slot->health.next_poll.value_or(now + slot->config.poll_interval);
+    slot->timer.expires_after(std::max(Seconds{0}, due - now));
+    auto [ec] = co_await slot->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
   }
 }
 
 asio::awaitable<Status> FeedPoller::poll_once(std::string feed) {
-  auto it = std::find_if(health_.begin(), health_.end(),
-                         [&](const FeedHealth& h) { return h.name == feed; });
-  if (it == health_.end()) co_return make_error("not_found", fmt::format("no feed '{}'", feed));
-  const auto index = static_cast<std::size_t>(it - health_.begin());
-  auto& health = *it;
-  const auto& config = feeds_[index];
+  auto slot = find_slot(feed);
+  if (!slot) co_return make_error("not_found", fmt::format("no feed '{}'", feed));
+  co_return co_await poll_slot(std::move(slot));
+}
+
+asio::awaitable<Status> FeedPoller::poll_slot(std::shared_ptr<Slot> slot) {
+  auto& health = slot->health;
+  const auto& config = slot->config;
+  const std::string& feed = config.name;
   auto log = subsystem_logger("feeds");
   if (health.polling) {
     co_return make_error("busy", fmt::format("feed {} is being polled", feed));
@@ -145,7 +240,8 @@ asio::awaitable<Status> FeedPoller::poll_once(std::string feed) {
     PollingFlag flag(health.polling, alive_);
     // A named request: GCC 12 destroys aggregate temporaries in co_await expressions twice.
     FetchRequest request{health.locations, now, !health.backfilled};
-    result = co_await adapters_[index]->fetch(std::move(request));
+    // The slot's own adapter: a reload during the request does not pull it away.
+    result = co_await slot->adapter->fetch(std::move(request));
   }
   health.calls_today += result.calls;
   ++health.polls;
@@ -172,7 +268,7 @@ asio::awaitable<Status> FeedPoller::poll_once(std::string feed) {
       ++health.errors_by_code[e.code];
     status = result.errors.front();
   }
-  health.next_poll = now + wait_after(health, &result);
+  health.next_poll = now + wait_after(*slot, &result);
   if (config.daily_budget && health.calls_today >= *config.daily_budget) {
     health.next_poll = std::max(*health.next_poll, next_utc_midnight(now));
   }
@@ -209,9 +305,9 @@ void FeedPoller::record_failure(FeedHealth& health, const Error& error, std::siz
   health.last_error_message = error.message;
 }
 
-Seconds FeedPoller::wait_after(const FeedHealth& health, const FetchResult* result) {
-  const auto& config = *std::find_if(feeds_.begin(), feeds_.end(),
-                                     [&](const FeedConfig& f) { return f.name == health.name; });
+Seconds FeedPoller::wait_after(const Slot& slot, const FetchResult* result) {
+  const auto& config = slot.config;
+  const auto& health = slot.health;
   Seconds wait = config.poll_interval;
   if (health.consecutive_failures > 0) {
     const int exponent = std::min(health.consecutive_failures - 1, 30);

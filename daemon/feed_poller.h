@@ -73,20 +73,33 @@ class FeedPoller {
   // Cancels the timers; running polls finish their current request.
   void stop();
 
+  // Applies a reloaded configuration (SIGHUP). A feed whose settings, secrets and locations
+  // are unchanged keeps its loop, schedule and health; a changed or new feed gets a fresh
+  // adapter and polls at once; a removed feed stops after any poll in flight. Returns how many
+  // feeds were (re)started.
+  std::size_t reconfigure(const Config& config, const ResolvedSecrets& secrets);
+
   // One poll of `feed` now, as the timer would run it (schedules next_poll). Returns an error
   // "busy" when a poll of that feed is already running, "budget_exhausted" when the daily
   // budget is used up, "not_found" for an unknown feed, or the poll's first failure.
   boost::asio::awaitable<Status> poll_once(std::string feed);
 
-  const std::vector<FeedHealth>& health() const { return health_; }
+  std::vector<FeedHealth> health() const;
   const FeedHealth* find(std::string_view feed) const;
 
   // Called after every poll that stored readings (the scheduler re-plans on new data).
   void on_new_readings(std::function<void()> callback) { on_new_readings_ = std::move(callback); }
 
  private:
-  boost::asio::awaitable<void> loop(std::size_t index);
-  Seconds wait_after(const FeedHealth& health, const FetchResult* result);
+  // One feed: its settings, health, adapter and timer. Shared with the feed's loop and any
+  // poll in flight, so a reload can replace it while a request is under way.
+  struct Slot;
+  std::vector<std::shared_ptr<Slot>> make_slots(const Config& config,
+                                                const ResolvedSecrets& secrets) const;
+  std::shared_ptr<Slot> find_slot(std::string_view feed) const;
+  boost::asio::awaitable<void> loop(std::shared_ptr<Slot> slot);
+  boost::asio::awaitable<Status> poll_slot(std::shared_ptr<Slot> slot);
+  Seconds wait_after(const Slot& slot, const FetchResult* result);
   void record_failure(FeedHealth& health, const Error& error, std::size_t error_count);
   void record_success(FeedHealth& health);
 
@@ -94,13 +107,11 @@ class FeedPoller {
   const Clock& clock_;
   ReadingStore& store_;
   PollerOptions options_;
-  std::vector<FeedConfig> feeds_;
-  std::vector<FeedHealth> health_;
-  std::vector<std::shared_ptr<FeedAdapter>> adapters_;
-  std::vector<std::unique_ptr<boost::asio::steady_timer>> timers_;
+  HttpClient& http_;
+  std::vector<std::shared_ptr<Slot>> slots_;
   std::mt19937_64 rng_;
   std::function<void()> on_new_readings_;
-  bool stopped_ = false;
+  bool stopped_ = true;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed
 };
 

@@ -25,6 +25,13 @@ constexpr Seconds kForecastLookahead{8 * 24 * 3600};
 // How far back actuals and forecasts are looked for to cover the present.
 constexpr Seconds kLookback{2 * 24 * 3600};
 constexpr std::size_t kPageSize = 1000;
+// How long a region that refused a job for quota or capacity is avoided for that accelerator
+// (vertex-ai-api.md §1.5 suggests about an hour: retrying at once is pointless).
+constexpr Seconds kRegionCooldown{3600};
+
+std::string accelerator_of(const Job& job) {
+  return job.spec.vertex ? job.spec.vertex->accelerator_type : std::string();
+}
 
 void log_failure(std::exception_ptr failure) {
   if (!failure) return;
@@ -101,7 +108,6 @@ Scheduler::Scheduler(asio::any_io_executor executor, const Config& config, JobSt
       timer_(executor) {}
 
 void Scheduler::start() {
-  recover();
   asio::co_spawn(executor_, loop(), rethrow_failure);
 }
 
@@ -135,8 +141,14 @@ PlannerSettings Scheduler::settings() const {
   return s;
 }
 
-PlannerJob Scheduler::planner_job(const Job& job) const {
-  return to_planner_job(job);
+PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
+  auto planner = to_planner_job(job);
+  const auto accelerator = accelerator_of(job);
+  std::erase_if(planner.regions, [&](const std::string& region) {
+    auto it = cooldowns_.find({region, accelerator});
+    return it != cooldowns_.end() && it->second > now;
+  });
+  return planner;
 }
 
 std::vector<Job> Scheduler::jobs_in(JobState state) {
@@ -234,7 +246,7 @@ std::string Scheduler::compute_accounting(const Job& job) const {
     }
   }
   AccountingInput input;
-  input.job = planner_job(job);
+  input.job = to_planner_job(job);
   input.submitted_at = job.submitted_at;
   input.region = *job.region;
   input.planned_score = json_number(stored, "planned_score");
@@ -249,32 +261,84 @@ std::string Scheduler::compute_accounting(const Job& job) const {
   return out.dump();
 }
 
-void Scheduler::recover() {
+asio::awaitable<void> Scheduler::reconcile(Job job, TimePoint now) {
+  // Every dispatch of this process ends within its cycle, so a job found dispatching at the
+  // start of a cycle was left so by a crash or by a reconciliation that could not finish.
   auto log = subsystem_logger("scheduler");
-  for (auto& job : jobs_in(JobState::dispatching)) {
-    // A dry run created nothing anywhere: start over. Remote targets reconcile through the
-    // dispatch journal (DESIGN.md §9) and are left alone here.
-    if (dispatcher_.target() != "dry_run") {
-      log->warn("job {} was dispatching when the daemon stopped; left for reconciliation", job.id);
+  auto records = journal_.for_job(job.id);
+  if (!records) {
+    log->error("job {}: cannot read the dispatch journal: {}", job.id, to_string(records.error()));
+    co_return;
+  }
+  // The create call was confirmed but the job record not updated: the remote job is known.
+  for (auto it = records->rbegin(); it != records->rend(); ++it) {
+    const auto& record = *it;
+    if ((record.status == DispatchStatus::created || record.status == DispatchStatus::adopted) &&
+        record.remote_name) {
+      mark_running(
+          job, record.region, DispatchStarted{*record.remote_name, std::nullopt}, now,
+          "recovered after restart: running in " + record.region + " as " + *record.remote_name);
+      co_return;
+    }
+  }
+  // An intent without a confirmed create: look for what the target may have made, in every
+  // region tried (DESIGN.md §9), before dispatching anew.
+  std::optional<std::pair<DispatchRecord, DispatchStarted>> adopted;
+  for (auto record : *records) {
+    if (record.status != DispatchStatus::intent) continue;
+    if (adopted) {
+      record.status = DispatchStatus::abandoned;
+      record.detail = "another attempt was adopted";
+      record.updated_at = now;
+      (void)journal_.update(record);
       continue;
     }
-    const auto now = clock_.now();
-    auto records = journal_.for_job(job.id);
-    if (records) {
-      for (auto record : *records) {
-        if (record.status != DispatchStatus::intent) continue;
-        record.status = DispatchStatus::abandoned;
-        record.updated_at = now;
-        record.detail = "daemon restarted before the dry run started";
-        (void)journal_.update(record);
-      }
+    auto found = co_await dispatcher_.adopt(job, record.region);
+    if (!found) {
+      log->warn("job {}: cannot reconcile the dispatch to {} ({}); will try again next cycle",
+                job.id, record.region, found.error().message);
+      co_return;
     }
-    job.state = JobState::queued;
-    job.region.reset();
-    job.updated_at = now;
-    auto updated = jobs_.update(
-        job, event_for(job, now, "state", "requeued: the daemon restarted while dispatching"));
-    if (updated) log->info("job {}: requeued after restart (was dispatching)", job.id);
+    record.updated_at = clock_.now();
+    if (*found) {
+      record.status = DispatchStatus::adopted;
+      record.remote_name = (*found)->remote_name;
+      record.detail = "adopted after restart";
+      adopted = {record, **found};
+    } else {
+      record.status = DispatchStatus::abandoned;
+      record.detail = "nothing was created before the restart";
+    }
+    (void)journal_.update(record);
+  }
+  if (adopted) {
+    const auto& [record, started] = *adopted;
+    log->info("job {}: adopted {} in {} after restart", job.id, started.remote_name, record.region);
+    mark_running(job, record.region, started, clock_.now(),
+                 fmt::format("adopted after restart: {} in {} (found by its gridshift-job label)",
+                             started.remote_name, record.region));
+    co_return;
+  }
+  job.state = JobState::queued;
+  job.region.reset();
+  job.updated_at = now;
+  auto updated = jobs_.update(
+      job, event_for(job, now, "state",
+                     "requeued: the daemon restarted while dispatching and nothing was created"));
+  if (updated) log->info("job {}: requeued after restart (was dispatching)", job.id);
+}
+
+void Scheduler::mark_running(Job& job, const std::string& region, const DispatchStarted& started,
+                             TimePoint now, const std::string& message) {
+  job.state = JobState::running;
+  job.region = region;
+  job.remote_name = started.remote_name;
+  job.started_at = started.started_at.value_or(job.started_at.value_or(now));
+  job.updated_at = now;
+  auto updated = jobs_.update(job, event_for(job, now, "state", message));
+  if (!updated) {
+    subsystem_logger("scheduler")
+        ->error("job {}: cannot record the start: {}", job.id, to_string(updated.error()));
   }
 }
 
@@ -283,6 +347,8 @@ asio::awaitable<void> Scheduler::run_cycle() {
   ++cycles_;
   const TimePoint now = clock_.now();
 
+  for (auto& job : jobs_in(JobState::dispatching))
+    co_await reconcile(std::move(job), now);
   for (auto& job : jobs_in(JobState::running))
     co_await follow(std::move(job), now);
 
@@ -298,7 +364,7 @@ asio::awaitable<void> Scheduler::run_cycle() {
     std::vector<PlannerJob> planner_jobs;
     planner_jobs.reserve(queued.size());
     for (const auto& job : queued)
-      planner_jobs.push_back(planner_job(job));
+      planner_jobs.push_back(planner_job(job, now));
     const PlanningContext context(current_series(now));
     const auto decisions = plan_all(now, planner_jobs, context, running, settings());
     replan_seconds_.observe(
@@ -386,15 +452,17 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     ++dispatch_outcomes_[{record.target, retry ? "retry" : "failed"}];
     (void)journal_.update(record);
     if (cancelled) co_return;
-    if (retry) {
-      job.state = JobState::queued;
-      job.region.reset();
-      job.updated_at = after;
-      log->warn("job {}: dispatch to {} failed ({}), will re-plan: {}", job.id, region, code,
-                started.error().message);
-      (void)jobs_.update(
-          job, event_for(job, after, "dispatch_failed",
-                         fmt::format("{} in {}: {}", code, region, started.error().message)));
+    if (code == "region_unavailable") {
+      const auto until = cool_down(job, region, after);
+      requeue(job, after, "dispatch_failed",
+              fmt::format("{} refused by {} in {} ({}); {} avoided for this job's accelerator "
+                          "until {}, trying the next-best region",
+                          code, dispatcher_.target(), region, started.error().message, region,
+                          format_rfc3339(until)));
+      wake();
+    } else if (retry) {
+      requeue(job, after, "dispatch_failed",
+              fmt::format("{} in {}: {}", code, region, started.error().message));
     } else {
       log->error("job {}: dispatch to {} failed: {}", job.id, region, started.error().message);
       finish(job, JobState::failed, after, started.error().message, after);
@@ -417,14 +485,30 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     co_await dispatcher_.cancel(cancelled_job);
     co_return;
   }
-  job.state = JobState::running;
-  job.remote_name = started->remote_name;
-  job.started_at = started->started_at.value_or(after);
-  job.updated_at = after;
   log->info("job {}: running in {} as {}", job.id, region, started->remote_name);
-  (void)jobs_.update(job,
-                     event_for(job, after, "state",
-                               fmt::format("running in {} as {}", region, started->remote_name)));
+  mark_running(job, region, *started, after,
+               fmt::format("running in {} as {}", region, started->remote_name));
+}
+
+TimePoint Scheduler::cool_down(const Job& job, const std::string& region, TimePoint now) {
+  const TimePoint until = now + kRegionCooldown;
+  cooldowns_[{region, accelerator_of(job)}] = until;
+  return until;
+}
+
+void Scheduler::requeue(Job& job, TimePoint now, const std::string& type,
+                        const std::string& message) {
+  subsystem_logger("scheduler")->warn("job {}: {}", job.id, message);
+  job.state = JobState::queued;
+  job.region.reset();
+  job.remote_name.reset();
+  job.started_at.reset();
+  job.updated_at = now;
+  auto updated = jobs_.update(job, event_for(job, now, type, message));
+  if (!updated) {
+    subsystem_logger("scheduler")
+        ->error("job {}: cannot requeue: {}", job.id, to_string(updated.error()));
+  }
 }
 
 asio::awaitable<void> Scheduler::follow(Job job, TimePoint now) {
@@ -436,6 +520,31 @@ asio::awaitable<void> Scheduler::follow(Job job, TimePoint now) {
     co_return;
   }
   if (!is_terminal(status->state)) co_return;
+  // A cancel may have been recorded while the poll was under way: it wins.
+  auto current = jobs_.get(job.id);
+  if (!current || !*current || (*current)->state != JobState::running) co_return;
+  job = **current;
+  if (status->region_unavailable && job.region) {
+    // Quota or capacity ran out after the create: the region, not the job, is at fault.
+    const std::string region = *job.region;
+    if (auto records = journal_.for_job(job.id)) {
+      for (auto record : *records) {
+        if (record.remote_name != job.remote_name) continue;
+        record.status = DispatchStatus::abandoned;
+        record.detail = "failed for lack of quota or capacity: " + status->message;
+        record.updated_at = now;
+        (void)journal_.update(record);
+      }
+    }
+    const auto until = cool_down(job, region, now);
+    requeue(job, now, "dispatch_failed",
+            fmt::format("{} failed in {} for lack of quota or capacity ({}); {} avoided for this "
+                        "job's accelerator until {}, trying the next-best region",
+                        job.remote_name.value_or("?"), region, status->message, region,
+                        format_rfc3339(until)));
+    wake();
+    co_return;
+  }
   if (status->started_at) job.started_at = status->started_at;
   finish(job, status->state, status->finished_at.value_or(now), status->message, now);
 }
@@ -473,7 +582,7 @@ Result<PlanDecision> Scheduler::plan(const Job& job) {
     }
   }
   const PlanningContext context(current_series(now));
-  return plan_one(now, planner_job(job), context, running, settings());
+  return plan_one(now, planner_job(job, now), context, running, settings());
 }
 
 nlohmann::json Scheduler::plan_to_json(const Job& job, const PlanDecision& decision) const {

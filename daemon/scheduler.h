@@ -32,7 +32,7 @@ class Scheduler {
             ReadingStore& readings, DispatchJournal& journal, const Clock& clock,
             Dispatcher& dispatcher);
 
-  // Recovers jobs left in `dispatching` by a crash, then spawns the loop.
+  // Spawns the loop; each cycle first reconciles jobs a crash left in `dispatching`.
   void start();
   void stop();
   // Re-plan as soon as the current cycle (if any) is over.
@@ -72,9 +72,16 @@ class Scheduler {
               TimePoint now);
   std::string compute_accounting(const Job& job) const;
   std::vector<Job> jobs_in(JobState state);
-  void recover();
+  // A job left `dispatching` (crash): adopt what the target made, or requeue it.
+  boost::asio::awaitable<void> reconcile(Job job, TimePoint now);
+  void mark_running(Job& job, const std::string& region, const DispatchStarted& started,
+                    TimePoint now, const std::string& message);
+  void requeue(Job& job, TimePoint now, const std::string& type, const std::string& message);
+  // Avoid `region` for the job's accelerator for a while; returns until when.
+  TimePoint cool_down(const Job& job, const std::string& region, TimePoint now);
   PlannerSettings settings() const;
-  PlannerJob planner_job(const Job& job) const;
+  // The planner's view of `job`: candidate regions still cooling down are left out.
+  PlannerJob planner_job(const Job& job, TimePoint now) const;
   RegionSeries hindsight_series(const RegionConfig& region, TimePoint from, TimePoint to) const;
 
   boost::asio::any_io_executor executor_;
@@ -91,6 +98,8 @@ class Scheduler {
   std::uint64_t cycles_ = 0;
   std::uint64_t dispatches_ = 0;
   std::map<std::pair<std::string, std::string>, std::uint64_t> dispatch_outcomes_;
+  // (region, accelerator type) -> until when it is avoided after a quota or capacity refusal.
+  std::map<std::pair<std::string, std::string>, TimePoint> cooldowns_;
   Histogram replan_seconds_{
       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
 };

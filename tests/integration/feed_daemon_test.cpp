@@ -193,5 +193,38 @@ TEST_F(FeedDaemonTest, GarbageFromAFeedLeavesTheDaemonServingFromTheChain) {
   EXPECT_NE(log.find("feed emaps failing"), std::string::npos);
 }
 
+TEST_F(FeedDaemonTest, ASighupAddsAFeedAndARegionWithoutARestart) {
+  auto daemon = start();
+  ASSERT_TRUE(wait_until([&] {
+    return all_fresh(regions_cli(), {"emaps", "uk", "wt"});
+  })) << daemon->stderr_text();
+
+  // The operator adds a region polled by a new feed (the UK feed for a regional id).
+  fake_.set_uk_region(13, 150);
+  auto config = read_file(dir_ / "config.yaml");
+  const std::string anchor = "regions:\n";
+  config.insert(
+      config.find(anchor),
+      "  - {name: uk-london, type: carbon_intensity_uk, base_url: \"" + fake_.base_url() + "\"}\n");
+  config.insert(config.find(anchor) + anchor.size(),
+                "  - {name: europe-west1, feeds: [uk-london], location: \"13\"}\n");
+  write_file(dir_ / "config.yaml", config);
+  daemon->signal(SIGHUP);
+
+  json regions;
+  ASSERT_TRUE(wait_until([&] {
+    regions = regions_cli();
+    return all_fresh(regions, {"uk-london", "emaps", "uk", "wt"});
+  })) << daemon->stderr_text()
+      << regions.dump(2);
+  EXPECT_EQ(regions["regions"][0]["name"], "europe-west1");
+  EXPECT_EQ(regions["regions"][0]["intensity"], 150.0);
+  EXPECT_NE(daemon->stderr_text().find("feed uk-london: added by the reload"), std::string::npos);
+  // The unchanged feeds kept polling on their schedule: no second history backfill.
+  EXPECT_EQ(fake_.requests("/v3/carbon-intensity/history"), 1);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();
+}
+
 }  // namespace
 }  // namespace gridshift::testing

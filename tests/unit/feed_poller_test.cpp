@@ -528,5 +528,92 @@ TEST_F(FeedPollerTest, FeedDownForHoursFallsBackThenRecovers) {
   EXPECT_FALSE(feeds_health(env.config_, *env.store_, *env.poller_, env.clock_.now()).degraded);
 }
 
+namespace reload {
+
+// A reloaded configuration as the daemon builds it on SIGHUP, with its own secrets.
+struct Reloaded {
+  Config config;
+  ResolvedSecrets secrets;
+};
+
+Reloaded reloaded(const FeedTestEnv& env, std::string feeds_and_regions,
+                  const std::string& token = "emaps-token") {
+  for (auto pos = feeds_and_regions.find("{BASE}"); pos != std::string::npos;
+       pos = feeds_and_regions.find("{BASE}")) {
+    feeds_and_regions.replace(pos, 6, env.fake_.base_url());
+  }
+  auto config = parse_config("state_dir: " + env.dir_.path().string() + "\n" + feeds_and_regions,
+                             "reload.yaml");
+  if (!config) throw std::runtime_error(to_string(config.error()));
+  auto secrets = resolve_secrets(
+      *config,
+      [&token](const std::string& name) -> std::optional<std::string> {
+        if (name == "EM_TOKEN") return token;
+        return std::nullopt;
+      },
+      "");
+  if (!secrets) throw std::runtime_error(to_string(secrets.error()));
+  return {std::move(*config), std::move(*secrets)};
+}
+
+}  // namespace reload
+
+TEST_F(FeedPollerTest, ReloadKeepsAnUnchangedFeedAndItsHealth) {
+  env.fake_.set_emaps_zone("FR", zone(120));
+  env.configure(emaps_config(false));
+  ASSERT_TRUE(env.poll("emaps"));
+  const FeedHealth* before = env.poller_->find("emaps");
+  ASSERT_EQ(before->polls, 1u);
+
+  auto same = reload::reloaded(env, emaps_config(false));
+  env.poller_->reconfigure(same.config, same.secrets);
+
+  const FeedHealth* after = env.poller_->find("emaps");
+  EXPECT_EQ(after, before);  // the very same feed state, not a copy
+  EXPECT_EQ(after->polls, 1u);
+  EXPECT_TRUE(after->backfilled);
+}
+
+TEST_F(FeedPollerTest, ReloadRebuildsAChangedFeedAndUsesARotatedToken) {
+  env.fake_.set_emaps_zone("FR", zone(120));
+  env.configure(emaps_config(false));
+  ASSERT_TRUE(env.poll("emaps"));
+  EXPECT_EQ(env.fake_.last_headers("/v3/carbon-intensity/latest").at("auth-token"), "emaps-token");
+
+  // The operator rotates the token: the fake now only accepts the new one.
+  env.fake_.set_emaps_token("rotated-token");
+  auto rotated = reload::reloaded(env, emaps_config(false), "rotated-token");
+  env.poller_->reconfigure(rotated.config, rotated.secrets);
+  EXPECT_EQ(env.poller_->find("emaps")->polls, 0u);  // a fresh feed state
+  ASSERT_TRUE(env.poll("emaps")) << env.health("emaps").last_error_message;
+  EXPECT_EQ(env.fake_.last_headers("/v3/carbon-intensity/latest").at("auth-token"),
+            "rotated-token");
+}
+
+TEST_F(FeedPollerTest, ReloadAddsAndRemovesFeeds) {
+  env.fake_.set_emaps_zone("FR", zone(120));
+  env.fake_.set_uk_region(13, 150);
+  env.configure(emaps_config(false));
+  ASSERT_NE(env.poller_->find("annual"), nullptr);
+
+  auto changed = reload::reloaded(
+      env,
+      "feeds:\n"
+      "  - {name: emaps, type: electricitymaps, base_url: \"{BASE}\", token_env: EM_TOKEN, "
+      "poll_interval: 15m, timeout: 1s, forecast: false}\n"
+      "  - {name: uk, type: carbon_intensity_uk, base_url: \"{BASE}\", poll_interval: 30m}\n"
+      "regions:\n"
+      "  - {name: europe-west9, feeds: [emaps], location: FR, pue: 1.09}\n"
+      "  - {name: europe-west2, feeds: [uk], location: \"13\", pue: 1.09}\n");
+  env.poller_->reconfigure(changed.config, changed.secrets);
+
+  EXPECT_EQ(env.poller_->find("annual"), nullptr);
+  ASSERT_NE(env.poller_->find("uk"), nullptr);
+  EXPECT_EQ(env.poller_->find("uk")->locations, std::vector<std::string>{"13"});
+  ASSERT_TRUE(env.poll("uk")) << env.health("uk").last_error_message;
+  EXPECT_EQ(env.latest("uk", "13")->gco2_per_kwh, 150);
+  EXPECT_FALSE(env.poll("annual"));
+}
+
 }  // namespace
 }  // namespace gridshift::testing

@@ -215,7 +215,7 @@ TEST_F(SchedulerTest, PlanAnswersWithoutStoringAnything) {
   EXPECT_EQ(load("j-plan").state, JobState::queued);
 }
 
-TEST_F(SchedulerTest, RecoveryRequeuesADryRunLeftDispatching) {
+TEST_F(SchedulerTest, ACycleRequeuesADryRunLeftDispatching) {
   Job job = submit("j-crash");
   job.state = JobState::dispatching;
   job.region = "europe-west2";
@@ -232,9 +232,11 @@ TEST_F(SchedulerTest, RecoveryRequeuesADryRunLeftDispatching) {
   record.updated_at = clock_.now();
   ASSERT_TRUE(store_.record_intent(record));
 
-  scheduler_->start();
-  scheduler_->stop();
-  io_.run();
+  // Hold the job after the requeue (its not_before is tomorrow) to see the requeue itself.
+  job = load("j-crash");
+  job.spec.not_before = clock_.now() + 24 * kHour;
+  ASSERT_TRUE(store_.update(job, event));
+  cycle();
   EXPECT_EQ(load("j-crash").state, JobState::queued);
   auto journal = store_.for_job("j-crash");
   ASSERT_TRUE(journal);
@@ -269,6 +271,179 @@ TEST_F(SchedulerTest, AYearlyAverageCountsAsFreshAllYear) {
   EXPECT_EQ(job.state, JobState::running);  // flat data: the best window starts now
   EXPECT_EQ(job.region, "europe-west2");
 }
+
+namespace scripted {
+
+// A dispatch target whose answers the test scripts, per call, to drive the scheduler through
+// refusals, stock-outs and crash recovery. Unscripted calls succeed.
+class ScriptedTarget final : public Dispatcher {
+ public:
+  std::string_view target() const override { return "scripted"; }
+
+  asio::awaitable<Result<DispatchStarted>> create(Job job, std::string region) override {
+    creates.push_back(region);
+    if (!create_answers.empty()) {
+      auto answer = create_answers.front();
+      create_answers.erase(create_answers.begin());
+      co_return answer;
+    }
+    co_return DispatchStarted{"remote/" + job.id + "/" + region, std::nullopt};
+  }
+  asio::awaitable<Result<RemoteStatus>> poll(Job) override {
+    if (!poll_answers.empty()) {
+      auto answer = poll_answers.front();
+      poll_answers.erase(poll_answers.begin());
+      co_return answer;
+    }
+    co_return RemoteStatus{};
+  }
+  asio::awaitable<Status> cancel(Job) override { co_return Status{}; }
+  asio::awaitable<Result<std::optional<DispatchStarted>>> adopt(Job, std::string region) override {
+    adopts.push_back(region);
+    if (!adopt_answers.empty()) {
+      auto answer = adopt_answers.front();
+      adopt_answers.erase(adopt_answers.begin());
+      co_return answer;
+    }
+    co_return std::optional<DispatchStarted>{};
+  }
+
+  std::vector<Result<DispatchStarted>> create_answers;
+  std::vector<Result<RemoteStatus>> poll_answers;
+  std::vector<Result<std::optional<DispatchStarted>>> adopt_answers;
+  std::vector<std::string> creates;
+  std::vector<std::string> adopts;
+};
+
+class ScriptedSchedulerTest : public SchedulerTest {
+ protected:
+  ScriptedSchedulerTest() {
+    scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), config_, store_, store_, store_,
+                                             clock_, target_);
+    // europe-west9 (50 g/kWh) is cleaner than europe-west2 (300): the first choice.
+    store_evening("europe-west2");
+    std::vector<Reading> flat{actual("europe-west9", kStart, 50)};
+    for (int h = 1; h < 12; ++h)
+      flat.push_back(forecast("europe-west9", kStart, kStart + h * kHour, 50));
+    EXPECT_TRUE(store_.upsert(flat));
+  }
+
+  // A job a crash left dispatching, with its intent journalled for `region`.
+  void left_dispatching(const std::string& id, const std::string& region) {
+    Job job = submit(id, Policy::now, kHour, 10 * kHour, {"europe-west9", "europe-west2"});
+    job.state = JobState::dispatching;
+    job.region = region;
+    JobEvent event;
+    event.job_id = id;
+    event.at = clock_.now();
+    event.type = "dispatch";
+    ASSERT_TRUE(store_.update(job, event));
+    DispatchRecord record;
+    record.job_id = id;
+    record.target = "scripted";
+    record.region = region;
+    record.created_at = clock_.now();
+    record.updated_at = clock_.now();
+    ASSERT_TRUE(store_.record_intent(record));
+  }
+
+  std::string messages(const std::string& id) {
+    std::string all;
+    auto events = store_.events(id);
+    if (events) {
+      for (const auto& e : *events)
+        all += e.type + ": " + e.message + "\n";
+    }
+    return all;
+  }
+
+  ScriptedTarget target_;
+};
+
+TEST_F(ScriptedSchedulerTest, AfterACrashWhatTheTargetMadeIsAdoptedNotCreatedAgain) {
+  left_dispatching("j-adopt", "europe-west9");
+  target_.adopt_answers.push_back(
+      std::optional<DispatchStarted>{DispatchStarted{"remote/existing", kStart}});
+  cycle();
+  const Job job = load("j-adopt");
+  EXPECT_EQ(job.state, JobState::running);
+  EXPECT_EQ(job.remote_name, "remote/existing");
+  EXPECT_EQ(job.region, "europe-west9");
+  EXPECT_TRUE(target_.creates.empty());
+  EXPECT_EQ(target_.adopts, std::vector<std::string>{"europe-west9"});
+  auto journal = store_.for_job("j-adopt");
+  ASSERT_TRUE(journal);
+  EXPECT_EQ(journal->back().status, DispatchStatus::adopted);
+  EXPECT_EQ(journal->back().remote_name, "remote/existing");
+  EXPECT_NE(messages("j-adopt").find("adopted after restart"), std::string::npos)
+      << messages("j-adopt");
+}
+
+TEST_F(ScriptedSchedulerTest, AReconcileThatCannotReachTheTargetKeepsTheJobUntilItCan) {
+  left_dispatching("j-wait", "europe-west9");
+  target_.adopt_answers.push_back(make_error("retry", "connection refused"));
+  cycle();
+  EXPECT_EQ(load("j-wait").state, JobState::dispatching);
+  EXPECT_TRUE(target_.creates.empty()) << "created without knowing what exists";
+  auto unresolved = store_.unresolved();
+  ASSERT_TRUE(unresolved);
+  EXPECT_EQ(unresolved->size(), 1u);
+
+  cycle();  // the target answers now: nothing exists, so the job is dispatched anew
+  EXPECT_EQ(target_.adopts.size(), 2u);
+  EXPECT_EQ(target_.creates, std::vector<std::string>{"europe-west9"});
+  EXPECT_EQ(load("j-wait").state, JobState::running);
+}
+
+TEST_F(ScriptedSchedulerTest, ARegionRefusalMovesTheJobToTheNextBestRegion) {
+  submit("j-quota", Policy::now, kHour, 10 * kHour, {"europe-west9", "europe-west2"});
+  target_.create_answers.push_back(make_error("region_unavailable", "quota exceeded for T4"));
+  cycle();
+  EXPECT_EQ(load("j-quota").state, JobState::queued);
+  cycle();
+  const Job job = load("j-quota");
+  EXPECT_EQ(job.state, JobState::running);
+  EXPECT_EQ(job.region, "europe-west2");
+  EXPECT_EQ(target_.creates, (std::vector<std::string>{"europe-west9", "europe-west2"}));
+  const auto all = messages("j-quota");
+  EXPECT_NE(all.find("region_unavailable refused by scripted in europe-west9 (quota exceeded for "
+                     "T4)"),
+            std::string::npos)
+      << all;
+
+  // The refusing region is avoided for an hour, then ranked again.
+  submit("j-later", Policy::now, kHour, 10 * kHour, {"europe-west9", "europe-west2"});
+  cycle();
+  EXPECT_EQ(load("j-later").region, "europe-west2");
+  clock_.advance(Seconds(3601));
+  submit("j-after", Policy::now, kHour, 10 * kHour, {"europe-west9", "europe-west2"});
+  cycle();
+  EXPECT_EQ(load("j-after").region, "europe-west9");
+}
+
+TEST_F(ScriptedSchedulerTest, AStockoutAfterTheCreateRequeuesToTheNextBestRegion) {
+  submit("j-stock", Policy::now, kHour, 10 * kHour, {"europe-west9", "europe-west2"});
+  cycle();
+  ASSERT_EQ(load("j-stock").region, "europe-west9");
+  RemoteStatus failed;
+  failed.state = JobState::failed;
+  failed.message = "Resources are insufficient in region: europe-west9";
+  failed.region_unavailable = true;
+  target_.poll_answers.push_back(failed);
+  cycle();  // follows: the stock-out requeues
+  cycle();  // re-plans without europe-west9
+  const Job job = load("j-stock");
+  EXPECT_EQ(job.state, JobState::running) << messages("j-stock");
+  EXPECT_EQ(job.region, "europe-west2");
+  EXPECT_EQ(job.remote_name, "remote/j-stock/europe-west2");
+  auto journal = store_.for_job("j-stock");
+  ASSERT_TRUE(journal);
+  ASSERT_EQ(journal->size(), 2u);
+  EXPECT_EQ((*journal)[0].status, DispatchStatus::abandoned);
+  EXPECT_EQ((*journal)[1].status, DispatchStatus::created);
+}
+
+}  // namespace scripted
 
 }  // namespace
 }  // namespace gridshift
