@@ -2,6 +2,8 @@
 // system clock; tests and the simulator use ManualClock (single-threaded, caller-owned).
 #pragma once
 
+#include <chrono>
+
 #include "core/time.h"
 
 namespace gridshift {
@@ -10,6 +12,11 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual TimePoint now() const = 0;
+  // How long a timer must really wait for `d` of this clock's time to pass. The same for
+  // real clocks; shorter for the soak tests' fast clock.
+  virtual std::chrono::milliseconds real_wait(Seconds d) const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+  }
 };
 
 // A clock that moves only when told to.

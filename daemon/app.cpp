@@ -77,6 +77,31 @@ std::unique_ptr<Dispatcher> make_dispatcher(const Config& config, const Clock& c
   return std::make_unique<DryRunTarget>(clock);
 }
 
+// The wall clock, or for soak tests a fast clock: GRIDSHIFT_TEST_CLOCK_RATE (how many times
+// faster than real time) and optionally GRIDSHIFT_TEST_CLOCK_START (RFC 3339; default now).
+std::unique_ptr<Clock> make_clock() {
+  const auto rate_text = lookup_env("GRIDSHIFT_TEST_CLOCK_RATE");
+  if (!rate_text || rate_text->empty()) return std::make_unique<SystemClock>();
+  char* end = nullptr;
+  const double rate = std::strtod(rate_text->c_str(), &end);
+  if (end == rate_text->c_str() || *end != '\0' || !(rate >= 1.0) || rate > 1e6) {
+    throw StartupError("GRIDSHIFT_TEST_CLOCK_RATE: expected a number from 1 to 1000000, got '" +
+                       *rate_text + "'");
+  }
+  TimePoint start = SystemClock().now();
+  if (auto start_text = lookup_env("GRIDSHIFT_TEST_CLOCK_START")) {
+    auto parsed = parse_rfc3339(*start_text);
+    if (!parsed) {
+      throw StartupError("GRIDSHIFT_TEST_CLOCK_START: expected an RFC 3339 time, got '" +
+                         *start_text + "'");
+    }
+    start = *parsed;
+  }
+  subsystem_logger("main")->warn("test clock: time starts at {} and runs {} times faster",
+                                 format_rfc3339(start), rate);
+  return std::make_unique<ScaledClock>(start, rate);
+}
+
 bool same_dispatch(const DispatchConfig& a, const DispatchConfig& b) {
   const auto& va = a.vertex_ai;
   const auto& vb = b.vertex_ai;
@@ -124,7 +149,7 @@ Daemon::Daemon(std::string config_path)
     : config_path_(std::move(config_path)),
       config_(load_config_or_throw(config_path_)),
       secrets_(resolve_secrets_or_throw(config_path_, config_)),
-      clock_(std::make_unique<SystemClock>()),
+      clock_(make_clock()),
       signals_(io_, SIGTERM, SIGINT, SIGHUP) {
   set_log_level(config_.log_level);
   auto log = subsystem_logger("main");

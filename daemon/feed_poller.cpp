@@ -201,7 +201,7 @@ asio::awaitable<void> FeedPoller::loop(std::shared_ptr<Slot> slot) {
     if (stopped_ || slot->retired) co_return;
     const auto now = clock_.now();
     const auto due = slot->health.next_poll.value_or(now + slot->config.poll_interval);
-    slot->timer.expires_after(std::max(Seconds{0}, due - now));
+    slot->timer.expires_after(clock_.real_wait(std::max(Seconds{0}, due - now)));
     auto [ec] = co_await slot->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
   }

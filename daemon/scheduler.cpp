@@ -127,7 +127,7 @@ asio::awaitable<void> Scheduler::loop() {
     co_await run_cycle();
     if (stopped_) break;
     if (wake_pending_) continue;
-    timer_.expires_after(std::chrono::seconds(config_.scheduler.tick.count()));
+    timer_.expires_after(clock_.real_wait(config_.scheduler.tick));
     co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
