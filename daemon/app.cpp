@@ -14,9 +14,12 @@
 
 #include "daemon/dry_run_target.h"
 #include "daemon/feed_routes.h"
+#include "daemon/local_target.h"
 #include "daemon/logging.h"
 #include "daemon/metrics_sections.h"
 #include "daemon/system_clock.h"
+#include "daemon/token_source.h"
+#include "daemon/vertex_target.h"
 
 namespace gridshift {
 namespace {
@@ -63,18 +66,29 @@ void rethrow_if_failed(std::exception_ptr failure) {
   if (failure) std::rethrow_exception(failure);
 }
 
-// Only the dry run exists so far: the other targets are refused (by --check-config too)
-// rather than pretended.
-std::optional<std::string> unavailable_dispatch(const Config& config, const std::string& path) {
-  if (config.dispatch.type == DispatchType::dry_run) return std::nullopt;
-  return fmt::format("{}: dispatch.type: '{}' is not available in this build yet; use dry_run",
-                     path, to_string(config.dispatch.type));
-}
-
-std::unique_ptr<Dispatcher> make_dispatcher(const Config& config, const Clock& clock,
-                                            const std::string& config_path) {
-  if (auto refusal = unavailable_dispatch(config, config_path)) throw InvalidConfigError(*refusal);
-  return std::make_unique<DryRunTarget>(clock);
+// The dispatch credentials a vertex_ai target would use, loaded now so that a bad key file
+// fails startup and --check-config naming the key, not the first dispatch hours later.
+Result<std::unique_ptr<TokenSource>> load_dispatch_credentials(const Config& config,
+                                                               HttpClient& http,
+                                                               const Clock& clock) {
+  auto tokens = make_token_source(config.dispatch.vertex_ai, http, clock, lookup_env);
+  if (!tokens) {
+    // Reported as a config error of the key that named the file; the JSON fields of the file
+    // at fault go into the message.
+    const Error& cause = tokens.error();
+    Error e = cause;
+    e.details.clear();
+    if (cause.details.empty()) {
+      e.details.push_back(FieldError{"dispatch.vertex_ai.credentials", cause.message, 0});
+    }
+    for (const auto& detail : cause.details) {
+      e.details.push_back(FieldError{
+          "dispatch.vertex_ai.credentials",
+          fmt::format("{}: {}: {}", cause.message, detail.field, detail.message), 0});
+    }
+    return e;
+  }
+  return tokens;
 }
 
 // The wall clock, or for soak tests a fast clock: GRIDSHIFT_TEST_CLOCK_RATE (how many times
@@ -136,9 +150,14 @@ int check_config_file(const std::string& path, std::ostream& out, std::ostream& 
     err << format_config_errors(path, config.error()) << '\n';
     return 2;
   }
-  if (auto refusal = unavailable_dispatch(*config, path)) {
-    err << *refusal << '\n';
-    return 2;
+  if (config->dispatch.type == DispatchType::vertex_ai) {
+    boost::asio::io_context io;
+    HttpClient http(io.get_executor(), HttpClientOptions{});
+    const SystemClock clock;
+    if (auto tokens = load_dispatch_credentials(*config, http, clock); !tokens) {
+      err << format_config_errors(path, tokens.error()) << '\n';
+      return 2;
+    }
   }
   out << fmt::format("{}: OK ({} feeds, {} regions, dispatch {})\n", path, config->feeds.size(),
                      config->regions.size(), to_string(config->dispatch.type));
@@ -185,7 +204,7 @@ Daemon::Daemon(std::string config_path)
       std::make_unique<FeedPoller>(io_.get_executor(), *clock_, *store_, config_, secrets_, *http_);
   register_feed_routes(router_, config_, *store_, *clock_);
   jobs_->feeds_health = [this] { return feeds_health(config_, *store_, *feeds_, clock_->now()); };
-  dispatcher_ = make_dispatcher(config_, *clock_, config_path_);
+  dispatcher_ = make_dispatcher();
   scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), config_, *store_, *store_, *store_,
                                            *clock_, *dispatcher_);
   jobs_->plan = [this](const JobSpec&, const ApiRequest& request) { return answer_plan(request); };
@@ -329,6 +348,32 @@ void Daemon::prune_readings() {
     log->info("pruned {} readings older than {} (retention {})", *pruned, format_rfc3339(cutoff),
               format_duration(config_.scheduler.retention));
   }
+}
+
+std::unique_ptr<Dispatcher> Daemon::make_dispatcher() {
+  switch (config_.dispatch.type) {
+    case DispatchType::local: {
+      auto local =
+          std::make_unique<LocalTarget>(io_.get_executor(), config_.dispatch.local, *clock_);
+      // A finished process is recorded at once rather than at the next tick.
+      local->on_exit([this] {
+        if (scheduler_) scheduler_->wake();
+      });
+      return local;
+    }
+    case DispatchType::vertex_ai: {
+      auto tokens = load_dispatch_credentials(config_, *http_, *clock_);
+      if (!tokens) throw InvalidConfigError(format_config_errors(config_path_, tokens.error()));
+      tokens_ = std::move(*tokens);
+      subsystem_logger("vertex")->info("Vertex AI project {} with {} credentials",
+                                       config_.dispatch.vertex_ai.project, tokens_->kind());
+      return std::make_unique<VertexTarget>(io_.get_executor(), config_.dispatch.vertex_ai, *http_,
+                                            *tokens_, *clock_);
+    }
+    case DispatchType::dry_run:
+      break;
+  }
+  return std::make_unique<DryRunTarget>(*clock_);
 }
 
 void Daemon::reload() {

@@ -20,6 +20,7 @@
 #include "daemon/job_service.h"
 #include "daemon/scheduler.h"
 #include "daemon/systemd_notify.h"
+#include "daemon/token_source.h"
 #include "storage/sqlite_store.h"
 
 namespace gridshift {
@@ -71,6 +72,8 @@ class Daemon {
   // One line for systemctl status: queue depth and feed health.
   std::string status_text();
   void reload();
+  // The configured dispatch target (dry_run, local or vertex_ai with its credentials).
+  std::unique_ptr<Dispatcher> make_dispatcher();
   // POST /v1/plan: the spec resolved as a submit would be, planned now, nothing stored.
   ApiResponse answer_plan(const ApiRequest& request);
   void prune_readings();
@@ -88,6 +91,7 @@ class Daemon {
   std::unique_ptr<JobService> jobs_;
   std::unique_ptr<HttpClient> http_;              // outbound HTTP(S): feeds (and the dispatcher)
   std::unique_ptr<FeedPoller> feeds_;             // one timer per feed, started by run()
+  std::unique_ptr<TokenSource> tokens_;           // vertex_ai credentials; null otherwise
   std::unique_ptr<Dispatcher> dispatcher_;        // the configured dispatch target
   std::unique_ptr<Scheduler> scheduler_;          // re-plans every tick, dispatches, follows
   std::unique_ptr<ApiServer> api_;                // listening once the constructor returns

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "core/encoding.h"
 #include "core/job_spec.h"
 #include "daemon/cli_client.h"
 #include "daemon/cli_format.h"
@@ -17,19 +18,6 @@ namespace gridshift {
 namespace {
 
 using Render = std::function<std::string(const nlohmann::json&)>;
-
-std::string url_encode(const std::string& text) {
-  std::string out;
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 // One request, then the answer printed: the body as is with --json, else rendered (success)
 // or as an error.
@@ -127,11 +115,11 @@ int cli_jobs(const CliContext& context, const std::string& state, const std::str
   std::string target = "/v1/jobs";
   std::string sep = "?";
   if (!state.empty()) {
-    target += sep + "state=" + url_encode(state);
+    target += sep + "state=" + percent_encode(state);
     sep = "&";
   }
   if (!after.empty()) {
-    target += sep + "after=" + url_encode(after);
+    target += sep + "after=" + percent_encode(after);
     sep = "&";
   }
   if (limit > 0) target += sep + "limit=" + std::to_string(limit);
@@ -141,12 +129,12 @@ int cli_jobs(const CliContext& context, const std::string& state, const std::str
 }
 
 int cli_show(const CliContext& context, const std::string& id) {
-  return request_and_print(context, "GET", "/v1/jobs/" + url_encode(id), "",
+  return request_and_print(context, "GET", "/v1/jobs/" + percent_encode(id), "",
                            [&](const nlohmann::json& job) { return render_job(job, context.now); });
 }
 
 int cli_cancel(const CliContext& context, const std::string& id) {
-  return request_and_print(context, "POST", "/v1/jobs/" + url_encode(id) + "/cancel", "{}",
+  return request_and_print(context, "POST", "/v1/jobs/" + percent_encode(id) + "/cancel", "{}",
                            [&](const nlohmann::json& job) {
                              return fmt::format("{} is now {}\n", job.value("id", id),
                                                 job.value("state", std::string("?")));
@@ -165,7 +153,8 @@ int cli_forecast(const CliContext& context, const std::string& region,
     context.err << "gridshift: --duration: expected a positive duration like 4h or 90m\n";
     return 2;
   }
-  return request_and_print(context, "GET", "/v1/regions/" + url_encode(region) + "/forecast", "",
+  return request_and_print(context, "GET", "/v1/regions/" + percent_encode(region) + "/forecast",
+                           "",
                            [&](const nlohmann::json& f) { return render_forecast(f, *window); });
 }
 

@@ -165,9 +165,9 @@ class ElectricityMapsAdapter final : public PerLocationAdapter<ElectricityMapsAd
   std::string query(const std::string& location) const {
     std::string q;
     if (auto ll = parse_lat_lon(location)) {
-      q = fmt::format("lat={}&lon={}", url_encode(ll->lat), url_encode(ll->lon));
+      q = fmt::format("lat={}&lon={}", percent_encode(ll->lat), percent_encode(ll->lon));
     } else {
-      q = "zone=" + url_encode(location);
+      q = "zone=" + percent_encode(location);
     }
     // Never let the API guess the place from our IP address.
     return q + "&shouldUseFallbackCallerLookup=false";
@@ -177,7 +177,7 @@ class ElectricityMapsAdapter final : public PerLocationAdapter<ElectricityMapsAd
                                                   FetchResult& result) {
     std::string target = fmt::format("{}?{}", path, query(location));
     if (path.find("carbon-intensity") != std::string::npos) {
-      target += "&emissionFactorType=" + url_encode(feed_.emission_factor_type);
+      target += "&emissionFactorType=" + percent_encode(feed_.emission_factor_type);
     }
     Headers headers = {{"auth-token", token_}};
     auto response = co_await feed_get(http_, feed_, std::move(target), std::move(headers), result);
@@ -323,7 +323,7 @@ class WattTimeAdapter final : public PerLocationAdapter<WattTimeAdapter> {
     auto what = fmt::format("feed {} location {} region-from-loc", feed_.name, location);
     auto body = co_await get(fmt::format("/v3/region-from-loc?latitude={}&longitude={}&signal_type="
                                          "co2_moer",
-                                         url_encode(ll->lat), url_encode(ll->lon)),
+                                         percent_encode(ll->lat), percent_encode(ll->lon)),
                              what, now, result);
     if (!body) co_return std::nullopt;
     auto region = parsed_or_error(parse_watttime_region(*body), what, result);
@@ -342,8 +342,8 @@ class WattTimeAdapter final : public PerLocationAdapter<WattTimeAdapter> {
     const Seconds back = first ? Seconds{hours(24)} : Seconds{hours(1)};
     auto historical =
         co_await get(fmt::format("/v3/historical?region={}&start={}&end={}&signal_type=co2_moer",
-                                 url_encode(*region), url_encode(format_rfc3339(now - back)),
-                                 url_encode(format_rfc3339(now))),
+                                 percent_encode(*region), percent_encode(format_rfc3339(now - back)),
+                                 percent_encode(format_rfc3339(now))),
                      what + " historical", now, result);
     if (historical) {
       if (auto readings =
@@ -354,7 +354,7 @@ class WattTimeAdapter final : public PerLocationAdapter<WattTimeAdapter> {
     }
     auto forecast =
         co_await get(fmt::format("/v3/forecast?region={}&signal_type=co2_moer&horizon_hours=24",
-                                 url_encode(*region)),
+                                 percent_encode(*region)),
                      what + " forecast", now, result);
     if (forecast) {
       if (auto readings =
@@ -444,7 +444,7 @@ class CarbonIntensityUkAdapter final : public PerLocationAdapter<CarbonIntensity
         !location.empty() &&
         std::all_of(location.begin(), location.end(), [](char c) { return c >= '0' && c <= '9'; });
     auto path = fmt::format("/regional/intensity/{}/fw48h/{}/{}", from,
-                            is_region_id ? "regionid" : "postcode", url_encode(location));
+                            is_region_id ? "regionid" : "postcode", percent_encode(location));
     if (auto body = co_await get(path, what + " regional fw48h", result)) {
       if (auto readings = parsed_or_error(parse_uk_regional(*body, slot, ctx),
                                           what + " regional fw48h", result)) {

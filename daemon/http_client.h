@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/encoding.h"  // percent_encode for the adapters building URLs
 #include "core/result.h"
 
 namespace gridshift {
@@ -35,9 +36,6 @@ struct Url {
 
 // Error "http_bad_url" naming field "url".
 Result<Url> parse_url(std::string_view text);
-
-// Percent-encodes a query parameter value (RFC 3986 unreserved characters pass through).
-std::string url_encode(std::string_view text);
 
 // "Basic base64(user:password)" for an Authorization header.
 std::string basic_auth(std::string_view user, std::string_view password);

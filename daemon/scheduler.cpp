@@ -328,6 +328,46 @@ asio::awaitable<void> Scheduler::reconcile(Job job, TimePoint now) {
   if (updated) log->info("job {}: requeued after restart (was dispatching)", job.id);
 }
 
+asio::awaitable<void> Scheduler::stop_orphans(TimePoint now) {
+  // An intent still open for a job that ended (cancelled while dispatching, then a crash):
+  // the target may run something nobody follows. Find it and stop it.
+  auto unresolved = journal_.unresolved();
+  if (!unresolved) co_return;
+  auto log = subsystem_logger("scheduler");
+  for (auto record : *unresolved) {
+    auto job = jobs_.get(record.job_id);
+    if (!job || !*job || !is_terminal((*job)->state)) continue;
+    Job ended = **job;
+    auto found = co_await dispatcher_.adopt(ended, record.region);
+    if (!found) {
+      log->warn("job {}: cannot look for a remote run left by a crash in {}: {}", ended.id,
+                record.region, found.error().message);
+      continue;
+    }
+    record.updated_at = now;
+    record.status = DispatchStatus::abandoned;
+    record.detail = "the job ended before the dispatch was confirmed";
+    if (*found) {
+      ended.remote_name = (*found)->remote_name;
+      ended.region = record.region;
+      log->warn("job {} is {} but {} runs for it in {}: cancelling it", ended.id,
+                to_string(ended.state), (*found)->remote_name, record.region);
+      auto cancelled = co_await dispatcher_.cancel(ended);
+      if (!cancelled) {
+        log->error("job {}: cannot cancel {}: {}", ended.id, (*found)->remote_name,
+                   cancelled.error().message);
+        continue;  // stays unresolved: tried again next cycle
+      }
+      record.remote_name = (*found)->remote_name;
+      record.detail += "; its remote run was cancelled";
+      (void)jobs_.update(ended, event_for(ended, now, "cancel",
+                                          "stopped " + (*found)->remote_name +
+                                              ", created before a crash for this ended job"));
+    }
+    (void)journal_.update(record);
+  }
+}
+
 void Scheduler::mark_running(Job& job, const std::string& region, const DispatchStarted& started,
                              TimePoint now, const std::string& message) {
   job.state = JobState::running;
@@ -349,6 +389,7 @@ asio::awaitable<void> Scheduler::run_cycle() {
 
   for (auto& job : jobs_in(JobState::dispatching))
     co_await reconcile(std::move(job), now);
+  co_await stop_orphans(now);
   for (auto& job : jobs_in(JobState::running))
     co_await follow(std::move(job), now);
 

@@ -74,6 +74,8 @@ class Scheduler {
   std::vector<Job> jobs_in(JobState state);
   // A job left `dispatching` (crash): adopt what the target made, or requeue it.
   boost::asio::awaitable<void> reconcile(Job job, TimePoint now);
+  // Stops remote runs a crash left behind for jobs that have since ended (cancelled).
+  boost::asio::awaitable<void> stop_orphans(TimePoint now);
   void mark_running(Job& job, const std::string& region, const DispatchStarted& started,
                     TimePoint now, const std::string& message);
   void requeue(Job& job, TimePoint now, const std::string& type, const std::string& message);

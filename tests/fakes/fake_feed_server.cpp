@@ -3,35 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 namespace gridshift::testing {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using asio::ip::tcp;
 using nlohmann::json;
 
 struct FakeFeedServer::State {
   mutable std::mutex mutex;
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
-  std::thread thread;
-  std::uint16_t port = 0;
 
   TimePoint now = TimePoint{std::chrono::hours(24 * 20000)};
   std::string emaps_token = "emaps-token";
@@ -45,69 +26,12 @@ struct FakeFeedServer::State {
   std::optional<double> uk_national;
   std::map<int, double> uk_regions;
   std::map<std::string, int> uk_postcodes;
-  std::vector<std::pair<std::string, FakeFault>> faults;
-  std::vector<std::string> targets;          // the most recent kMaxTargets, in order
-  std::map<std::string, int> target_counts;  // every target seen, counted
-  std::map<std::string, std::map<std::string, std::string>> headers_by_path;
-  int active = 0;
-  int max_active = 0;
+  FaultQueue<FakeFault> faults;
 };
 
 namespace {
 
-struct Reply {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::chrono::milliseconds delay{0};
-  bool truncate = false;
-  bool close = false;
-};
-
-std::string decode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size()) {
-      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else if (text[i] == '+') {
-      out += ' ';
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> parse_query(std::string_view query) {
-  std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto item = query.substr(0, amp);
-    auto eq = item.find('=');
-    out[decode(item.substr(0, eq))] =
-        eq == std::string_view::npos ? "" : decode(item.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return out;
-}
-
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    auto slash = path.find('/');
-    out.push_back(decode(path.substr(0, slash)));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash);
-  }
-  return out;
-}
+using Reply = FakeResponse;
 
 std::string iso_ms(TimePoint t) {  // Electricity Maps style
   auto s = format_rfc3339(t);
@@ -374,19 +298,11 @@ std::string basic_of(const std::string& user, const std::string& pass) {
   return "Basic " + out;
 }
 
-Reply route(FakeFeedServer::State& s, const std::string& target,
-            const std::map<std::string, std::string>& headers) {
-  auto q = target.find('?');
-  std::string path = target.substr(0, q);
-  auto query = parse_query(q == std::string::npos ? "" : std::string_view(target).substr(q + 1));
-  // Bounded, so that long benchmark runs do not grow the fake's memory.
-  constexpr std::size_t kMaxTargets = 10000;
-  if (s.targets.size() == kMaxTargets) s.targets.erase(s.targets.begin());
-  s.targets.push_back(target);
-  ++s.target_counts[target];
-  s.headers_by_path[path] = headers;
+Reply route(FakeFeedServer::State& s, const FakeRequest& request) {
+  const auto query = request.params();
+  const auto& headers = request.headers;
   Reply reply;
-  auto parts = split_path(path);
+  auto parts = split_path(request.path);
   if (!parts.empty() && parts[0] == "v3" && parts.size() >= 2 &&
       (parts[1] == "carbon-intensity" || parts[1] == "power-breakdown")) {
     reply = emaps(s, parts, query, headers);
@@ -397,112 +313,28 @@ Reply route(FakeFeedServer::State& s, const std::string& target,
   } else {
     reply = error_reply(404, "unknown path");
   }
-  for (auto it = s.faults.begin(); it != s.faults.end(); ++it) {
-    if (path.rfind(it->first, 0) != 0) continue;
-    FakeFault& f = it->second;
-    if (f.status != 0) {
-      reply.status = f.status;
-      if (!f.body) reply.body = R"({"error": "injected"})";
-    }
-    if (f.retry_after) reply.headers.emplace_back("Retry-After", std::to_string(*f.retry_after));
-    if (f.body) {
-      reply.body = *f.body;
-      reply.content_type = f.content_type;
-    }
-    reply.delay = f.delay;
-    reply.truncate = f.truncate;
-    reply.close = f.close;
-    if (f.times > 0 && --f.times == 0) s.faults.erase(it);
-    break;
+  if (auto fault = s.faults.take(request.method, request.path)) {
+    apply_fault(*fault, reply, R"({"error": "injected"})");
   }
   return reply;
 }
 
-// Coroutines hold a plain pointer: the State owns the io_context, whose destruction destroys
-// their frames, so an owning pointer here would be a cycle.
-asio::awaitable<void> serve(FakeFeedServer::State* s, tcp::socket socket) {
-  {
-    std::lock_guard lock(s->mutex);
-    s->max_active = std::max(s->max_active, ++s->active);
-  }
-  beast::flat_buffer buffer;
-  for (;;) {
-    http::request<http::string_body> req;
-    auto [rec, n] =
-        co_await http::async_read(socket, buffer, req, asio::as_tuple(asio::use_awaitable));
-    if (rec) break;
-    std::map<std::string, std::string> headers;
-    for (const auto& field : req) {
-      std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      headers[name] = std::string(field.value());
-    }
-    Reply reply;
-    {
-      std::lock_guard lock(s->mutex);
-      reply = route(*s, std::string(req.target()), headers);
-    }
-    if (reply.delay.count() > 0) {
-      asio::steady_timer timer(socket.get_executor(), reply.delay);
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    if (reply.close) break;
-    if (reply.truncate) {
-      auto raw = fmt::format("HTTP/1.1 {} OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n{}",
-                             reply.status, reply.content_type, reply.body.size(),
-                             reply.body.substr(0, reply.body.size() / 2));
-      co_await asio::async_write(socket, asio::buffer(raw), asio::as_tuple(asio::use_awaitable));
-      break;
-    }
-    http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
-    res.set(http::field::content_type, reply.content_type);
-    for (const auto& [k, v] : reply.headers)
-      res.set(k, v);
-    res.body() = reply.body;
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    auto [wec, w] = co_await http::async_write(socket, res, asio::as_tuple(asio::use_awaitable));
-    if (wec || !req.keep_alive()) break;
-  }
-  beast::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
-  socket.close(ignored);
-  std::lock_guard lock(s->mutex);
-  --s->active;
-}
-
-asio::awaitable<void> accept_loop(FakeFeedServer::State* s) {
-  for (;;) {
-    auto [ec, socket] = co_await s->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    asio::co_spawn(s->io, serve(s, std::move(socket)), asio::detached);
-  }
-}
-
 }  // namespace
 
-FakeFeedServer::FakeFeedServer() : state_(std::make_shared<State>()) {
-  tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-  state_->acceptor.open(endpoint.protocol());
-  state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  state_->acceptor.bind(endpoint);
-  state_->acceptor.listen();
-  state_->port = state_->acceptor.local_endpoint().port();
-  asio::co_spawn(state_->io, accept_loop(state_.get()), asio::detached);
-  state_->thread = std::thread([s = state_.get()] { s->io.run(); });
-}
+FakeFeedServer::FakeFeedServer()
+    : state_(std::make_shared<State>()),
+      server_(std::make_unique<FakeHttpServer>([s = state_.get()](const FakeRequest& request) {
+        std::lock_guard lock(s->mutex);
+        return route(*s, request);
+      })) {}
 
-FakeFeedServer::~FakeFeedServer() {
-  state_->io.stop();
-  state_->thread.join();
-}
+FakeFeedServer::~FakeFeedServer() = default;
 
 std::string FakeFeedServer::base_url() const {
-  return fmt::format("http://127.0.0.1:{}", state_->port);
+  return server_->base_url();
 }
 std::uint16_t FakeFeedServer::port() const {
-  return state_->port;
+  return server_->port();
 }
 
 void FakeFeedServer::set_now(TimePoint now) {
@@ -546,36 +378,35 @@ void FakeFeedServer::set_uk_region(int region_id, double intensity, const std::s
 }
 void FakeFeedServer::inject(const std::string& path_prefix, FakeFault fault) {
   std::lock_guard lock(state_->mutex);
-  state_->faults.emplace_back(path_prefix, std::move(fault));
+  state_->faults.add("", path_prefix + "*", std::move(fault));
 }
 void FakeFeedServer::clear_faults() {
   std::lock_guard lock(state_->mutex);
   state_->faults.clear();
 }
 int FakeFeedServer::requests(const std::string& prefix) const {
-  std::lock_guard lock(state_->mutex);
-  int n = 0;
-  for (const auto& [target, count] : state_->target_counts) {
-    if (target.rfind(prefix, 0) == 0) n += count;
-  }
-  return n;
+  const auto recorded = server_->recorded();
+  return static_cast<int>(std::count_if(recorded.begin(), recorded.end(), [&](const auto& r) {
+    return r.target.rfind(prefix, 0) == 0;
+  }));
 }
 int FakeFeedServer::watttime_logins() const {
   std::lock_guard lock(state_->mutex);
   return state_->wt_logins;
 }
 int FakeFeedServer::max_concurrent() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->max_active;
+  return server_->max_concurrent();
 }
 std::vector<std::string> FakeFeedServer::targets() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->targets;
+  std::vector<std::string> out;
+  for (const auto& r : server_->recorded())
+    out.push_back(r.target);
+  return out;
 }
 std::map<std::string, std::string> FakeFeedServer::last_headers(const std::string& prefix) const {
-  std::lock_guard lock(state_->mutex);
-  for (const auto& [path, headers] : state_->headers_by_path) {
-    if (path.rfind(prefix, 0) == 0) return headers;
+  const auto recorded = server_->recorded();
+  for (auto it = recorded.rbegin(); it != recorded.rend(); ++it) {
+    if (it->path.rfind(prefix, 0) == 0) return it->headers;
   }
   return {};
 }

@@ -13,21 +13,9 @@
 #include <vector>
 
 #include "core/time.h"
+#include "fakes/fake_http_server.h"
 
 namespace gridshift::testing {
-
-// What to do instead of (or on top of) the normal answer, for requests whose path starts
-// with the fault's prefix. `times` < 0: until cleared.
-struct FakeFault {
-  int status = 0;                      // non-zero: answer this status
-  std::optional<int> retry_after;      // Retry-After header (seconds)
-  std::chrono::milliseconds delay{0};  // wait before answering
-  std::optional<std::string> body;     // replace the body (garbage, HTML, ...)
-  std::string content_type = "application/json";
-  bool truncate = false;  // announce the full length, send half, close
-  bool close = false;     // close the connection without answering
-  int times = -1;
-};
 
 struct FakeZone {
   double intensity = 100;  // g/kWh of the latest hour; history and forecast vary around it
@@ -63,6 +51,7 @@ class FakeFeedServer {
   void set_uk_national(double intensity);
   void set_uk_region(int region_id, double intensity, const std::string& postcode = "");
 
+  // Faults for paths starting with `path_prefix`, tried in the order injected.
   void inject(const std::string& path_prefix, FakeFault fault);
   void clear_faults();
 
@@ -71,12 +60,14 @@ class FakeFeedServer {
   int watttime_logins() const;
   int max_concurrent() const;                // largest number of connections open at once
   std::vector<std::string> targets() const;  // the last 10,000 request targets, in order
+  // Headers of the latest request whose path starts with `prefix`.
   std::map<std::string, std::string> last_headers(const std::string& prefix) const;
 
   struct State;  // implementation detail, public for the .cpp's free functions
 
  private:
   std::shared_ptr<State> state_;
+  std::unique_ptr<FakeHttpServer> server_;  // declared last: stops before state_ goes
 };
 
 }  // namespace gridshift::testing

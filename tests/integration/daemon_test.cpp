@@ -180,16 +180,34 @@ TEST(DaemonCommandLine, CheckConfigNamesAMisspeltKeyAndItsLine) {
   EXPECT_NE(r.err.find("bad.yaml:" + std::to_string(line) + ":"), std::string::npos) << r.err;
 }
 
-TEST(DaemonCommandLine, CheckConfigRefusesADispatchTargetThisBuildLacks) {
+TEST(DaemonCommandLine, CheckConfigLoadsTheVertexCredentialsAndNamesTheKey) {
   TempDir dir;
   std::string config = annual_dataset_config(dir.path());
   config.replace(config.find("dispatch: {type: dry_run}"), 25,
-                 "dispatch: {type: vertex_ai, vertex_ai: {project: p}}");
+                 "dispatch: {type: vertex_ai, vertex_ai: {project: p, credentials: " +
+                     (dir / "key.json").string() + "}}");
   write_file(dir / "vertex.yaml", config);
+  // A key file without its private key: refused before any dispatch, naming key and field.
+  write_file(dir / "key.json",
+             R"({"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com"})");
   auto r = run_command({kDaemon, "--check-config", "--config", (dir / "vertex.yaml").string()},
                        dir.path());
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("dispatch.type: 'vertex_ai' is not available"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("private_key"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("dispatch.vertex_ai.credentials"), std::string::npos) << r.err;
+
+  // The same at startup: exit 2, nothing served.
+  auto daemon = run_command({kDaemon, "--config", (dir / "vertex.yaml").string()}, dir.path());
+  EXPECT_EQ(daemon.exit_code, 2) << daemon.err;
+
+  // An authorized_user file (gcloud's) is accepted.
+  write_file(dir / "key.json",
+             R"({"type": "authorized_user", "client_id": "c", "client_secret": "s",)"
+             R"( "refresh_token": "r"})");
+  r = run_command({kDaemon, "--check-config", "--config", (dir / "vertex.yaml").string()},
+                  dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("dispatch vertex_ai"), std::string::npos) << r.out;
 }
 
 TEST(DaemonCommandLine, CheckConfigOnAMissingFileExits2) {

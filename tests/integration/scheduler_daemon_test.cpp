@@ -17,7 +17,6 @@ namespace gridshift::testing {
 namespace {
 
 const std::string kDaemon = GRIDSHIFTD_PATH;
-const std::string kCli = GRIDSHIFT_CLI_PATH;
 
 TimePoint this_hour() {
   return std::chrono::floor<std::chrono::hours>(std::chrono::system_clock::now());
@@ -37,7 +36,6 @@ class SchedulerDaemon : public ::testing::Test {
       trace << "GB," << format_rfc3339(t) << "," << (dip ? 100 : 300) << "\n";
     }
     write_file(dir_ / "trace.csv", trace.str());
-    socket_ = (dir_ / "gridshift.sock").string();
     write_file(dir_ / "config.yaml",
                "state_dir: " + (dir_ / "state").string() + "\n" + "socket: {path: " + socket_ +
                    ", mode: \"0660\"}\n" +
@@ -57,26 +55,13 @@ class SchedulerDaemon : public ::testing::Test {
     EXPECT_EQ(daemon_->wait_exit(), 0) << daemon_->stderr_text();
   }
 
-  CommandResult cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {kCli, "--socket", socket_});
-    return run_command(args, dir_.path());
-  }
-
-  std::string submit(const std::string& spec) {
-    write_file(dir_ / "job.yaml", spec);
-    auto r = cli({"submit", (dir_ / "job.yaml").string(), "--json"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return nlohmann::json::parse(r.out)["id"].get<std::string>();
-  }
-
-  nlohmann::json show(const std::string& id) {
-    auto r = cli({"show", id, "--json"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return nlohmann::json::parse(r.out);
-  }
+  CommandResult cli(std::vector<std::string> args) { return cli_.run(std::move(args)); }
+  std::string submit(const std::string& spec) { return cli_.submit(spec); }
+  nlohmann::json show(const std::string& id) { return cli_.show(id); }
 
   TempDir dir_;
-  std::string socket_;
+  std::string socket_ = (dir_ / "gridshift.sock").string();
+  CliRunner cli_{dir_.path(), socket_};
   std::unique_ptr<ChildProcess> daemon_;
 };
 

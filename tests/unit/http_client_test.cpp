@@ -42,7 +42,7 @@ TEST(HttpClientTest, BasicAuthAndUrlEncoding) {
   EXPECT_EQ(basic_auth("Aladdin", "open sesame"),
             "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");  // RFC 7617
   EXPECT_EQ(basic_auth("a", ""), "Basic YTo=");
-  EXPECT_EQ(url_encode("2026-11-26T18:00:00+00:00"), "2026-11-26T18%3A00%3A00%2B00%3A00");
+  EXPECT_EQ(percent_encode("2026-11-26T18:00:00+00:00"), "2026-11-26T18%3A00%3A00%2B00%3A00");
 }
 
 TEST(HttpClientTest, ProxySelectionHonoursNoProxy) {

@@ -297,7 +297,10 @@ class ScriptedTarget final : public Dispatcher {
     }
     co_return RemoteStatus{};
   }
-  asio::awaitable<Status> cancel(Job) override { co_return Status{}; }
+  asio::awaitable<Status> cancel(Job job) override {
+    cancels.push_back(job.remote_name.value_or(""));
+    co_return Status{};
+  }
   asio::awaitable<Result<std::optional<DispatchStarted>>> adopt(Job, std::string region) override {
     adopts.push_back(region);
     if (!adopt_answers.empty()) {
@@ -313,6 +316,7 @@ class ScriptedTarget final : public Dispatcher {
   std::vector<Result<std::optional<DispatchStarted>>> adopt_answers;
   std::vector<std::string> creates;
   std::vector<std::string> adopts;
+  std::vector<std::string> cancels;
 };
 
 class ScriptedSchedulerTest : public SchedulerTest {
@@ -377,6 +381,28 @@ TEST_F(ScriptedSchedulerTest, AfterACrashWhatTheTargetMadeIsAdoptedNotCreatedAga
   EXPECT_EQ(journal->back().remote_name, "remote/existing");
   EXPECT_NE(messages("j-adopt").find("adopted after restart"), std::string::npos)
       << messages("j-adopt");
+}
+
+TEST_F(ScriptedSchedulerTest, ARunLeftByACrashForACancelledJobIsStopped) {
+  left_dispatching("j-gone", "europe-west9");
+  Job job = load("j-gone");
+  job.state = JobState::cancelled;  // cancelled while the create was under way, then a crash
+  JobEvent event;
+  event.job_id = job.id;
+  event.at = clock_.now();
+  event.type = "state";
+  ASSERT_TRUE(store_.update(job, event));
+  target_.adopt_answers.push_back(
+      std::optional<DispatchStarted>{DispatchStarted{"remote/orphan", std::nullopt}});
+  cycle();
+  EXPECT_EQ(target_.cancels, std::vector<std::string>{"remote/orphan"});
+  EXPECT_TRUE(target_.creates.empty());
+  EXPECT_EQ(load("j-gone").state, JobState::cancelled);
+  auto unresolved = store_.unresolved();
+  ASSERT_TRUE(unresolved);
+  EXPECT_TRUE(unresolved->empty());
+  cycle();  // resolved: not looked for again
+  EXPECT_EQ(target_.adopts.size(), 1u);
 }
 
 TEST_F(ScriptedSchedulerTest, AReconcileThatCannotReachTheTargetKeepsTheJobUntilItCan) {

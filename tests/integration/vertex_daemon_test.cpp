@@ -1,0 +1,237 @@
+// End to end through the real binaries against the fake Google (Vertex AI, Cloud Storage, OAuth2
+// token endpoint): gridshiftd dispatches a job to the cleanest region with a service-account
+// key, stages its spec in a bucket, follows the CustomJob to SUCCEEDED and accounts for it; a
+// daemon killed by SIGKILL after its create reached Google adopts the job instead of creating a
+// second one; a quota refusal in the best region moves the job to the next-best one.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "core/time.h"
+#include "fakes/fake_google.h"
+#include "support/daemon_fixture.h"
+#include "support/process.h"
+
+namespace gridshift::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TimePoint this_hour() {
+  return std::chrono::floor<std::chrono::hours>(std::chrono::system_clock::now());
+}
+
+std::vector<std::string> event_types(const nlohmann::json& job) {
+  std::vector<std::string> types;
+  for (const auto& e : job["events"])
+    types.push_back(e["type"]);
+  return types;
+}
+
+std::string event_messages(const nlohmann::json& job) {
+  std::string all;
+  for (const auto& e : job["events"])
+    all += e["type"].get<std::string>() + ": " + e["message"].get<std::string>() + "\n";
+  return all;
+}
+
+class VertexDaemon : public ::testing::Test {
+ protected:
+  // GB (europe-west2) is at 100 g/kWh, FR (europe-west9) at 300: GB is the cleanest region.
+  void SetUp() override {
+    std::ostringstream trace;
+    trace << "region,timestamp,gco2_per_kwh\n";
+    const TimePoint start = this_hour() - std::chrono::hours(6);
+    for (int h = 0; h < 48; ++h) {
+      const auto t = format_rfc3339(start + std::chrono::hours(h));
+      trace << "GB," << t << ",100\n";
+      trace << "FR," << t << ",300\n";
+    }
+    write_file(dir_ / "trace.csv", trace.str());
+    write_file(dir_ / "key.json", google_.service_account_key_json());
+    const std::string base = google_.base_url();
+    write_file(dir_ / "config.yaml",
+               "state_dir: " + (dir_ / "state").string() + "\n" + "socket: {path: " + socket_ +
+                   ", mode: \"0660\"}\n" + "log_level: debug\n" +
+                   "scheduler: {tick: 1s}\n"
+                   "feeds:\n"
+                   "  - {name: replay, type: trace_file, actuals: " +
+                   (dir_ / "trace.csv").string() + "}\n" +
+                   "regions:\n"
+                   "  - {name: europe-west2, feeds: [replay], location: GB, pue: 1.0}\n"
+                   "  - {name: europe-west9, feeds: [replay], location: FR, pue: 1.0}\n"
+                   "dispatch:\n"
+                   "  type: vertex_ai\n"
+                   "  vertex_ai:\n"
+                   "    project: " +
+                   google_.options().project_id + "\n" +
+                   "    credentials: " + (dir_ / "key.json").string() + "\n" + "    endpoint: \"" +
+                   base + "/r/{region}\"\n" + "    storage_endpoint: \"" + base + "\"\n" +
+                   "    token_uri: \"" + google_.token_uri() + "\"\n" + "    metadata_url: \"" +
+                   base + "\"\n" +
+                   "    staging_bucket: {enabled: true, prefix: gs-test, delete_after: true}\n");
+  }
+
+  void TearDown() override {
+    if (daemon_ && daemon_->running()) {
+      daemon_->signal(SIGTERM);
+      EXPECT_EQ(daemon_->wait_exit(), 0) << daemon_->stderr_text();
+    }
+  }
+
+  void start() {
+    daemon_ = start_daemon(dir_.path(), dir_ / "config.yaml");
+    ASSERT_TRUE(wait_ready(*daemon_)) << daemon_->stderr_text();
+  }
+
+  std::string submit(const std::string& spec_text) { return cli_.submit(spec_text); }
+  nlohmann::json wait_for_state(const std::string& id, const std::string& state) {
+    auto job = cli_.wait_for_state(id, state);
+    if (job["state"] != state) ADD_FAILURE() << daemon_->stderr_text();
+    return job;
+  }
+
+  static std::string spec(const std::string& name) {
+    return "name: " + name +
+           "\n"
+           "duration: 1h\n"
+           "policy: now\n"
+           "regions: [europe-west9, europe-west2]\n"
+           "vertex:\n"
+           "  machine_type: n1-standard-8\n"
+           "  accelerator_type: NVIDIA_TESLA_T4\n"
+           "  accelerator_count: 2\n"
+           "  replica_count: 1\n"
+           "  container: {image_uri: europe-docker.pkg.dev/p/r/trainer:1, args: [--epochs, "
+           "\"10\"], env: {MODE: fast}}\n"
+           "  service_account: trainer@gridshift-test.iam.gserviceaccount.com\n"
+           "  scheduling: {strategy: SPOT, timeout: 2h}\n"
+           "  labels: {team: vision}\n";
+  }
+
+  TempDir dir_;
+  FakeGoogle google_;
+  std::string socket_ = (dir_ / "gridshift.sock").string();
+  CliRunner cli_{dir_.path(), socket_};
+  std::unique_ptr<ChildProcess> daemon_;
+};
+
+TEST_F(VertexDaemon, AJobRunsInTheCleanestRegionAndIsAccountedFromVertexTimes) {
+  google_.set_job_script(JobScript::succeed(milliseconds(0), milliseconds(300), seconds(2)));
+  start();
+  const auto id = submit(spec("resnet"));
+  auto job = wait_for_state(id, "succeeded");
+
+  // Exactly one remote job, in the cleanest region, labelled with the gridshift job id.
+  const auto remote = google_.jobs_with_label("gridshift-job", id);
+  ASSERT_EQ(remote.size(), 1u) << event_messages(job);
+  EXPECT_EQ(remote[0].region, "europe-west2");
+  EXPECT_EQ(job["region"], "europe-west2");
+  EXPECT_EQ(job["remote_name"], remote[0].name);
+  EXPECT_EQ(google_.count("POST", "*/customJobs"), 1);
+
+  // The create body, field by field.
+  const auto creates = google_.requests("POST", "*/customJobs");
+  ASSERT_EQ(creates.size(), 1u);
+  EXPECT_NE(creates[0].path.find("/r/europe-west2/v1/projects/gridshift-test/locations/"
+                                 "europe-west2/customJobs"),
+            std::string::npos)
+      << creates[0].path;
+  EXPECT_EQ(creates[0].headers.at("authorization"), "Bearer <present>");
+  const auto body = creates[0].body_json();
+  EXPECT_EQ(body["displayName"].get<std::string>().rfind("gridshift-" + id, 0), 0u) << body;
+  EXPECT_EQ(body["labels"]["gridshift-job"], id);
+  EXPECT_EQ(body["labels"]["managed-by"], "gridshiftd");
+  EXPECT_EQ(body["labels"]["team"], "vision");
+  const auto& pool = body["jobSpec"]["workerPoolSpecs"][0];
+  EXPECT_EQ(pool["machineSpec"]["machineType"], "n1-standard-8");
+  EXPECT_EQ(pool["machineSpec"]["acceleratorType"], "NVIDIA_TESLA_T4");
+  EXPECT_EQ(pool["machineSpec"]["acceleratorCount"], 2);
+  EXPECT_EQ(pool["replicaCount"], "1");
+  EXPECT_EQ(pool["containerSpec"]["imageUri"], "europe-docker.pkg.dev/p/r/trainer:1");
+  EXPECT_EQ(pool["containerSpec"]["args"], nlohmann::json({"--epochs", "10"}));
+  bool has_mode = false;
+  bool has_job_id = false;
+  for (const auto& e : pool["containerSpec"]["env"]) {
+    has_mode = has_mode || (e["name"] == "MODE" && e["value"] == "fast");
+    has_job_id = has_job_id || (e["name"] == "GRIDSHIFT_JOB_ID" && e["value"] == id);
+  }
+  EXPECT_TRUE(has_mode) << pool;
+  EXPECT_TRUE(has_job_id) << pool;
+  EXPECT_EQ(body["jobSpec"]["scheduling"]["strategy"], "SPOT");
+  EXPECT_EQ(body["jobSpec"]["scheduling"]["timeout"], "7200s");
+  EXPECT_EQ(body["jobSpec"]["serviceAccount"], "trainer@gridshift-test.iam.gserviceaccount.com");
+  const std::string output = body["jobSpec"]["baseOutputDirectory"]["outputUriPrefix"];
+  EXPECT_EQ(output.rfind("gs://gs-test-" + id, 0), 0u) << output;
+
+  // Staging: the bucket was created in the region, the spec uploaded once, then all deleted.
+  const auto bucket_creates = google_.requests("POST", "/storage/v1/b");
+  ASSERT_GE(bucket_creates.size(), 1u);
+  EXPECT_EQ(bucket_creates[0].body_json()["name"], "gs-test-" + id);
+  EXPECT_GE(google_.count("POST", "/upload/storage/v1/b/*"), 1);
+  ASSERT_TRUE(wait_until([&] { return !google_.bucket("gs-test-" + id).has_value(); }))
+      << daemon_->stderr_text();
+
+  // Accounting from Vertex's own start and end times.
+  const auto& resource = remote[0].resource;
+  ASSERT_TRUE(resource.contains("startTime")) << resource;
+  auto vertex_start = parse_rfc3339(resource["startTime"].get<std::string>());
+  ASSERT_TRUE(vertex_start);
+  auto recorded_start = parse_rfc3339(job["started_at"].get<std::string>());
+  ASSERT_TRUE(recorded_start);
+  EXPECT_LE(std::chrono::abs(*recorded_start - *vertex_start), seconds(1)) << job.dump(2);
+  ASSERT_TRUE(job["accounting"].is_object()) << job.dump(2);
+  EXPECT_GT(job["accounting"]["actual_g"].get<double>(), 0.0) << job.dump(2);
+  const auto types = event_types(job);
+  EXPECT_NE(std::find(types.begin(), types.end(), "dispatch"), types.end()) << event_messages(job);
+}
+
+TEST_F(VertexDaemon, AKilledDaemonAdoptsTheJobItCreatedInsteadOfCreatingAnother) {
+  google_.set_job_script(JobScript::succeed(milliseconds(0), milliseconds(300), seconds(2)));
+  // The create reaches Google and the job is made, but the answer never comes back in time.
+  GoogleFault lost = GoogleFault::of(GoogleFault::Kind::commit_then_fail, "POST", "*/customJobs");
+  lost.status = 0;
+  lost.delay = seconds(120);
+  google_.inject(lost);
+  start();
+  const auto id = submit(spec("crashy"));
+  ASSERT_TRUE(wait_until([&] { return google_.jobs_with_label("gridshift-job", id).size() == 1; },
+                         seconds(30)))
+      << daemon_->stderr_text();
+  daemon_->signal(SIGKILL);
+  EXPECT_EQ(daemon_->wait_exit(), 128 + SIGKILL);
+  google_.clear_faults();
+
+  start();
+  auto job = wait_for_state(id, "succeeded");
+  const auto remote = google_.jobs_with_label("gridshift-job", id);
+  ASSERT_EQ(remote.size(), 1u) << event_messages(job);
+  EXPECT_EQ(job["remote_name"], remote[0].name);
+  EXPECT_EQ(google_.count("POST", "*/customJobs"), 1) << "the restarted daemon created again";
+  EXPECT_GE(google_.count("GET", "*/customJobs"), 1) << "no LIST by label before deciding";
+  EXPECT_NE(event_messages(job).find("adopted"), std::string::npos) << event_messages(job);
+}
+
+TEST_F(VertexDaemon, AQuotaRefusalMovesTheJobToTheNextBestRegion) {
+  google_.set_job_script(JobScript::succeed(milliseconds(0), milliseconds(100), seconds(1)));
+  google_.set_region("europe-west2", RegionCapacity{{{"NVIDIA_TESLA_T4", 1}}});
+  start();
+  const auto id = submit(spec("quota"));  // asks for 2 T4s: over europe-west2's quota of 1
+  auto job = wait_for_state(id, "succeeded");
+  EXPECT_EQ(job["region"], "europe-west9") << event_messages(job);
+  const auto remote = google_.jobs_with_label("gridshift-job", id);
+  ASSERT_EQ(remote.size(), 1u);
+  EXPECT_EQ(remote[0].region, "europe-west9");
+  const auto messages = event_messages(job);
+  EXPECT_NE(messages.find("dispatch_failed: region_unavailable"), std::string::npos) << messages;
+  EXPECT_NE(messages.find("custom_model_training_nvidia_t4_gpus"), std::string::npos) << messages;
+  EXPECT_NE(messages.find("trying the next-best region"), std::string::npos) << messages;
+}
+
+}  // namespace
+}  // namespace gridshift::testing
