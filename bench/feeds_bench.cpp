@@ -65,6 +65,10 @@ asio::awaitable<int> poll_all(FeedPoller& poller) {
 int main(int argc, char** argv) {
   const int cycles = argc > 1 ? std::atoi(argv[1]) : 10000;
   const int report_every = argc > 2 ? std::atoi(argv[2]) : 1000;
+  if (cycles < 1 || report_every < 1) {
+    std::fprintf(stderr, "usage: feeds_bench [cycles >= 1] [report_every >= 1]\n");
+    return 2;
+  }
   const auto dir = std::filesystem::temp_directory_path() /
                    ("gridshift-feeds-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

@@ -1,5 +1,6 @@
 #include "core/job_spec.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <sstream>
 
+#include "core/utf8.h"
 #include "core/yaml_fields.h"
 
 namespace gridshift {
@@ -106,6 +109,11 @@ class SpecParser {
                                            int line, std::string_view what = "a string") {
     if (!node.IsScalar()) {
       error(path, "expected " + std::string(what) + ", got " + describe(node), line);
+      return std::nullopt;
+    }
+    // The spec is stored as JSON, which cannot hold malformed UTF-8.
+    if (!is_valid_utf8(node.Scalar())) {
+      error(path, "is not valid UTF-8 text", line);
       return std::nullopt;
     }
     return node.Scalar();
@@ -486,6 +494,49 @@ struct ParseOutcome {
   std::map<std::string, int> lines;
 };
 
+// Notes where each document's first node starts; builds nothing.
+class DocumentMarks final : public YAML::EventHandler {
+ public:
+  std::vector<int> first_lines;  // 1-based, one per document
+
+  void OnDocumentStart(const YAML::Mark&) override { first_lines.push_back(0); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    note(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    note(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    note(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& mark) {
+    if (!first_lines.empty() && first_lines.back() == 0) first_lines.back() = mark.line + 1;
+  }
+};
+
+// The line of a second document in `text`, if it has one. Reads at most two documents:
+// yaml-cpp 0.7's LoadAll never returns on some malformed streams (a lone ",": it yields empty
+// documents forever, jbeder/yaml-cpp#1040), so the spec is not read with it.
+std::optional<int> second_document_line(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentMarks marks;
+  for (int documents = 0; documents < 2; ++documents) {
+    if (!parser.HandleNextDocument(marks)) return std::nullopt;
+  }
+  return marks.first_lines.size() > 1 ? marks.first_lines[1] : 0;
+}
+
 ParseOutcome parse_with_lines(std::string_view text) {
   ParseOutcome out;
   const bool blank = std::all_of(text.begin(), text.end(), [](char c) {
@@ -495,25 +546,24 @@ ParseOutcome parse_with_lines(std::string_view text) {
     out.errors.push_back(FieldError{"", "job spec is empty", 0});
     return out;
   }
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    const std::string owned(text);
+    const auto second = second_document_line(owned);
+    if (second) {
+      out.errors.push_back(FieldError{"", "expected one job spec document, found more", *second});
+      return out;
+    }
+    root = YAML::Load(owned);
   } catch (const YAML::Exception& e) {
     const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
     out.errors.push_back(FieldError{"", "invalid YAML: " + e.msg, line});
     return out;
   }
-  if (documents.empty() || documents[0].IsNull()) {
+  if (root.IsNull()) {
     out.errors.push_back(FieldError{"", "job spec is empty", 0});
     return out;
   }
-  if (documents.size() > 1) {
-    out.errors.push_back(
-        FieldError{"", "expected one job spec document, found " + std::to_string(documents.size()),
-                   line_of(documents[1])});
-    return out;
-  }
-  const YAML::Node& root = documents[0];
   if (!root.IsMap()) {
     out.errors.push_back(
         FieldError{"", "a job spec must be a mapping, got " + describe(root), line_of(root)});

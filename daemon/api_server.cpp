@@ -221,22 +221,11 @@ asio::awaitable<void> serve_connection(typename Protocol::socket socket, const A
     auto& message = parser.get();
     const bool keep_alive = message.keep_alive();
     ApiRequest request;
-    request.method = std::string(message.method_string());
-    request.uid = caller.uid;
-    request.gid = caller.gid;
+    std::optional<ApiResponse> refused = to_api_request(message, caller.uid, caller.gid, request);
     ApiResponse response;
-    if (!parse_target(message.target(), request.path, request.query)) {
-      response = ApiResponse::error(400, "bad_request", "malformed request target");
-    } else if (!is_valid_utf8(message.body())) {
-      response = ApiResponse::error(400, "invalid_utf8", "the request body is not valid UTF-8");
+    if (refused) {
+      response = std::move(*refused);
     } else {
-      for (const auto& field : message) {
-        std::string name(field.name_string());
-        std::transform(name.begin(), name.end(), name.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        request.headers[name] = std::string(field.value());
-      }
-      request.body = std::move(message.body());
       try {
         response = co_await router.dispatch_async(std::move(request));
       } catch (const std::exception& e) {
@@ -281,41 +270,25 @@ asio::awaitable<void> accept_connections(asio::io_context& io,
 
 }  // namespace
 
-bool is_valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  while (i < text.size()) {
-    const unsigned char c = byte(i);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    std::uint32_t code = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-      code = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      code = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      code = c & 0x07u;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((byte(i + k) & 0xC0u) != 0x80u) return false;
-      code = (code << 6) | (byte(i + k) & 0x3Fu);
-    }
-    if ((length == 3 && code < 0x800) || (length == 4 && code < 0x10000) || code > 0x10FFFF ||
-        (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
+std::optional<ApiResponse> to_api_request(http::request<http::string_body>& message,
+                                          std::uint32_t uid, std::uint32_t gid, ApiRequest& out) {
+  out.method = std::string(message.method_string());
+  out.uid = uid;
+  out.gid = gid;
+  if (!parse_target(message.target(), out.path, out.query)) {
+    return ApiResponse::error(400, "bad_request", "malformed request target");
   }
-  return true;
+  if (!is_valid_utf8(message.body())) {
+    return ApiResponse::error(400, "invalid_utf8", "the request body is not valid UTF-8");
+  }
+  for (const auto& field : message) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out.headers[name] = std::string(field.value());
+  }
+  out.body = std::move(message.body());
+  return std::nullopt;
 }
 
 bool parse_target(std::string_view target, std::string& path,

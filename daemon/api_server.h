@@ -8,6 +8,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +19,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "core/utf8.h"
 #include "daemon/api_router.h"
 #include "daemon/config.h"
 
@@ -35,13 +38,17 @@ struct ApiServerOptions {
 // The uid and gid of a caller over TCP, which has no peer credentials (owns no job).
 inline constexpr std::uint32_t kAnonymousCaller = 0xFFFFFFFFu;
 
-// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
-bool is_valid_utf8(std::string_view text);
-
 // Splits a request target into its percent-decoded path and query parameters; nullopt when the
 // target is not an origin-form path or its escapes are malformed.
 bool parse_target(std::string_view target, std::string& path,
                   std::map<std::string, std::string>& query);
+
+// The server's per-request step: fills `out` from a parsed HTTP request of the caller (target
+// split and decoded, header names lower-cased, body moved) and returns nullopt; or returns the
+// 400 answer a request gets without reaching the router (malformed target, body not UTF-8).
+std::optional<ApiResponse> to_api_request(
+    boost::beast::http::request<boost::beast::http::string_body>& message, std::uint32_t uid,
+    std::uint32_t gid, ApiRequest& out);
 
 class ApiServer {
  public:

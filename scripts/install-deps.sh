@@ -19,6 +19,7 @@ packages=(
   man-db                  # systemd-analyze verify checks the units' man: Documentation= links
   dpkg-dev                # dpkg-shlibdeps: CPack computes the .deb's Depends (tests, packaging)
   prometheus              # promtool check metrics on /metrics (tests)
+  clang libclang-rt-14-dev # libFuzzer and clang's sanitizers: the fuzz targets (fuzz/, tests)
 )
 
 missing=()
