@@ -370,6 +370,23 @@ TEST(ParseJobSpec, InvalidYamlSyntaxIsOneErrorWithItsLine) {
   EXPECT_EQ(tabs.error().details[0].line, 5);
 }
 
+TEST(ParseJobSpec, InvalidUtf8IsRefusedNamingTheField) {
+  // Found by fuzz_job_spec: this used to escape as an exception from the canonical JSON.
+  auto spec = parse_job_spec("name: a\xff\xfe\nduration: 1h\n");
+  ASSERT_FALSE(spec);
+  ASSERT_EQ(spec.error().details.size(), 1u);
+  EXPECT_EQ(spec.error().details[0].field, "name");
+  EXPECT_NE(spec.error().details[0].message.find("UTF-8"), std::string::npos);
+}
+
+TEST(ParseJobSpec, ALoneCommaIsAnErrorNotAHang) {
+  // Found by fuzz_job_spec: yaml-cpp 0.7's LoadAll never returns on this input.
+  auto spec = parse_job_spec(",");
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().code, "invalid_job");
+  EXPECT_EQ(spec.error().details.size(), 1u);
+}
+
 TEST(ParseJobSpec, EmptyTextIsAnError) {
   for (const char* text : {"", "   \n\n", "# only a comment\n", "~\n"}) {
     auto spec = parse_job_spec(text);
