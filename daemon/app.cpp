@@ -82,9 +82,9 @@ Result<std::unique_ptr<TokenSource>> load_dispatch_credentials(const Config& con
       e.details.push_back(FieldError{"dispatch.vertex_ai.credentials", cause.message, 0});
     }
     for (const auto& detail : cause.details) {
-      e.details.push_back(FieldError{
-          "dispatch.vertex_ai.credentials",
-          fmt::format("{}: {}: {}", cause.message, detail.field, detail.message), 0});
+      e.details.push_back(
+          FieldError{"dispatch.vertex_ai.credentials",
+                     fmt::format("{}: {}: {}", cause.message, detail.field, detail.message), 0});
     }
     return e;
   }
@@ -362,7 +362,8 @@ std::unique_ptr<Dispatcher> Daemon::make_dispatcher() {
       return local;
     }
     case DispatchType::vertex_ai: {
-      auto tokens = load_dispatch_credentials(config_, *http_, *clock_);
+      // Tokens live on Google's clock, the real one, even when a test runs the daemon's fast.
+      auto tokens = load_dispatch_credentials(config_, *http_, wall_clock_);
       if (!tokens) throw InvalidConfigError(format_config_errors(config_path_, tokens.error()));
       tokens_ = std::move(*tokens);
       subsystem_logger("vertex")->info("Vertex AI project {} with {} credentials",

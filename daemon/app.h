@@ -19,6 +19,7 @@
 #include "daemon/http_client.h"
 #include "daemon/job_service.h"
 #include "daemon/scheduler.h"
+#include "daemon/system_clock.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/token_source.h"
 #include "storage/sqlite_store.h"
@@ -84,6 +85,7 @@ class Daemon {
   Config config_;
   ResolvedSecrets secrets_;
   std::unique_ptr<Clock> clock_;
+  SystemClock wall_clock_;  // for credentials, whose lifetimes are real time
   std::unique_ptr<SqliteStore> store_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
