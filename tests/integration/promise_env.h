@@ -23,6 +23,7 @@
 #include "api_raw_client.h"
 #include "core/time.h"
 #include "fakes/fake_google.h"
+#include "support/hourly_series.h"
 #include "support/process.h"
 
 namespace gridshift::testing {
@@ -44,17 +45,11 @@ inline std::uint64_t env_number(const char* name, std::uint64_t fallback) {
 // its trough at a different hour in each, so that the best window moves between regions.
 inline std::string daily_curve_trace(const std::vector<std::string>& locations, TimePoint start,
                                      int hours) {
-  std::ostringstream trace;
-  trace << "region,timestamp,gco2_per_kwh\n";
-  for (int h = 0; h < hours; ++h) {
-    const auto t = format_rfc3339(start + std::chrono::hours(h));
-    for (std::size_t i = 0; i < locations.size(); ++i) {
-      const double phase = 2.0 * M_PI * (h + 7.0 * static_cast<double>(i)) / 24.0;
-      const double value = 200.0 + 100.0 * static_cast<double>(i) + 120.0 * std::sin(phase);
-      trace << locations[i] << "," << t << "," << std::lround(value) << "\n";
-    }
-  }
-  return trace.str();
+  return trace_csv(locations, start, hours, [](std::size_t i, int h) {
+    const double phase = 2.0 * M_PI * (h + 7.0 * static_cast<double>(i)) / 24.0;
+    return static_cast<double>(
+        std::lround(200.0 + 100.0 * static_cast<double>(i) + 120.0 * std::sin(phase)));
+  });
 }
 
 // europe-west2 (GB) and europe-west9 (FR) on one trace_file feed, dispatched to `google`

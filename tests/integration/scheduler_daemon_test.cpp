@@ -11,6 +11,7 @@
 
 #include "core/time.h"
 #include "support/daemon_fixture.h"
+#include "support/hourly_series.h"
 #include "support/process.h"
 
 namespace gridshift::testing {
@@ -26,16 +27,13 @@ class SchedulerDaemon : public ::testing::Test {
  protected:
   // GB: 300 g/kWh now and after, except a dip to 100 from +2 h to +4 h.
   void SetUp() override {
-    std::ostringstream trace;
-    trace << "region,timestamp,gco2_per_kwh\n";
     const TimePoint start = this_hour() - std::chrono::hours(6);
-    for (int h = 0; h < 48; ++h) {
-      const TimePoint t = start + std::chrono::hours(h);
-      const auto from_now = t - this_hour();
+    const std::string trace = trace_csv({"GB"}, start, 48, [&](std::size_t, int h) {
+      const auto from_now = start + std::chrono::hours(h) - this_hour();
       const bool dip = from_now >= std::chrono::hours(2) && from_now < std::chrono::hours(4);
-      trace << "GB," << format_rfc3339(t) << "," << (dip ? 100 : 300) << "\n";
-    }
-    write_file(dir_ / "trace.csv", trace.str());
+      return dip ? 100.0 : 300.0;
+    });
+    write_file(dir_ / "trace.csv", trace);
     write_file(dir_ / "config.yaml",
                "state_dir: " + (dir_ / "state").string() + "\n" + "socket: {path: " + socket_ +
                    ", mode: \"0660\"}\n" +

@@ -14,6 +14,7 @@
 #include "core/time.h"
 #include "fakes/fake_google.h"
 #include "support/daemon_fixture.h"
+#include "support/hourly_series.h"
 #include "support/process.h"
 
 namespace gridshift::testing {
@@ -44,15 +45,10 @@ class VertexDaemon : public ::testing::Test {
  protected:
   // GB (europe-west2) is at 100 g/kWh, FR (europe-west9) at 300: GB is the cleanest region.
   void SetUp() override {
-    std::ostringstream trace;
-    trace << "region,timestamp,gco2_per_kwh\n";
-    const TimePoint start = this_hour() - std::chrono::hours(6);
-    for (int h = 0; h < 48; ++h) {
-      const auto t = format_rfc3339(start + std::chrono::hours(h));
-      trace << "GB," << t << ",100\n";
-      trace << "FR," << t << ",300\n";
-    }
-    write_file(dir_ / "trace.csv", trace.str());
+    const std::string trace =
+        trace_csv({"GB", "FR"}, this_hour() - std::chrono::hours(6), 48,
+                  [](std::size_t location, int) { return location == 0 ? 100.0 : 300.0; });
+    write_file(dir_ / "trace.csv", trace);
     write_file(dir_ / "key.json", google_.service_account_key_json());
     const std::string base = google_.base_url();
     write_file(dir_ / "config.yaml",

@@ -1,7 +1,9 @@
-// Test helper: a region's series of hourly values from a start time (planner, accounting and
-// simulator tests). Header-only, plain values.
+// Test helpers: a region's series of hourly values from a start time (planner, accounting and
+// simulator tests) and the same as a trace CSV (daemon tests). Header-only, plain values.
 #pragma once
 
+#include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,20 @@ inline RegionSeries hourly_series(std::string region, TimePoint start,
   s.feed = "test";
   s.points = hourly_points(start, values);
   return s;
+}
+
+// A canonical trace CSV (region,timestamp,gco2_per_kwh) as the trace_file feed reads it:
+// `hours` hourly rows from `start` for every location, valued by value(location index, hour).
+inline std::string trace_csv(const std::vector<std::string>& locations, TimePoint start, int hours,
+                             const std::function<double(std::size_t, int)>& value) {
+  std::ostringstream trace;
+  trace << "region,timestamp,gco2_per_kwh\n";
+  for (int h = 0; h < hours; ++h) {
+    const auto t = format_rfc3339(start + Seconds{std::int64_t{h} * 3600});
+    for (std::size_t i = 0; i < locations.size(); ++i)
+      trace << locations[i] << "," << t << "," << value(i, h) << "\n";
+  }
+  return trace.str();
 }
 
 }  // namespace gridshift::testing
