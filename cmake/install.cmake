@@ -20,3 +20,6 @@ install(FILES "${GRIDSHIFT_SYSTEMD_DIR}/gridshift.tmpfiles" DESTINATION lib/tmpf
 install(FILES docs/gridshiftd.8 DESTINATION "${CMAKE_INSTALL_MANDIR}/man8")
 install(FILES docs/gridshift.1 DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
 install(FILES docs/operations.md docs/configuration.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+# The drop-in that lets local jobs run as their owners (docs/operations.md, "Local jobs"): an
+# example to copy into /etc/systemd/system/gridshiftd.service.d/, not enabled by default.
+install(FILES "${GRIDSHIFT_SYSTEMD_DIR}/local-jobs.conf" DESTINATION "${CMAKE_INSTALL_DATADIR}/gridshift/systemd")

@@ -76,6 +76,29 @@ bool is_terminal(JobState s) {
   return s == JobState::succeeded || s == JobState::failed || s == JobState::cancelled;
 }
 
+JobSpec summarize(const JobSpec& spec) {
+  JobSpec out;
+  out.name = spec.name;
+  out.regions = spec.regions;
+  out.duration = spec.duration;
+  out.deadline = spec.deadline;
+  out.not_before = spec.not_before;
+  out.policy = spec.policy;
+  out.threshold = spec.threshold;
+  out.power_watts = spec.power_watts;
+  if (spec.vertex) {
+    VertexSpec v;
+    v.machine_type = spec.vertex->machine_type;
+    v.accelerator_type = spec.vertex->accelerator_type;
+    v.accelerator_count = spec.vertex->accelerator_count;
+    v.replica_count = spec.vertex->replica_count;
+    v.scheduling = spec.vertex->scheduling;
+    out.vertex = std::move(v);
+  }
+  if (spec.local) out.local = LocalSpec{};
+  return out;
+}
+
 bool is_valid_job_id(std::string_view id) {
   if (id.empty() || id.size() > 40) return false;
   for (const char c : id) {

@@ -98,8 +98,16 @@ struct Job {
   std::optional<std::string> remote_name;  // e.g. projects/p/locations/r/customJobs/123
   std::string error;                       // last failure, shown to the user
   std::string accounting_json;             // accounting figures (DESIGN §5), JSON object or ""
+  // True when `spec` is summarize(spec) (job lists); JobStore::get gives the whole spec.
+  bool spec_is_summary = false;
   bool operator==(const Job&) const = default;
 };
+
+// What planning, accounting and other users see of a spec: everything but the run sections'
+// contents (container and python package, labels, service account, local command), which only
+// the dispatch target needs and only the owner may read. Presence of `vertex` and `local` is
+// kept, with their hardware fields.
+JobSpec summarize(const JobSpec& spec);
 
 // Append-only history of a job. `seq` is assigned by the store, increasing per store.
 struct JobEvent {

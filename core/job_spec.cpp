@@ -1,5 +1,6 @@
 #include "core/job_spec.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -20,6 +21,14 @@ namespace gridshift {
 namespace {
 
 constexpr std::size_t kMaxNameLength = 128;
+// Sane upper bounds, so that a typo or an attack cannot push report totals to 1e303: 10 MW is
+// beyond any one training job, 16 accelerators per machine is Vertex AI's largest machine
+// type (a2-megagpu-16g) with room, and a year bounds every duration.
+constexpr double kMaxPowerWatts = 10'000'000;
+constexpr double kMaxThreshold = 100'000;
+constexpr int kMaxAcceleratorCount = 64;
+constexpr int kMaxReplicaCount = 10'000;
+constexpr Seconds kMaxDuration{366LL * 24 * 3600};
 constexpr std::size_t kMaxLabelLength = 63;
 constexpr std::size_t kMaxUserLabels = 63;  // Vertex AI allows 64; gridshift adds its own
 constexpr std::string_view kReservedLabel = "gridshift-job";
@@ -183,6 +192,10 @@ class SpecParser {
       error(f.path, "must be greater than zero", f.line);
       return std::nullopt;
     }
+    if (*d > kMaxDuration) {
+      error(f.path, "must be at most " + format_duration(kMaxDuration), f.line);
+      return std::nullopt;
+    }
     return *d;
   }
 
@@ -282,18 +295,20 @@ class SpecParser {
       }
     } else if (f.key == "threshold") {
       if (auto n = number_value(f)) {
-        if (*n >= 0) {
+        if (*n >= 0 && *n <= kMaxThreshold) {
           spec.threshold = *n;
         } else {
-          error(f.path, "must be >= 0 (g CO2e/kWh)", f.line);
+          error(f.path, fmt::format("must be from 0 to {} (g CO2e/kWh)", kMaxThreshold), f.line);
         }
       }
     } else if (f.key == "power_watts") {
       if (auto n = number_value(f)) {
-        if (*n > 0) {
+        if (*n > 0 && *n <= kMaxPowerWatts) {
           spec.power_watts = *n;
         } else {
-          error(f.path, "must be greater than zero", f.line);
+          error(f.path,
+                fmt::format("must be greater than zero and at most {:.0f} W", kMaxPowerWatts),
+                f.line);
         }
       }
     } else if (f.key == "vertex") {
@@ -358,18 +373,18 @@ class SpecParser {
       if (auto s = non_empty_string(f)) vertex.accelerator_type = *s;
     } else if (f.key == "accelerator_count") {
       if (auto n = int_value(f)) {
-        if (*n >= 0) {
+        if (*n >= 0 && *n <= kMaxAcceleratorCount) {
           vertex.accelerator_count = *n;
         } else {
-          error(f.path, "must be >= 0", f.line);
+          error(f.path, fmt::format("must be from 0 to {}", kMaxAcceleratorCount), f.line);
         }
       }
     } else if (f.key == "replica_count") {
       if (auto n = int_value(f)) {
-        if (*n >= 1) {
+        if (*n >= 1 && *n <= kMaxReplicaCount) {
           vertex.replica_count = *n;
         } else {
-          error(f.path, "must be >= 1", f.line);
+          error(f.path, fmt::format("must be from 1 to {}", kMaxReplicaCount), f.line);
         }
       }
     } else if (f.key == "container") {

@@ -19,11 +19,24 @@ struct JobQuery {
   std::optional<JobState> state;
   std::optional<std::string> after;  // id of the last job of the previous page
   std::size_t limit = 100;
+  // Jobs carry summarize(spec) (spec_is_summary): what the scheduler and lists need, read
+  // without parsing whole specs, which may be large.
+  bool summary = false;
+};
+
+// A stored job whose record cannot be read back (a damaged or hand-edited row).
+struct UnreadableJob {
+  std::string id;
+  std::string reason;
+  bool operator==(const UnreadableJob&) const = default;
 };
 
 struct JobPage {
   std::vector<Job> jobs;            // in submission order
   std::optional<std::string> next;  // cursor for the next page, when there is one
+  // Rows of this page that could not be read: left out of `jobs`, never a reason to fail the
+  // whole page (one bad row must not stop the scheduler).
+  std::vector<UnreadableJob> unreadable;
 };
 
 // One job of a batch insert, with its first event.
@@ -48,11 +61,22 @@ class JobStore {
   virtual Result<std::vector<Result<Job>>> insert_batch(const std::vector<JobInsert>& items) = 0;
 
   // Replaces the job record and appends `event`, in one transaction. Error "not_found".
+  // The spec is fixed at submission and never rewritten (so a summary job updates safely).
   virtual Status update(const Job& job, const JobEvent& event) = 0;
+
+  // update() only while the stored job is still in `expected` (a cancel that arrived while the
+  // caller worked wins). Error "conflict" when it is not, "not_found" when there is no such job.
+  virtual Status update_if(const Job& job, JobState expected, const JobEvent& event) = 0;
+
+  // Marks a job failed with `reason` (and an event saying so) touching nothing else of its
+  // record, so that it works on a row that cannot be read. Error "not_found".
+  virtual Status quarantine(std::string_view id, const std::string& reason, TimePoint now) = 0;
 
   virtual Result<std::optional<Job>> get(std::string_view id) = 0;
   virtual Result<JobPage> list(const JobQuery& query) = 0;
   virtual Result<std::size_t> count(std::optional<JobState> state) = 0;
+  // Jobs in `state` owned by `owner_uid` (the per-user queue limit).
+  virtual Result<std::size_t> count_owned(JobState state, std::uint32_t owner_uid) = 0;
 
   // Events of a job in order of seq.
   virtual Result<std::vector<JobEvent>> events(std::string_view job_id) = 0;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <grp.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +19,7 @@
 #include <filesystem>
 
 #include "daemon/logging.h"
+#include "daemon/scrub.h"
 
 namespace gridshift {
 namespace {
@@ -89,6 +91,8 @@ Status check_existing_socket(const std::string& path) {
   return system_error("socket_unavailable", "cannot probe the existing socket", path, err);
 }
 
+}  // namespace
+
 Result<gid_t> socket_group(const std::string& name) {
   if (name.empty()) return ::getegid();
   std::vector<char> buffer(16384);
@@ -102,16 +106,46 @@ Result<gid_t> socket_group(const std::string& name) {
   return found->gr_gid;
 }
 
-// Takes over one count that the accept loop added (so that the cap sees connections that
-// were accepted but whose coroutine has not started yet).
-// Shared, because a connection's coroutine frame may be destroyed with the io_context after
+namespace {
+
+// Holds one connection's place in the counts for as long as the connection lives. Shared
+// counts, because a connection's coroutine frame may be destroyed with the io_context after
 // the server itself.
-struct ConnectionCount {
-  explicit ConnectionCount(std::shared_ptr<std::size_t> n) : count(std::move(n)) {}
-  ~ConnectionCount() { --*count; }
-  ConnectionCount(const ConnectionCount&) = delete;
-  ConnectionCount& operator=(const ConnectionCount&) = delete;
-  std::shared_ptr<std::size_t> count;
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::shared_ptr<ConnectionCounts> counts) : counts_(std::move(counts)) {
+    ++counts_->total;
+  }
+  ~ConnectionSlot() {
+    --counts_->total;
+    if (uid_) {
+      auto it = counts_->by_uid.find(*uid_);
+      if (it != counts_->by_uid.end() && --it->second == 0) counts_->by_uid.erase(it);
+    }
+  }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+  // Counts the connection for `uid`; false (counted nowhere but in the total) when the caller
+  // is over its limit or the server is full for it.
+  bool admit(std::uint32_t uid, const ApiServerOptions& options) {
+    const bool root = uid == 0;
+    const std::size_t total_limit = options.max_connections + (root ? options.root_reserve : 0);
+    // The total includes this connection.
+    if (counts_->total > total_limit) return false;
+    auto& mine = counts_->by_uid[uid];
+    if (!root && mine >= options.max_connections_per_uid) {
+      if (mine == 0) counts_->by_uid.erase(uid);
+      return false;
+    }
+    ++mine;
+    uid_ = uid;
+    return true;
+  }
+
+ private:
+  std::shared_ptr<ConnectionCounts> counts_;
+  std::optional<std::uint32_t> uid_;
 };
 
 http::response<http::string_body> to_http(const ApiResponse& response, unsigned version,
@@ -146,6 +180,8 @@ template <typename Protocol>
 asio::awaitable<WriteResult> send_response(Stream<Protocol>& stream, ApiResponse response,
                                            unsigned version, bool keep_alive,
                                            std::chrono::milliseconds timeout) {
+  // Whatever an answer quotes (a feed's error message, a target's), no secret leaves.
+  if (contains_secret(response.body)) response.body = scrub_secrets(response.body);
   auto message = to_http(response, version, keep_alive);
   stream.expires_after(timeout);
   co_return co_await http::async_write(stream, message, asio::as_tuple(asio::use_awaitable));
@@ -186,18 +222,32 @@ Caller identify(tcp::socket&) {
 // work).
 template <typename Protocol>
 asio::awaitable<void> serve_connection(typename Protocol::socket socket, const ApiRouter& router,
-                                       ApiServerOptions options, bool over_capacity,
-                                       std::shared_ptr<std::size_t> connections) {
-  ConnectionCount counted(std::move(connections));
+                                       ApiServerOptions options,
+                                       std::shared_ptr<ConnectionCounts> connections) {
+  ConnectionSlot slot(std::move(connections));
   const Caller caller = identify(socket);
   Stream<Protocol> stream(std::move(socket));
   beast::flat_buffer buffer;
 
-  if (over_capacity || !caller.known) {
-    auto response = over_capacity
-                        ? ApiResponse::error(503, "busy", "too many connections; retry shortly")
-                        : ApiResponse::error(403, "forbidden", "cannot identify the caller");
+  const bool admitted = caller.known && slot.admit(caller.uid, options);
+  if (!admitted) {
+    auto response =
+        caller.known
+            ? ApiResponse::error(503, "busy",
+                                 "too many connections (from this uid, or in all); close idle "
+                                 "ones or retry shortly")
+            : ApiResponse::error(403, "forbidden", "cannot identify the caller");
     co_await send_response(stream, std::move(response), 11, false, options.write_timeout);
+    // Read what the client sends until it closes (briefly): closing with its request unread
+    // would reset the connection, and the client would see a broken pipe instead of the 503.
+    boost::system::error_code ignored;
+    stream.socket().shutdown(Protocol::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(1));
+    for (;;) {
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096),
+                                                     asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+    }
     co_return;
   }
 
@@ -223,8 +273,12 @@ asio::awaitable<void> serve_connection(typename Protocol::socket socket, const A
     ApiRequest request;
     std::optional<ApiResponse> refused = to_api_request(message, caller.uid, caller.gid, request);
     ApiResponse response;
+    bool close_after = !keep_alive;
     if (refused) {
+      // A request refused before routing may have been framed in a way this server and the
+      // client read differently: never read another one from this connection.
       response = std::move(*refused);
+      close_after = true;
     } else {
       try {
         response = co_await router.dispatch_async(std::move(request));
@@ -235,8 +289,8 @@ asio::awaitable<void> serve_connection(typename Protocol::socket socket, const A
       }
     }
     auto [write_ec, written] = co_await send_response(
-        stream, std::move(response), message.version(), keep_alive, options.write_timeout);
-    if (write_ec || !keep_alive) break;
+        stream, std::move(response), message.version(), !close_after, options.write_timeout);
+    if (write_ec || close_after) break;
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(Protocol::socket::shutdown_send, ignored);
@@ -247,8 +301,8 @@ asio::awaitable<void> serve_connection(typename Protocol::socket socket, const A
 template <typename Protocol>
 asio::awaitable<void> accept_connections(asio::io_context& io,
                                          typename Protocol::acceptor& acceptor,
-                                         const ApiRouter& router, ApiServerOptions options,
-                                         std::shared_ptr<std::size_t> connections) {
+                                         const ApiRouter& router, const ApiServerOptions& options,
+                                         std::shared_ptr<ConnectionCounts> connections) {
   auto log = subsystem_logger("api");
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
@@ -260,11 +314,8 @@ asio::awaitable<void> accept_connections(asio::io_context& io,
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    const bool over = *connections >= options.max_connections;
-    ++*connections;
-    asio::co_spawn(
-        io, serve_connection<Protocol>(std::move(socket), router, options, over, connections),
-        log_session_end);
+    asio::co_spawn(io, serve_connection<Protocol>(std::move(socket), router, options, connections),
+                   log_session_end);
   }
 }
 
@@ -285,7 +336,32 @@ std::optional<ApiResponse> to_api_request(http::request<http::string_body>& mess
     std::string name(field.name_string());
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    out.headers[name] = std::string(field.value());
+    auto [it, inserted] = out.headers.emplace(name, std::string(field.value()));
+    if (!inserted) {
+      // Two values for a field that takes one: which one counts would be a guess.
+      return ApiResponse::error(400, "bad_request", fmt::format("header {} given twice", name),
+                                {{std::string(field.name_string()), "give it once"}});
+    }
+  }
+  if (auto te = out.headers.find("transfer-encoding"); te != out.headers.end()) {
+    std::string codings = te->second;
+    std::transform(codings.begin(), codings.end(), codings.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::erase_if(codings, [](char c) { return c == ' ' || c == '\t'; });
+    // Only plain chunked framing: "chunked, chunked" frames the body ambiguously and a
+    // compressed body would reach the router undecoded.
+    if (codings != "chunked") {
+      bool compressed = false;  // a coding other than chunked (gzip, deflate, ...)
+      for (std::string_view rest = codings; !rest.empty();) {
+        const auto comma = rest.find(',');
+        if (rest.substr(0, comma) != "chunked" && !rest.substr(0, comma).empty()) compressed = true;
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+      return ApiResponse::error(
+          compressed ? 501 : 400, compressed ? "not_implemented" : "bad_request",
+          fmt::format("unsupported Transfer-Encoding '{}': only 'chunked' is accepted", te->second),
+          {{"Transfer-Encoding", "send the body plain or with chunked framing alone"}});
+    }
   }
   out.body = std::move(message.body());
   return std::nullopt;
@@ -390,7 +466,66 @@ Status ApiServer::listen(const SocketConfig& socket) {
   }
   struct stat st {};
   if (::lstat(socket.path.c_str(), &st) == 0) socket_inode_ = st.st_ino;
+  if (!socket_) {
+    socket_ = socket;
+    watch_socket_file();
+  }
   return {};
+}
+
+void ApiServer::watch_socket_file() {
+  const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) {
+    subsystem_logger("api")->warn("cannot watch {} for deletion (inotify: {})", path_,
+                                  std::strerror(errno));
+    return;
+  }
+  std::string dir = std::filesystem::path(path_).parent_path().string();
+  if (dir.empty()) dir = ".";
+  if (::inotify_add_watch(fd, dir.c_str(), IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) < 0) {
+    subsystem_logger("api")->warn("cannot watch {} for deletion (inotify on {}: {})", path_, dir,
+                                  std::strerror(errno));
+    ::close(fd);
+    return;
+  }
+  socket_watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+  arm_socket_watch();
+}
+
+void ApiServer::arm_socket_watch() {
+  socket_watch_->async_wait(
+      asio::posix::stream_descriptor::wait_read,
+      [this, token = std::weak_ptr<int>(alive_token_)](const boost::system::error_code& error) {
+        if (token.expired() || error) return;
+        on_socket_dir_changed();
+      });
+}
+
+void ApiServer::on_socket_dir_changed() {
+  // The events themselves do not matter (names may be truncated in a full buffer): drain them,
+  // then look at the path.
+  alignas(inotify_event) char buffer[4096];
+  while (::read(socket_watch_->native_handle(), buffer, sizeof(buffer)) > 0) {
+  }
+  struct stat st {};
+  const bool ours =
+      ::lstat(path_.c_str(), &st) == 0 && socket_inode_ && st.st_ino == *socket_inode_;
+  if (!ours && accepting_) {
+    auto log = subsystem_logger("api");
+    log->warn("socket file {} was deleted or replaced: binding it anew", path_);
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    socket_inode_.reset();
+    if (auto bound = listen(*socket_); !bound) {
+      log->error("cannot bind the socket {} anew: {}; the API is unreachable until a restart",
+                 path_, bound.error().message);
+    } else {
+      ++recreations_;
+      start();
+      log->info("socket {} serving again", path_);
+    }
+  }
+  arm_socket_watch();
 }
 
 Status ApiServer::adopt(int fd, std::string path) {
@@ -406,11 +541,13 @@ Status ApiServer::adopt(int fd, std::string path) {
 }
 
 void ApiServer::start() {
+  accepting_ = true;
   asio::co_spawn(io_, accept_connections<local>(io_, acceptor_, router_, options_, connections_),
                  log_session_end);
 }
 
 void ApiServer::stop() {
+  accepting_ = false;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
 }

@@ -4,15 +4,19 @@
 // session code also serves TCP (TcpApiServer, for metrics.listen) with anonymous callers.
 #pragma once
 
+#include <sys/types.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +37,18 @@ struct ApiServerOptions {
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds write_timeout{10000};
   std::size_t max_connections = 512;  // beyond: 503 "busy", then close
+  // One uid may hold at most this many connections (503 "busy" beyond), so that one user
+  // cannot lock everyone out; root (uid 0) is exempt and has `root_reserve` connections
+  // beyond max_connections, so an operator always gets in.
+  std::size_t max_connections_per_uid = 64;
+  std::size_t root_reserve = 16;
+};
+
+// Open connections, in all and per caller uid; shared with the connections' coroutines,
+// which may outlive the server object.
+struct ConnectionCounts {
+  std::size_t total = 0;
+  std::map<std::uint32_t, std::size_t> by_uid;
 };
 
 // The uid and gid of a caller over TCP, which has no peer credentials (owns no job).
@@ -49,6 +65,10 @@ bool parse_target(std::string_view target, std::string& path,
 std::optional<ApiResponse> to_api_request(
     boost::beast::http::request<boost::beast::http::string_body>& message, std::uint32_t uid,
     std::uint32_t gid, ApiRequest& out);
+
+// The gid of socket.group ("" = the daemon's own group); "invalid_config" naming socket.group
+// when there is no such group.
+Result<gid_t> socket_group(const std::string& name);
 
 class ApiServer {
  public:
@@ -73,16 +93,33 @@ class ApiServer {
   void stop();
 
   const std::string& path() const { return path_; }
-  std::size_t connections() const { return *connections_; }
+  std::size_t connections() const { return connections_->total; }
+  // New limits for connections accepted from now on (SIGHUP).
+  void set_connection_limits(std::size_t per_uid) { options_.max_connections_per_uid = per_uid; }
+  // How often the socket file was found deleted (or replaced) and bound anew.
+  std::uint64_t socket_recreations() const { return recreations_; }
 
  private:
+  // Watches the socket's directory (inotify) so that a deleted socket file is noticed at once
+  // and bound anew: without it the daemon would go on serving nobody while a second one could
+  // start on the same path. Only for sockets listen() created.
+  void watch_socket_file();
+  void arm_socket_watch();
+  void on_socket_dir_changed();
+
   boost::asio::io_context& io_;
   const ApiRouter& router_;
   ApiServerOptions options_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;
+  std::optional<SocketConfig> socket_;         // what listen() was given, to bind it anew
   std::optional<std::uint64_t> socket_inode_;  // of the file we created, to remove only ours
-  std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
+  std::unique_ptr<boost::asio::posix::stream_descriptor> socket_watch_;  // inotify fd
+  bool accepting_ = false;
+  std::uint64_t recreations_ = 0;
+  std::shared_ptr<ConnectionCounts> connections_ = std::make_shared<ConnectionCounts>();
+  // Completion handlers hold a weak copy: a handler that runs after destruction does nothing.
+  std::shared_ptr<int> alive_token_ = std::make_shared<int>(0);
 };
 
 // The same HTTP server over TCP (metrics.listen). TCP has no peer credentials: requests carry
@@ -108,7 +145,7 @@ class TcpApiServer {
   const ApiRouter& router_;
   ApiServerOptions options_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
+  std::shared_ptr<ConnectionCounts> connections_ = std::make_shared<ConnectionCounts>();
 };
 
 }  // namespace gridshift

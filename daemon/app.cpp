@@ -1,22 +1,29 @@
 #include "daemon/app.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <ostream>
 #include <system_error>
 
+#include "core/encoding.h"
 #include "daemon/dry_run_target.h"
 #include "daemon/feed_routes.h"
 #include "daemon/local_target.h"
 #include "daemon/logging.h"
 #include "daemon/metrics_sections.h"
+#include "daemon/scrub.h"
 #include "daemon/system_clock.h"
 #include "daemon/token_source.h"
 #include "daemon/vertex_target.h"
@@ -48,17 +55,61 @@ Config load_config_or_throw(const std::string& path) {
   return std::move(*config);
 }
 
+// Every resolved secret, and the Basic authorization value a username and password make,
+// registered for scrubbing from whatever the daemon writes or serves.
+void scrub_from_now_on(const Config& config, const ResolvedSecrets& secrets) {
+  std::vector<std::string> values;
+  for (const auto& [key, secret] : secrets)
+    values.push_back(secret.reveal());
+  for (const auto& feed : config.feeds) {
+    if (!feed.username || !feed.password) continue;
+    auto user = secrets.find(feed.username->key);
+    auto password = secrets.find(feed.password->key);
+    if (user == secrets.end() || password == secrets.end()) continue;
+    values.push_back(base64_encode(user->second.reveal() + ":" + password->second.reveal()));
+  }
+  set_scrubbed_secrets(values);
+}
+
 ResolvedSecrets resolve_secrets_or_throw(const std::string& path, const Config& config) {
   auto secrets = resolve_secrets(config, lookup_env, credentials_directory());
   if (!secrets) throw InvalidConfigError(format_config_errors(path, secrets.error()));
+  scrub_from_now_on(config, *secrets);
   return std::move(*secrets);
 }
 
+// state_dir is 0711 when the daemon creates it: local jobs (other uids) must traverse it to
+// their own directories under dispatch.local.workdir, but nobody else may list it.
 void create_state_dir(const std::string& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  const bool created = std::filesystem::create_directories(dir, ec);
   if (ec) {
     throw StartupError(fmt::format("cannot create state_dir '{}': {}", dir, ec.message()));
+  }
+  if (created) ::chmod(dir.c_str(), 0711);
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw StartupError(fmt::format("state_dir '{}' is not writable by uid {}: {}", dir, ::geteuid(),
+                                   std::strerror(errno)));
+  }
+}
+
+// The database and its -wal/-shm files (SQLite gives those the database file's mode) are the
+// daemon's alone: job specs hold other users' environment values.
+void restrict_database_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    throw StartupError(fmt::format("cannot open database {}: {}", path, std::strerror(errno)));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+    subsystem_logger("storage")->warn("database {} was readable by others (mode {:o}): now 0600",
+                                      path, st.st_mode & 0777);
+    ::fchmod(fd, 0600);
+  }
+  ::close(fd);
+  for (const char* suffix : {"-wal", "-shm"}) {
+    const std::string side = path + suffix;
+    if (::stat(side.c_str(), &st) == 0 && (st.st_mode & 077) != 0) ::chmod(side.c_str(), 0600);
   }
 }
 
@@ -119,13 +170,44 @@ std::unique_ptr<Clock> make_clock() {
 bool same_dispatch(const DispatchConfig& a, const DispatchConfig& b) {
   const auto& va = a.vertex_ai;
   const auto& vb = b.vertex_ai;
-  return a.type == b.type && a.local.workdir == b.local.workdir && va.project == vb.project &&
+  return a.type == b.type && a.local == b.local && va.project == vb.project &&
          va.credentials == vb.credentials && va.endpoint == vb.endpoint &&
          va.storage_endpoint == vb.storage_endpoint && va.token_uri == vb.token_uri &&
          va.metadata_url == vb.metadata_url &&
          va.staging_bucket.enabled == vb.staging_bucket.enabled &&
          va.staging_bucket.prefix == vb.staging_bucket.prefix &&
          va.staging_bucket.delete_after == vb.staging_bucket.delete_after;
+}
+
+// What the config names on this host, checked before anything is created: socket.group and
+// dispatch.local.run_as (an existing, unprivileged user other than the daemon's own).
+Status check_host_accounts(const Config& config, std::optional<RunIdentity>* run_as = nullptr) {
+  std::vector<FieldError> errors;
+  if (auto gid = socket_group(config.socket.group); !gid) {
+    errors.push_back({"socket.group", fmt::format("no group named '{}'", config.socket.group), 0});
+  }
+  if (config.dispatch.type == DispatchType::local && config.dispatch.local.run_as != "owner") {
+    auto who = lookup_identity(config.dispatch.local.run_as);
+    if (!who) {
+      errors.push_back({"dispatch.local.run_as", who.error().details.front().message, 0});
+    } else if (who->uid == 0) {
+      errors.push_back({"dispatch.local.run_as",
+                        fmt::format("'{}' is root: local jobs run as an unprivileged user",
+                                    config.dispatch.local.run_as),
+                        0});
+    } else if (who->uid == ::geteuid()) {
+      errors.push_back({"dispatch.local.run_as",
+                        fmt::format("'{}' is the daemon's own user: local jobs must not be able "
+                                    "to read its credentials and database",
+                                    config.dispatch.local.run_as),
+                        0});
+    } else if (run_as != nullptr) {
+      *run_as = std::move(*who);
+    }
+  }
+  if (errors.empty()) return {};
+  return make_error("invalid_config", "the config names accounts this host lacks",
+                    std::move(errors));
 }
 
 }  // namespace
@@ -148,6 +230,10 @@ int check_config_file(const std::string& path, std::ostream& out, std::ostream& 
   auto config = load_config_file(path);
   if (!config) {
     err << format_config_errors(path, config.error()) << '\n';
+    return 2;
+  }
+  if (auto accounts = check_host_accounts(*config); !accounts) {
+    err << format_config_errors(path, accounts.error()) << '\n';
     return 2;
   }
   if (config->dispatch.type == DispatchType::vertex_ai) {
@@ -184,8 +270,18 @@ Daemon::Daemon(std::string config_path)
         *activated_socket_);
   }
 
+  std::optional<RunIdentity> run_as;
+  if (auto accounts = check_host_accounts(config_, &run_as); !accounts) {
+    throw InvalidConfigError(format_config_errors(config_path_, accounts.error()));
+  }
+  run_as_ = std::move(run_as);
   create_state_dir(config_.state_dir);
+  // Before the database opens: a second daemon on this state must not touch it at all.
+  auto lock = StateLock::acquire(config_.state_dir);
+  if (!lock) throw StartupError(lock.error().message);
+  state_lock_.emplace(std::move(*lock));
   const auto db_path = (std::filesystem::path(config_.state_dir) / "gridshift.db").string();
+  restrict_database_file(db_path);
   auto store = SqliteStore::open(db_path);
   if (!store) {
     throw StartupError(
@@ -209,9 +305,12 @@ Daemon::Daemon(std::string config_path)
                                            *clock_, *dispatcher_);
   jobs_->plan = [this](const JobSpec&, const ApiRequest& request) { return answer_plan(request); };
   jobs_->on_submitted = [this] { scheduler_->wake(); };
+  jobs_->problems = [this] { return scheduler_->problems(); };
   jobs_->on_cancel_requested = [this](const Job& job) { scheduler_->cancel_remote(job); };
   feeds_->on_new_readings([this] { scheduler_->wake(); });
-  api_ = std::make_unique<ApiServer>(io_, router_);
+  ApiServerOptions api_options;
+  api_options.max_connections_per_uid = config_.limits.max_connections_per_uid;
+  api_ = std::make_unique<ApiServer>(io_, router_, api_options);
   auto listening = activated_socket_ ? api_->adopt(*activated_socket_, config_.socket.path)
                                      : api_->listen(config_.socket);
   if (!listening) {
@@ -353,8 +452,8 @@ void Daemon::prune_readings() {
 std::unique_ptr<Dispatcher> Daemon::make_dispatcher() {
   switch (config_.dispatch.type) {
     case DispatchType::local: {
-      auto local =
-          std::make_unique<LocalTarget>(io_.get_executor(), config_.dispatch.local, *clock_);
+      auto local = std::make_unique<LocalTarget>(io_.get_executor(), config_.dispatch.local,
+                                                 *clock_, LocalTarget::kDefaultKillGrace, run_as_);
       // A finished process is recorded at once rather than at the next tick.
       local->on_exit([this] {
         if (scheduler_) scheduler_->wake();
@@ -415,6 +514,8 @@ void Daemon::reload() {
   }
   config_ = std::move(*config);
   secrets_ = std::move(*secrets);
+  scrub_from_now_on(config_, secrets_);
+  api_->set_connection_limits(config_.limits.max_connections_per_uid);
   set_log_level(config_.log_level);
   const auto restarted = feeds_->reconfigure(config_, secrets_);
   log->info("configuration reloaded: {} feeds ({} restarted), {} regions, log_level {}",

@@ -18,7 +18,9 @@
 #include "daemon/feed_poller.h"
 #include "daemon/http_client.h"
 #include "daemon/job_service.h"
+#include "daemon/local_target.h"
 #include "daemon/scheduler.h"
+#include "daemon/state_lock.h"
 #include "daemon/system_clock.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/token_source.h"
@@ -85,7 +87,9 @@ class Daemon {
   Config config_;
   ResolvedSecrets secrets_;
   std::unique_ptr<Clock> clock_;
-  SystemClock wall_clock_;  // for credentials, whose lifetimes are real time
+  SystemClock wall_clock_;               // for credentials, whose lifetimes are real time
+  std::optional<RunIdentity> run_as_;    // dispatch.local.run_as resolved; nullopt = owner
+  std::optional<StateLock> state_lock_;  // held from before the database opens to exit
   std::unique_ptr<SqliteStore> store_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;

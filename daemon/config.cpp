@@ -95,6 +95,11 @@ constexpr std::array kDispatchTypes = {DispatchType::vertex_ai, DispatchType::lo
 constexpr std::array kLogLevels = {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warn,
                                    LogLevel::error};
 
+// Upper bounds of durations in the config.
+constexpr Seconds kDay{24 * 3600};
+constexpr Seconds kWeek{7 * 24 * 3600};
+constexpr Seconds kYear{366 * 24 * 3600};
+
 constexpr std::string_view kDefaultGcpDataset = "/usr/share/gridshift/gcp-regions.csv";
 
 // The keys each feed type accepts besides `name` and `type`.
@@ -235,6 +240,14 @@ bool is_region_name(std::string_view name) {
   });
 }
 
+// A POSIX portable user name (as useradd accepts by default): no path or shell characters.
+bool is_user_name(std::string_view name) {
+  if (name.empty() || name.size() > 32 || name.front() == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
 bool is_host_port(std::string_view text) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return false;
@@ -289,9 +302,11 @@ class Parser {
         parse_regions(e);
       } else if (e.key == "dispatch") {
         workdir_given = parse_dispatch(e);
+      } else if (e.key == "limits") {
+        parse_limits(e);
       } else {
         unknown(e, {"state_dir", "socket", "log_level", "metrics", "scheduler", "feeds", "regions",
-                    "dispatch"});
+                    "dispatch", "limits"});
       }
     }
     if (!workdir_given) {
@@ -404,7 +419,8 @@ class Parser {
     return value;
   }
 
-  void read_duration(const Entry& e, Seconds& out, bool positive) {
+  // `most` bounds what makes sense for the key: a tick of 99999d is a typo, not a setting.
+  void read_duration(const Entry& e, Seconds& out, bool positive, Seconds most) {
     if (!scalar(e, "a duration such as 90s, 15m, 4h or 2d")) return;
     auto value = parse_duration(e.value.Scalar());
     if (!value) {
@@ -415,7 +431,21 @@ class Parser {
       add(e, "must be a positive duration");
       return;
     }
+    if (*value > most) {
+      add(e, fmt::format("must be at most {}, found {}", format_duration(most), e.value.Scalar()));
+      return;
+    }
     out = *value;
+  }
+
+  void read_count(const Entry& e, std::int64_t least, std::int64_t most, auto& out) {
+    if (auto value = read_integer(e)) {
+      if (*value < least || *value > most) {
+        add(e, fmt::format("must be from {} to {}, found {}", least, most, e.value.Scalar()));
+      } else {
+        out = static_cast<std::remove_reference_t<decltype(out)>>(*value);
+      }
+    }
   }
 
   template <class Enum, std::size_t N>
@@ -516,17 +546,34 @@ class Parser {
     }
   }
 
+  void parse_limits(const Entry& section) {
+    auto items = mapping(section);
+    if (!items) return;
+    auto& l = config_.limits;
+    for (const auto& e : *items) {
+      if (e.key == "max_spec_bytes") {
+        read_count(e, 1024, 1024 * 1024, l.max_spec_bytes);
+      } else if (e.key == "max_queued_per_user") {
+        read_count(e, 1, 1'000'000, l.max_queued_per_user);
+      } else if (e.key == "max_connections_per_uid") {
+        read_count(e, 1, 4096, l.max_connections_per_uid);
+      } else {
+        unknown(e, {"max_spec_bytes", "max_queued_per_user", "max_connections_per_uid"});
+      }
+    }
+  }
+
   void parse_scheduler(const Entry& section) {
     auto items = mapping(section);
     if (!items) return;
     auto& s = config_.scheduler;
     for (const auto& e : *items) {
       if (e.key == "tick") {
-        read_duration(e, s.tick, true);
+        read_duration(e, s.tick, true, kDay);
       } else if (e.key == "default_deadline") {
-        read_duration(e, s.default_deadline, true);
+        read_duration(e, s.default_deadline, true, kYear);
       } else if (e.key == "dispatch_slack") {
-        read_duration(e, s.dispatch_slack, false);
+        read_duration(e, s.dispatch_slack, false, kWeek);
       } else if (e.key == "min_gain") {
         if (auto value = read_number(e)) {
           if (*value < 0.0 || *value >= 1.0) {
@@ -536,17 +583,11 @@ class Parser {
           }
         }
       } else if (e.key == "max_staleness") {
-        read_duration(e, s.max_staleness, true);
+        read_duration(e, s.max_staleness, true, kYear * 2);
       } else if (e.key == "max_concurrent_dispatches") {
-        if (auto value = read_integer(e)) {
-          if (*value < 1 || *value > std::numeric_limits<int>::max()) {
-            add(e, fmt::format("must be at least 1, found {}", e.value.Scalar()));
-          } else {
-            s.max_concurrent_dispatches = static_cast<int>(*value);
-          }
-        }
+        read_count(e, 1, 100'000, s.max_concurrent_dispatches);
       } else if (e.key == "retention") {
-        read_duration(e, s.retention, true);
+        read_duration(e, s.retention, true, kYear * 10);
       } else {
         unknown(e, {"tick", "default_deadline", "dispatch_slack", "min_gain", "max_staleness",
                     "max_concurrent_dispatches", "retention"});
@@ -666,9 +707,9 @@ class Parser {
       } else if (e.key == "base_url") {
         read_url(e, feed.base_url);
       } else if (e.key == "poll_interval") {
-        read_duration(e, feed.poll_interval, true);
+        read_duration(e, feed.poll_interval, true, kWeek);
       } else if (e.key == "timeout") {
-        read_duration(e, feed.timeout, true);
+        read_duration(e, feed.timeout, true, Seconds{3600});
       } else if (e.key == "daily_budget") {
         if (auto value = read_integer(e)) {
           if (*value < 1 || *value > std::numeric_limits<int>::max()) {
@@ -838,8 +879,16 @@ class Parser {
             const std::size_t before = errors_.size();
             read_non_empty(l, d.local.workdir);
             workdir_given = errors_.size() == before;
+          } else if (l.key == "run_as") {
+            auto value = read_string(l);
+            if (!value) continue;
+            if (!is_user_name(*value)) {
+              add(l, fmt::format("expected \"owner\" or a user name, got '{}'", *value));
+              continue;
+            }
+            d.local.run_as = *value;
           } else {
-            unknown(l, {"workdir"});
+            unknown(l, {"workdir", "run_as"});
           }
         }
       } else {

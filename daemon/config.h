@@ -37,6 +37,15 @@ struct SchedulerConfig {
   Seconds retention{90 * 24 * 3600};
 };
 
+// What one caller may ask of the daemon (docs/configuration.md, "limits"); root is exempt from
+// the per-user limits and has connections in reserve.
+struct LimitsConfig {
+  std::size_t max_spec_bytes = 64 * 1024;    // a submitted spec's JSON; 413 beyond
+  std::size_t max_queued_per_user = 1000;    // queued jobs per owner; 429 beyond
+  std::size_t max_connections_per_uid = 64;  // open socket connections per uid; 503 beyond
+  bool operator==(const LimitsConfig&) const = default;
+};
+
 enum class FeedType {
   carbon_intensity_uk,
   electricitymaps,
@@ -97,6 +106,8 @@ struct VertexAiConfig {
 
 struct LocalDispatchConfig {
   std::string workdir = "/var/lib/gridshift/jobs";
+  std::string run_as = "owner";  // "owner" (the submitting uid) or an unprivileged user name
+  bool operator==(const LocalDispatchConfig&) const = default;
 };
 
 enum class DispatchType { vertex_ai, local, dry_run };
@@ -120,6 +131,7 @@ struct Config {
   std::vector<FeedConfig> feeds;
   std::vector<RegionConfig> regions;
   DispatchConfig dispatch;
+  LimitsConfig limits;
 
   std::vector<std::string> region_names() const;
   const FeedConfig* find_feed(std::string_view name) const;

@@ -99,6 +99,8 @@ std::optional<ApiResponse> check_json_body(const ApiRequest& request) {
   } catch (const nlohmann::json::parse_error& e) {
     return ApiResponse::error(400, "invalid_json",
                               std::string("the body is not valid JSON: ") + e.what());
+  } catch (const nlohmann::json::out_of_range&) {
+    // A number beyond a double (1e400): valid JSON syntax. The spec parser names the field.
   }
   return std::nullopt;
 }
@@ -183,12 +185,26 @@ void check_kinds(const nlohmann::json& object, const std::vector<FieldKind>& fie
   }
 }
 
+// True when JSON text escapes a UTF-16 surrogate (\ud83d\ude00, Python's default for emoji),
+// which the YAML reader rejects although it is valid JSON.
+bool has_surrogate_escape(std::string_view text) {
+  for (auto at = text.find("\\u"); at != std::string_view::npos; at = text.find("\\u", at + 2)) {
+    if (at + 3 < text.size() && (text[at + 2] == 'd' || text[at + 2] == 'D') &&
+        std::string_view("89abAB").find(text[at + 3]) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // load_job_spec plus, for JSON text, the JSON type checks: every error in one answer.
 Result<JobSpec> load_json_job_spec(std::string_view text, const JobSpecContext& context) {
   std::vector<FieldError> errors;
   const auto json = nlohmann::json::parse(text, nullptr, false);
   if (json.is_object()) check_kinds(json, kSpecFields, "", errors);
-  auto spec = load_job_spec(text, context);
+  // The JSON parser decodes surrogate pairs into UTF-8; its re-serialization reads as YAML.
+  const std::string decoded = json.is_object() && has_surrogate_escape(text) ? json.dump() : "";
+  auto spec = load_job_spec(decoded.empty() ? text : std::string_view(decoded), context);
   if (errors.empty()) return spec;
   if (!spec) {
     for (const auto& e : spec.error().details) {
@@ -197,10 +213,12 @@ Result<JobSpec> load_json_job_spec(std::string_view text, const JobSpecContext& 
       if (!known) errors.push_back(e);
     }
   }
-  return make_error(
-      "invalid_job",
-      fmt::format("job spec is invalid ({} error{})", errors.size(), errors.size() == 1 ? "" : "s"),
-      std::move(errors));
+  // Counted before the call: the vector may be moved into its parameter before the message
+  // argument is evaluated (the order is unspecified; GCC goes right to left).
+  const std::size_t n = errors.size();
+  return make_error("invalid_job",
+                    fmt::format("job spec is invalid ({} error{})", n, n == 1 ? "" : "s"),
+                    std::move(errors));
 }
 
 std::optional<std::string> header(const ApiRequest& request, const std::string& name) {
@@ -218,6 +236,18 @@ void log_commit_failure(std::exception_ptr failure) {
   }
 }
 
+// "no job ID", with no more of the asked id than a real one can hold: an answer never echoes
+// 10,000 characters of whatever a client sent.
+Error no_such_job(std::string_view id) {
+  constexpr std::size_t kLongestId = 40;
+  if (id.size() <= kLongestId && is_valid_job_id(id)) {
+    return make_error("not_found", fmt::format("no job {}", id));
+  }
+  return make_error("not_found", fmt::format("no such job: the {} characters asked for are not "
+                                             "a job id (lowercase [a-z0-9-], at most {})",
+                                             id.size(), kLongestId));
+}
+
 }  // namespace
 
 int status_for(const Error& error) {
@@ -225,30 +255,41 @@ int status_for(const Error& error) {
   if (c == "invalid_job" || c == "invalid_request" || c == "invalid_json") return 400;
   if (c == "forbidden") return 403;
   if (c == "not_found") return 404;
-  if (c == "conflict") return 409;
+  if (c == "conflict" || c == "idempotency_conflict") return 409;
   if (c == "payload_too_large") return 413;
+  if (c == "queue_full") return 429;
   if (c.rfind("storage_", 0) == 0 || c == "planner_unavailable") return 503;
   return 500;
 }
 
-nlohmann::json job_to_json(const Job& job) {
-  return {{"id", job.id},
-          {"name", job.spec.name},
-          {"owner_uid", job.owner_uid},
-          {"state", to_string(job.state)},
-          {"submitted_at", format_rfc3339(job.submitted_at)},
-          {"updated_at", format_rfc3339(job.updated_at)},
-          {"deadline", format_rfc3339(job.deadline)},
-          {"regions", job.regions},
-          {"power_watts", job.power_watts},
-          {"spec", object_or_null(job_spec_to_json(job.spec))},
-          {"region", string_or_null(job.region)},
-          {"planned_start", time_or_null(job.planned_start)},
-          {"started_at", time_or_null(job.started_at)},
-          {"finished_at", time_or_null(job.finished_at)},
-          {"remote_name", string_or_null(job.remote_name)},
-          {"error", job.error.empty() ? nlohmann::json() : nlohmann::json(job.error)},
-          {"accounting", object_or_null(job.accounting_json)}};
+bool may_see_spec(const Job& job, std::uint32_t viewer) {
+  return viewer == 0 || viewer == job.owner_uid;
+}
+
+nlohmann::json job_to_json(const Job& job, std::uint32_t viewer) {
+  // Other users see what the job is (name, hardware, windows), never how it runs: env values,
+  // command lines and arguments may hold secrets. Lists carry summaries for everyone.
+  const bool whole = !job.spec_is_summary && may_see_spec(job, viewer);
+  const std::string spec_json = job_spec_to_json(whole ? job.spec : summarize(job.spec));
+  nlohmann::json out = {{"id", job.id},
+                        {"name", job.spec.name},
+                        {"owner_uid", job.owner_uid},
+                        {"state", to_string(job.state)},
+                        {"submitted_at", format_rfc3339(job.submitted_at)},
+                        {"updated_at", format_rfc3339(job.updated_at)},
+                        {"deadline", format_rfc3339(job.deadline)},
+                        {"regions", job.regions},
+                        {"power_watts", job.power_watts},
+                        {"spec", object_or_null(spec_json)},
+                        {"spec_complete", whole},
+                        {"region", string_or_null(job.region)},
+                        {"planned_start", time_or_null(job.planned_start)},
+                        {"started_at", time_or_null(job.started_at)},
+                        {"finished_at", time_or_null(job.finished_at)},
+                        {"remote_name", string_or_null(job.remote_name)},
+                        {"error", job.error.empty() ? nlohmann::json() : nlohmann::json(job.error)},
+                        {"accounting", object_or_null(job.accounting_json)}};
+  return out;
 }
 
 nlohmann::json event_to_json(const JobEvent& event) {
@@ -293,6 +334,13 @@ JobSpecContext JobService::spec_context() const {
 
 Result<Job> JobService::prepare(std::string_view spec_text, std::uint32_t uid,
                                 std::optional<std::string> idempotency_key) {
+  const auto limit = config_.limits.max_spec_bytes;
+  if (spec_text.size() > limit) {
+    return make_error("payload_too_large",
+                      fmt::format("the job spec is {} bytes; limits.max_spec_bytes is {}",
+                                  spec_text.size(), limit),
+                      {FieldError{"spec", fmt::format("at most {} bytes", limit)}});
+  }
   const auto context = spec_context();
   auto spec = load_json_job_spec(spec_text, context);
   if (!spec) return spec.error();
@@ -356,6 +404,9 @@ asio::awaitable<void> JobService::commit_pending() {
     if (!results) {
       subsystem_logger("api")->error("storing {} submitted jobs failed: {}", batch.size(),
                                      to_string(results.error()));
+      storage_problem_ = "submits cannot be stored: " + results.error().message;
+    } else {
+      storage_problem_.clear();
     }
   }
   commit_scheduled_ = false;
@@ -368,7 +419,7 @@ Result<JobPage> JobService::list(const JobQuery& query) {
 Result<std::pair<Job, std::vector<JobEvent>>> JobService::show(std::string_view id) {
   auto job = store_.get(id);
   if (!job) return job.error();
-  if (!*job) return make_error("not_found", fmt::format("no job {}", id));
+  if (!*job) return no_such_job(id);
   auto events = store_.events(id);
   if (!events) return events.error();
   return std::make_pair(std::move(**job), std::move(*events));
@@ -377,7 +428,7 @@ Result<std::pair<Job, std::vector<JobEvent>>> JobService::show(std::string_view 
 Result<Job> JobService::cancel(std::string_view id, std::uint32_t uid) {
   auto found = store_.get(id);
   if (!found) return found.error();
-  if (!*found) return make_error("not_found", fmt::format("no job {}", id));
+  if (!*found) return no_such_job(id);
   Job job = std::move(**found);
   if (uid != 0 && uid != job.owner_uid) {
     return make_error("forbidden", fmt::format("job {} belongs to uid {}: only its owner or root "
@@ -432,6 +483,7 @@ Result<nlohmann::json> JobService::report() {
   std::map<std::string, Sums> by_signal;
   JobQuery query;
   query.limit = kMaxPageSize;
+  query.summary = true;
   for (;;) {
     auto page = store_.list(query);
     if (!page) return page.error();
@@ -488,10 +540,14 @@ Result<nlohmann::json> JobService::report() {
 Result<nlohmann::json> JobService::health() {
   auto depth = store_.count(JobState::queued);
   FeedsHealth feeds = feeds_health ? feeds_health() : FeedsHealth{};
-  const bool degraded = feeds.degraded || !depth;
+  std::vector<std::string> found = problems ? problems() : std::vector<std::string>{};
+  if (!storage_problem_.empty()) found.push_back(storage_problem_);
+  if (!depth) found.push_back("the database cannot be read: " + depth.error().message);
+  const bool degraded = feeds.degraded || !found.empty();
   return nlohmann::json{{"status", degraded ? "degraded" : "ok"},
                         {"queue_depth", depth ? nlohmann::json(*depth) : nlohmann::json()},
                         {"database", depth ? "ok" : "error"},
+                        {"problems", found},
                         {"feeds", feeds.feeds}};
 }
 
@@ -513,6 +569,23 @@ Result<std::string> JobService::metrics() {
   for (const auto& section : metrics_sections)
     out += section();
   return out;
+}
+
+Status JobService::check_queue_limit(std::uint32_t uid) {
+  if (uid == 0) return {};
+  auto queued = store_.count_owned(JobState::queued, uid);
+  if (!queued) return queued.error();
+  const auto in_flight =
+      static_cast<std::size_t>(std::count_if(pending_.begin(), pending_.end(), [&](const auto& p) {
+        return p->item.job.owner_uid == uid;
+      }));
+  const auto limit = config_.limits.max_queued_per_user;
+  if (*queued + in_flight < limit) return {};
+  return make_error(
+      "queue_full",
+      fmt::format("uid {} has {} jobs queued; limits.max_queued_per_user is {}", uid,
+                  *queued + in_flight, limit),
+      {FieldError{"limits.max_queued_per_user", "wait for queued jobs to start, or cancel some"}});
 }
 
 ApiResponse JobService::handle_list(const ApiRequest& request) {
@@ -546,18 +619,24 @@ ApiResponse JobService::handle_list(const ApiRequest& request) {
   if (!errors.empty()) {
     return ApiResponse::error(400, "invalid_request", "invalid query", std::move(errors));
   }
+  query.summary = true;
   auto page = list(query);
   if (!page) return ApiResponse::error(status_for(page.error()), page.error());
   nlohmann::json jobs = nlohmann::json::array();
   for (const auto& job : page->jobs)
-    jobs.push_back(job_to_json(job));
-  return ApiResponse::json(200, {{"jobs", std::move(jobs)}, {"next", string_or_null(page->next)}});
+    jobs.push_back(job_to_json(job, request.uid));
+  nlohmann::json unreadable = nlohmann::json::array();
+  for (const auto& bad : page->unreadable)
+    unreadable.push_back({{"id", bad.id}, {"reason", bad.reason}});
+  nlohmann::json out = {{"jobs", std::move(jobs)}, {"next", string_or_null(page->next)}};
+  if (!unreadable.empty()) out["unreadable"] = std::move(unreadable);
+  return ApiResponse::json(200, out);
 }
 
 ApiResponse JobService::handle_show(const ApiRequest& request) {
   auto shown = show(request.path_params.at("id"));
   if (!shown) return ApiResponse::error(status_for(shown.error()), shown.error());
-  auto json = job_to_json(shown->first);
+  auto json = job_to_json(shown->first, request.uid);
   json["events"] = nlohmann::json::array();
   for (const auto& event : shown->second)
     json["events"].push_back(event_to_json(event));
@@ -567,7 +646,7 @@ ApiResponse JobService::handle_show(const ApiRequest& request) {
 ApiResponse JobService::handle_cancel(const ApiRequest& request) {
   auto cancelled = cancel(request.path_params.at("id"), request.uid);
   if (!cancelled) return ApiResponse::error(status_for(cancelled.error()), cancelled.error());
-  return ApiResponse::json(200, job_to_json(*cancelled));
+  return ApiResponse::json(200, job_to_json(*cancelled, request.uid));
 }
 
 ApiResponse JobService::handle_plan(const ApiRequest& request) {
@@ -593,9 +672,23 @@ asio::awaitable<ApiResponse> JobService::handle_submit(ApiRequest request) {
   }
   auto job = prepare(request.body, request.uid, key);
   if (!job) co_return ApiResponse::error(status_for(job.error()), job.error());
+  if (auto full = check_queue_limit(request.uid); !full) {
+    co_return ApiResponse::error(status_for(full.error()), full.error());
+  }
+  const std::string submitted_spec = job_spec_to_json(job->spec);
   auto stored = co_await submit(std::move(*job));
   if (!stored) co_return ApiResponse::error(status_for(stored.error()), stored.error());
-  auto response = ApiResponse::json(stored->second ? 201 : 200, job_to_json(stored->first));
+  if (!stored->second && job_spec_to_json(stored->first.spec) != submitted_spec) {
+    // The key names an earlier submit of another spec: answering with that job would pass
+    // a different job off as this one.
+    co_return ApiResponse::error(
+        409, "idempotency_conflict",
+        fmt::format("Idempotency-Key already used for job {} with a different spec",
+                    stored->first.id),
+        {{"Idempotency-Key", "reuse a key only to repeat the same submit"}});
+  }
+  auto response =
+      ApiResponse::json(stored->second ? 201 : 200, job_to_json(stored->first, request.uid));
   response.headers.emplace_back("Location", "/v1/jobs/" + stored->first.id);
   co_return response;
 }

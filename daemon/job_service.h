@@ -23,8 +23,10 @@
 
 namespace gridshift {
 
-// A job as the API shows it (docs/api.md); `events` is added by the caller when wanted.
-nlohmann::json job_to_json(const Job& job);
+// A job as the API shows it to the caller `viewer` (docs/api.md): its owner and root get the
+// whole spec (unless the job is a summary), everybody else the summary (no env, command, args).
+// `events` is added by the caller when wanted.
+nlohmann::json job_to_json(const Job& job, std::uint32_t viewer);
 nlohmann::json event_to_json(const JobEvent& event);
 
 // A random opaque id: "j-" and 20 characters of [a-z0-9] (fits Vertex AI label values).
@@ -53,6 +55,9 @@ class JobService {
   std::function<void()> on_submitted;
   // Extra Prometheus text appended to /metrics by other subsystems.
   std::vector<std::function<std::string()>> metrics_sections;
+
+  // Problems other subsystems report for /v1/health (each makes it `degraded`).
+  std::function<std::vector<std::string>()> problems;
 
   // Registers every job route plus /v1/health, /v1/report, /metrics and /v1/plan.
   void register_routes(ApiRouter& router);
@@ -84,6 +89,8 @@ class JobService {
   ApiResponse handle_plan(const ApiRequest& request);
   boost::asio::awaitable<ApiResponse> handle_submit(ApiRequest request);
   boost::asio::awaitable<void> commit_pending();
+  // Error "queue_full" when `uid` (not root) has limits.max_queued_per_user jobs queued.
+  Status check_queue_limit(std::uint32_t uid);
   JobSpecContext spec_context() const;
 
   JobStore& store_;
@@ -94,6 +101,7 @@ class JobService {
   std::vector<std::shared_ptr<Pending>> pending_;
   bool commit_scheduled_ = false;
   std::uint64_t commits_ = 0;
+  std::string storage_problem_;  // why the last group commit failed; "" once one succeeds
 };
 
 // The HTTP status for an error code of the service or the store.

@@ -2,13 +2,17 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -29,7 +33,11 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
+// Where an older gridshiftd kept a job's process record (inside the job's directory).
 constexpr const char* kRecordFile = "process.json";
+// Process records live in this daemon-only (0700) directory under the workdir, out of reach
+// of the jobs: a job that could rewrite its record could make cancel signal any process.
+constexpr const char* kRecordDir = ".gridshift";
 constexpr const char* kOutputFile = "output.log";
 // What a job gets as PATH when the daemon itself has none.
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
@@ -96,36 +104,6 @@ std::string read_boot_id() {
   return *text;
 }
 
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// posix_spawn's attribute objects, destroyed on every path.
-struct SpawnSetup {
-  SpawnSetup() {
-    ::posix_spawn_file_actions_init(&actions);
-    ::posix_spawnattr_init(&attributes);
-  }
-  ~SpawnSetup() {
-    ::posix_spawn_file_actions_destroy(&actions);
-    ::posix_spawnattr_destroy(&attributes);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-  posix_spawn_file_actions_t actions{};
-  posix_spawnattr_t attributes{};
-};
-
 std::vector<char*> c_strings(std::vector<std::string>& strings) {
   std::vector<char*> out;
   out.reserve(strings.size() + 1);
@@ -135,48 +113,194 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   return out;
 }
 
-// Starts `argv` without a shell. posix_spawn reports a failed exec (no such program, not
-// executable) as its return value, so a bad command is an error here rather than a job that
-// exits 127. The child is a session (and process group) leader so that cancel reaches what it
-// starts and the daemon's terminal signals do not; every signal is reset to its default (the
-// daemon's ignored SIGPIPE must not leak), and no descriptor above stderr is inherited.
-Result<pid_t> spawn(std::vector<std::string> argv, std::vector<std::string> env,
-                    const fs::path& dir) {
-  const auto log_path = dir / kOutputFile;
-  UniqueFd input(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (input.get() < 0)
-    return make_error("spawn_failed", "cannot open /dev/null: " + errno_text(errno));
-  UniqueFd output(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-  if (output.get() < 0) {
-    return make_error("spawn_failed",
-                      fmt::format("cannot open {}: {}", log_path.string(), errno_text(errno)));
+// The program posix_spawnp would run: `name` itself when it holds a slash, else the first
+// executable file of that name on `path`. Looked up before fork, because the child may only
+// make async-signal-safe calls.
+std::optional<std::string> find_program(const std::string& name, const std::string& path) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string_view rest = path;
+  while (true) {
+    const auto colon = rest.find(':');
+    std::string dir(rest.substr(0, colon));
+    if (dir.empty()) dir = ".";
+    const std::string candidate = dir + "/" + name;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0) {
+      return candidate;
+    }
+    if (colon == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(colon + 1);
   }
-  SpawnSetup setup;
-  ::posix_spawn_file_actions_adddup2(&setup.actions, input.get(), STDIN_FILENO);
-  ::posix_spawn_file_actions_adddup2(&setup.actions, output.get(), STDOUT_FILENO);
-  ::posix_spawn_file_actions_adddup2(&setup.actions, output.get(), STDERR_FILENO);
-  ::posix_spawn_file_actions_addchdir_np(&setup.actions, dir.c_str());
-  ::posix_spawn_file_actions_addclosefrom_np(&setup.actions, STDERR_FILENO + 1);
-  sigset_t all;
-  sigset_t none;
-  ::sigfillset(&all);
-  ::sigdelset(&all, SIGKILL);
-  ::sigdelset(&all, SIGSTOP);
-  ::sigemptyset(&none);
-  ::posix_spawnattr_setsigdefault(&setup.attributes, &all);
-  ::posix_spawnattr_setsigmask(&setup.attributes, &none);
-  ::posix_spawnattr_setflags(&setup.attributes,
-                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+}
+
+// What the child reports through its close-on-exec pipe when a step before exec fails.
+struct ChildFailure {
+  int step = 0;
+  int error = 0;
+};
+enum ChildStep : int {
+  kStepSession = 1,
+  kStepGroups,
+  kStepGid,
+  kStepUid,
+  kStepDir,
+  kStepOutput,
+  kStepInput,
+  kStepExec
+};
+
+std::string describe_step(int step, const RunIdentity& who, const std::string& program,
+                          const fs::path& dir) {
+  switch (step) {
+    case kStepSession:
+      return "cannot start a session";
+    case kStepGroups:
+      return fmt::format("cannot set the groups of {}", who.describe());
+    case kStepGid:
+      return fmt::format("cannot switch to gid {} of {}", who.gid, who.describe());
+    case kStepUid:
+      return fmt::format("cannot switch to {}", who.describe());
+    case kStepDir:
+      return fmt::format("cannot enter {} as {}", dir.string(), who.describe());
+    case kStepOutput:
+      return fmt::format("cannot open {}/{} as {}", dir.string(), kOutputFile, who.describe());
+    case kStepInput:
+      return "cannot open /dev/null";
+    default:
+      return fmt::format("cannot start local.command '{}' as {}", program, who.describe());
+  }
+}
+
+// Runs `argv` as `who` without a shell: fork, then in the child only system calls (safe after
+// fork in a process with threads): a new session (so that cancel reaches the whole group and the
+// daemon's terminal signals do not), stdin from /dev/null, stdout and stderr appended to the
+// job's output.log, no descriptor above stderr, every signal back to its default and unblocked
+// (the daemon's ignored SIGPIPE must not leak), the groups, gid and uid of `who` (in that order:
+// groups and gid need the privilege that setuid gives up), then exec. Every step that fails
+// before exec is reported through a close-on-exec pipe, so a bad command or a missing privilege
+// is an error of the create, not a job that exits 127.
+struct Spawned {
+  pid_t pid = 0;
+  unsigned long long start_time = 0;  // /proc/<pid>/stat field 22
+};
+
+Result<Spawned> spawn_as(std::vector<std::string> argv, std::vector<std::string> env,
+                         const fs::path& dir, const RunIdentity& who, const std::string& path) {
+  const auto program = find_program(argv.front(), path);
+  if (!program) {
+    return make_error("spawn_failed", fmt::format("cannot start local.command '{}': {}",
+                                                  argv.front(), errno_text(ENOENT)));
+  }
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    return make_error("spawn_failed", "cannot create a pipe: " + errno_text(errno));
+  }
+  // The child waits on `go` until the parent has read its start time from /proc: once it has
+  // switched to another user, a daemon without CAP_SYS_PTRACE may not see it there
+  // (ProtectProc=invisible). A socket pair, so that a send to a dead child raises no SIGPIPE.
+  int go[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0) {
+    const int err = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    return make_error("spawn_failed", "cannot create a socket pair: " + errno_text(err));
+  }
   auto args = c_strings(argv);
   auto envp = c_strings(env);
-  pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, args.front(), &setup.actions, &setup.attributes, args.data(),
-                                envp.data());
-  if (rc != 0) {
-    return make_error("spawn_failed", fmt::format("cannot start local.command '{}': {}",
-                                                  argv.front(), errno_text(rc)));
+  const std::string dir_text = dir.string();
+  const bool switch_user = who.uid != ::geteuid() || who.gid != ::getegid();
+  const std::vector<gid_t>& groups = who.groups;
+
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    for (int fd : {report[0], report[1], go[0], go[1]})
+      ::close(fd);
+    return make_error("spawn_failed", "cannot fork: " + errno_text(err));
   }
-  return pid;
+  if (pid == 0) {
+    const auto fail = [&](int step) {
+      const ChildFailure failure{step, errno};
+      [[maybe_unused]] auto n = ::write(report[1], &failure, sizeof(failure));
+      ::_exit(127);
+    };
+    ::close(report[0]);
+    ::close(go[0]);
+    char token = 0;
+    while (::read(go[1], &token, 1) < 0 && errno == EINTR) {
+    }
+    ::close(go[1]);
+    if (::setsid() < 0) fail(kStepSession);
+    if (switch_user) {
+      if (::setgroups(groups.size(), groups.data()) != 0) fail(kStepGroups);
+      if (::setgid(who.gid) != 0) fail(kStepGid);
+      if (::setuid(who.uid) != 0) fail(kStepUid);
+    }
+    if (::chdir(dir_text.c_str()) != 0) fail(kStepDir);
+    const int input = ::open("/dev/null", O_RDONLY);
+    if (input < 0) fail(kStepInput);
+    // Opened as the job's user in its own directory: the log is the job's file.
+    const int output = ::open(kOutputFile, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640);
+    if (output < 0) fail(kStepOutput);
+    if (::dup2(input, STDIN_FILENO) < 0 || ::dup2(output, STDOUT_FILENO) < 0 ||
+        ::dup2(output, STDERR_FILENO) < 0) {
+      fail(kStepOutput);
+    }
+    // Everything else goes, except the report pipe (close-on-exec) until exec.
+    for (int fd = STDERR_FILENO + 1; fd < report[1]; ++fd)
+      ::close(fd);
+    ::close_range(static_cast<unsigned>(report[1]) + 1, ~0U, 0);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig)
+      ::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(program->c_str(), args.data(), envp.data());
+    fail(kStepExec);
+  }
+  ::close(report[1]);
+  ::close(go[1]);
+  Spawned spawned;
+  spawned.pid = pid;
+  // The child cannot be reaped before this reads its stat: only this thread waits for it.
+  if (auto stat = read_proc_stat(pid)) spawned.start_time = stat->start_time;
+  [[maybe_unused]] auto sent = ::send(go[0], "g", 1, MSG_NOSIGNAL);
+  ::close(go[0]);
+  ChildFailure failure;
+  ssize_t got = 0;
+  do {
+    got = ::read(report[0], &failure, sizeof(failure));
+  } while (got < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (got == static_cast<ssize_t>(sizeof(failure))) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return make_error("spawn_failed",
+                      fmt::format("{}: {}", describe_step(failure.step, who, argv.front(), dir),
+                                  errno_text(failure.error)));
+  }
+  return spawned;
+}
+
+// Signals a job's process group; 0 or the errno. Where the daemon may not signal another
+// user's processes (it has no CAP_KILL), a short-lived child takes the job's uid and sends the
+// signal as the job's own user: switching uid needs CAP_SETUID, which starting the job needed
+// anyway. Signal 0 asks whether any member still runs.
+int signal_group(pid_t group, int sig, uid_t uid, gid_t gid) {
+  if (::kill(-group, sig) == 0) return 0;
+  if (errno != EPERM || uid == ::geteuid()) return errno;
+  const pid_t child = ::fork();
+  if (child < 0) return errno;
+  if (child == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) ::_exit(EPERM);
+    ::_exit(::kill(-group, sig) == 0 ? 0 : errno);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EPERM;
 }
 
 // The exit of a child as this target reports it. A cancelled job is `cancelled` however it ended.
@@ -196,14 +320,22 @@ std::string describe_wait_status(int status) {
 }  // namespace
 
 LocalTarget::LocalTarget(asio::any_io_executor executor, const LocalDispatchConfig& config,
-                         const Clock& clock, std::chrono::milliseconds kill_grace)
+                         const Clock& clock, std::chrono::milliseconds kill_grace,
+                         std::optional<RunIdentity> run_as)
     : executor_(std::move(executor)),
-      workdir_(config.workdir),
+      workdir_(fs::absolute(config.workdir)),
       clock_(clock),
       kill_grace_(kill_grace),
+      run_as_(std::move(run_as)),
       boot_id_(read_boot_id()) {
   const char* path = std::getenv("PATH");
   path_ = path != nullptr && *path != '\0' ? path : kDefaultPath;
+  if (const auto missing = missing_privileges(); !missing.empty() && !run_as_) {
+    subsystem_logger("local")->warn(
+        "local jobs run as their owners, but this daemon (uid {}) lacks {}: jobs of other users "
+        "will fail to start (see docs/operations.md, \"Local jobs\")",
+        ::geteuid(), missing);
+  }
 }
 
 // Running jobs are left running: a restarted daemon finds them through process.json.
@@ -229,6 +361,112 @@ asio::awaitable<Result<std::optional<DispatchStarted>>> LocalTarget::adopt(Job j
   co_return find_running(job);
 }
 
+std::string missing_privileges() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return "its capabilities (capget failed)";
+  std::string missing;
+  for (const auto& [cap, name] : {std::pair{CAP_SETUID, "CAP_SETUID"},
+                                  {CAP_SETGID, "CAP_SETGID"},
+                                  {CAP_CHOWN, "CAP_CHOWN"}}) {
+    const auto index = static_cast<std::size_t>(cap / 32);
+    if ((data[index].effective & (1U << (cap % 32))) == 0) {
+      if (!missing.empty()) missing += ", ";
+      missing += name;
+    }
+  }
+  return missing;
+}
+
+std::string RunIdentity::describe() const {
+  return name.empty() ? fmt::format("uid {}", uid) : fmt::format("uid {} ({})", uid, name);
+}
+
+Result<RunIdentity> lookup_identity(uid_t uid) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  const int rc = ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    return make_error("spawn_failed",
+                      fmt::format("uid {} has no account on this host (no passwd entry): a local "
+                                  "job runs as its user, with that user's groups",
+                                  uid));
+  }
+  RunIdentity who;
+  who.uid = found->pw_uid;
+  who.gid = found->pw_gid;
+  who.name = found->pw_name;
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (::getgrouplist(found->pw_name, found->pw_gid, groups.data(), &count) < 0) {
+    groups.resize(static_cast<std::size_t>(count));
+    ::getgrouplist(found->pw_name, found->pw_gid, groups.data(), &count);
+  }
+  groups.resize(static_cast<std::size_t>(std::max(count, 0)));
+  who.groups = std::move(groups);
+  return who;
+}
+
+Result<RunIdentity> lookup_identity(const std::string& user) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  const int rc = ::getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    return make_error(
+        "invalid_config", fmt::format("no user named '{}'", user),
+        {FieldError{"dispatch.local.run_as", fmt::format("no user named '{}'", user)}});
+  }
+  return lookup_identity(found->pw_uid);
+}
+
+Result<RunIdentity> LocalTarget::identity_for(const Job& job) const {
+  if (run_as_) return *run_as_;
+  return lookup_identity(static_cast<uid_t>(job.owner_uid));
+}
+
+// <workdir> (0711: jobs pass through to their own directory, nobody lists it), the daemon's
+// record directory (0700) and <workdir>/<id> (0700, given to the job's user: other users' jobs
+// cannot read it).
+Result<fs::path> LocalTarget::prepare_job_dir(const std::string& job_id,
+                                              const RunIdentity& who) const {
+  std::error_code ec;
+  if (fs::create_directories(workdir_, ec)) ::chmod(workdir_.c_str(), 0711);
+  if (ec) {
+    return make_error("io_error", fmt::format("cannot create dispatch.local.workdir {}: {}",
+                                              workdir_.string(), ec.message()));
+  }
+  const auto records = workdir_ / kRecordDir;
+  if (::mkdir(records.c_str(), 0700) != 0 && errno != EEXIST) {
+    return make_error("io_error",
+                      fmt::format("cannot create {}: {}", records.string(), errno_text(errno)));
+  }
+  const auto dir = job_dir(job_id);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return make_error("io_error", fmt::format("cannot create job directory {}: {}", dir.string(),
+                                              errno_text(errno)));
+  }
+  // Never follow a link planted in its place (the directory may exist from an earlier attempt).
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    return make_error("io_error", fmt::format("cannot open job directory {}: {}", dir.string(),
+                                              errno_text(errno)));
+  }
+  int failed = 0;
+  if (::fchmod(fd, 0700) != 0) failed = errno;
+  if (failed == 0 && ::fchown(fd, who.uid, who.gid) != 0) failed = errno;
+  ::close(fd);
+  if (failed != 0) {
+    return make_error(
+        "spawn_failed",
+        fmt::format("cannot give job directory {} to {}: {} (running local jobs as their users "
+                    "needs CAP_CHOWN, CAP_SETUID and CAP_SETGID; see docs/operations.md)",
+                    dir.string(), who.describe(), errno_text(failed)));
+  }
+  return dir;
+}
+
 Result<DispatchStarted> LocalTarget::start(const Job& job, const std::string& region) {
   auto log = subsystem_logger("local");
   if (!job.spec.local || job.spec.local->command.empty()) {
@@ -245,48 +483,50 @@ Result<DispatchStarted> LocalTarget::start(const Job& job, const std::string& re
                            it->second.record.started_at};
   }
 
-  const auto dir = job_dir(job.id);
-  std::error_code ec;
-  fs::create_directories(workdir_, ec);
-  if (ec) {
-    return make_error("io_error", fmt::format("cannot create dispatch.local.workdir {}: {}",
-                                              workdir_.string(), ec.message()));
+  auto who = identity_for(job);
+  if (!who) {
+    log->error("job {}: {}", job.id, who.error().message);
+    return who.error();
   }
-  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
-    return make_error("io_error", fmt::format("cannot create job directory {}: {}", dir.string(),
-                                              errno_text(errno)));
+  auto dir = prepare_job_dir(job.id, *who);
+  if (!dir) {
+    log->error("job {}: {}", job.id, dir.error().message);
+    return dir.error();
   }
-  ::chmod(dir.c_str(), 0750);  // exactly 0750 whatever the umask made of mkdir's mode
 
   std::vector<std::string> env = {"PATH=" + path_,
-                                  "HOME=" + dir.string(),
+                                  "HOME=" + dir->string(),
+                                  "USER=" + who->name,
+                                  "LOGNAME=" + who->name,
                                   "LANG=C.UTF-8",
                                   "GRIDSHIFT_JOB_ID=" + job.id,
                                   "GRIDSHIFT_JOB_NAME=" + job.spec.name,
                                   "GRIDSHIFT_REGION=" + region,
-                                  "GRIDSHIFT_OUTPUT_DIR=" + dir.string()};
-  auto pid = spawn(job.spec.local->command, std::move(env), dir);
-  if (!pid) {
-    log->error("job {}: {}", job.id, pid.error().message);
-    return pid.error();
+                                  "GRIDSHIFT_OUTPUT_DIR=" + dir->string()};
+  auto spawned = spawn_as(job.spec.local->command, std::move(env), *dir, *who, path_);
+  if (!spawned) {
+    log->error("job {}: {}", job.id, spawned.error().message);
+    return spawned.error();
   }
 
   ProcessRecord record;
-  record.pid = *pid;
-  // The child cannot be reaped before this reads its stat: only this thread waits for it.
-  if (auto stat = read_proc_stat(*pid)) record.start_time = stat->start_time;
+  record.pid = spawned->pid;
+  record.start_time = spawned->start_time;
   record.boot_id = boot_id_;
   record.region = region;
   record.started_at = clock_.now();
+  record.uid = who->uid;
+  record.gid = who->gid;
   if (auto written = write_record(job.id, record); !written) {
     log->warn("job {}: {}; a restarted daemon will not recognise pid {}", job.id,
-              written.error().message, *pid);
+              written.error().message, record.pid);
   }
   Tracked& tracked = track(job.id, record, true);
   watch_exit(job.id, tracked);
-  log->info("job {}: started {} as pid {} in {} (output in {})", job.id,
-            job.spec.local->command.front(), *pid, dir.string(), kOutputFile);
-  return DispatchStarted{remote_name_of(job.id, *pid), record.started_at};
+  log->info("job {}: started {} as pid {} ({}) in {} (output in {})", job.id,
+            job.spec.local->command.front(), record.pid, who->describe(), dir->string(),
+            kOutputFile);
+  return DispatchStarted{remote_name_of(job.id, record.pid), record.started_at};
 }
 
 Result<RemoteStatus> LocalTarget::status_of(const Job& job) {
@@ -319,29 +559,32 @@ Status LocalTarget::stop(const Job& job) {
   if (kill_timers_.contains(job.id)) return {};  // SIGTERM sent, SIGKILL already scheduled
   // A session leader's process group id is its pid, and it cannot change it.
   const pid_t group = tracked.record.pid;
-  if (::kill(-group, SIGTERM) != 0 && errno != ESRCH) {
+  if (const int err = signal_group(group, SIGTERM, tracked.record.uid, tracked.record.gid);
+      err != 0 && err != ESRCH) {
     return make_error("cancel_failed",
-                      fmt::format("cannot signal process group {}: {}", group, errno_text(errno)));
+                      fmt::format("cannot signal process group {}: {}", group, errno_text(err)));
   }
   log->info("job {}: cancel: SIGTERM to process group {}, SIGKILL in {} ms if still running",
             job.id, group, kill_grace_.count());
   auto [timer, inserted] = kill_timers_.try_emplace(job.id, executor_);
   timer->second.expires_after(kill_grace_);
   timer->second.async_wait([this, token = std::weak_ptr<int>(alive_token_), job_id = job.id,
-                            group](const boost::system::error_code& error) {
+                            record = tracked.record](const boost::system::error_code& error) {
     if (token.expired() || error) return;
-    escalate(job_id, group);
+    escalate(job_id, record);
   });
   return {};
 }
 
-void LocalTarget::escalate(const std::string& job_id, pid_t group) {
+void LocalTarget::escalate(const std::string& job_id, const ProcessRecord& record) {
   kill_timers_.erase(job_id);
-  if (::kill(-group, 0) != 0) return;  // every member of the group has ended
+  const pid_t group = record.pid;
+  // EPERM: a member runs, as another user.
+  if (::kill(-group, 0) != 0 && errno == ESRCH) return;  // every member of the group has ended
   subsystem_logger("local")->warn(
       "job {}: cancel: still running {} ms after SIGTERM, SIGKILL to process group {}", job_id,
       kill_grace_.count(), group);
-  ::kill(-group, SIGKILL);
+  signal_group(group, SIGKILL, record.uid, record.gid);
 }
 
 std::optional<DispatchStarted> LocalTarget::find_running(const Job& job) {
@@ -492,9 +735,22 @@ bool LocalTarget::alive(const ProcessRecord& record) const {
   return stat->start_time == record.start_time;
 }
 
+fs::path LocalTarget::record_path(const std::string& job_id) const {
+  return workdir_ / kRecordDir / (job_id + ".json");
+}
+
 Result<LocalTarget::ProcessRecord> LocalTarget::read_record(const std::string& job_id) const {
-  const auto path = job_dir(job_id) / kRecordFile;
+  auto path = record_path(job_id);
   auto text = read_text_file(path.string(), kMaxRecordBytes);
+  if (!text) {
+    // Written by an older gridshiftd, which kept it in the job's directory (then its own).
+    const auto legacy = job_dir(job_id) / kRecordFile;
+    struct stat st {};
+    if (::lstat(legacy.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid()) {
+      path = legacy;
+      text = read_text_file(path.string(), kMaxRecordBytes);
+    }
+  }
   if (!text) return make_error("io_error", path.string() + ": " + text.error().message);
   const auto j = nlohmann::json::parse(*text, nullptr, false);
   const auto bad = [&](const char* what) {
@@ -512,6 +768,9 @@ Result<LocalTarget::ProcessRecord> LocalTarget::read_record(const std::string& j
   record.start_time = j["start_time"].get<unsigned long long>();
   record.boot_id = j.value("boot_id", "");
   record.region = j.value("region", "");
+  // Records of an older gridshiftd ran jobs as the daemon's own user.
+  record.uid = j.value("uid", static_cast<uid_t>(::geteuid()));
+  record.gid = j.value("gid", static_cast<gid_t>(::getegid()));
   auto started = parse_rfc3339(j["started_at"].get<std::string>());
   if (!started) return bad("started_at is not an RFC 3339 time");
   record.started_at = *started;
@@ -535,13 +794,15 @@ Status LocalTarget::write_record(const std::string& job_id, const ProcessRecord&
                       {"start_time", record.start_time},
                       {"boot_id", record.boot_id},
                       {"region", record.region},
+                      {"uid", record.uid},
+                      {"gid", record.gid},
                       {"started_at", format_rfc3339(record.started_at)}};
   if (record.outcome) {
     j["outcome"] = {{"state", to_string(record.outcome->state)},
                     {"message", record.outcome->message},
                     {"finished_at", format_rfc3339(record.outcome->finished_at)}};
   }
-  const auto path = job_dir(job_id) / kRecordFile;
+  const auto path = record_path(job_id);
   auto temporary = path;
   temporary += ".tmp";
   {

@@ -15,12 +15,30 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "daemon/config.h"
 #include "daemon/dispatcher.h"
 
 namespace gridshift {
+
+// Who a local job runs as: its owner (dispatch.local.run_as: owner) or the configured user.
+struct RunIdentity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups, from the group database
+  std::string name;
+  std::string describe() const;  // "uid 1001 (alice)"
+};
+
+// The capabilities running jobs as other users needs that this process lacks ("" = none).
+std::string missing_privileges();
+
+// The account of `uid`, with its groups; error "spawn_failed" when it has none.
+Result<RunIdentity> lookup_identity(uid_t uid);
+// The account named `user`; error "invalid_config" naming dispatch.local.run_as.
+Result<RunIdentity> lookup_identity(const std::string& user);
 
 class LocalTarget final : public Dispatcher {
  public:
@@ -31,9 +49,12 @@ class LocalTarget final : public Dispatcher {
   static constexpr std::string_view kGoneReason =
       "the process is gone: the daemon restarted while it ran, so its exit status is unknown";
 
-  // The workdir is copied: a reload cannot move the directories of running jobs.
+  // The workdir is copied (made absolute: HOME and GRIDSHIFT_OUTPUT_DIR must hold in the job's
+  // own directory): a reload cannot move the directories of running jobs. `run_as` is the
+  // resolved dispatch.local.run_as user, or nullopt for "owner".
   LocalTarget(boost::asio::any_io_executor executor, const LocalDispatchConfig& config,
-              const Clock& clock, std::chrono::milliseconds kill_grace = kDefaultKillGrace);
+              const Clock& clock, std::chrono::milliseconds kill_grace = kDefaultKillGrace,
+              std::optional<RunIdentity> run_as = std::nullopt);
   ~LocalTarget() override;
   LocalTarget(const LocalTarget&) = delete;
   LocalTarget& operator=(const LocalTarget&) = delete;
@@ -65,6 +86,8 @@ class LocalTarget final : public Dispatcher {
     std::string boot_id;
     std::string region;
     TimePoint started_at{};
+    uid_t uid = 0;  // who the job runs as (signals are sent as this user when need be)
+    gid_t gid = 0;
     std::optional<Outcome> outcome;  // written once the end is seen
   };
   struct Tracked {
@@ -89,8 +112,12 @@ class LocalTarget final : public Dispatcher {
   bool check_ended(const std::string& job_id, Tracked& tracked);
   void record_outcome(const std::string& job_id, Tracked& tracked, Outcome outcome);
   bool alive(const ProcessRecord& record) const;
-  void escalate(const std::string& job_id, pid_t group);
+  void escalate(const std::string& job_id, const ProcessRecord& record);
 
+  Result<RunIdentity> identity_for(const Job& job) const;
+  Result<std::filesystem::path> prepare_job_dir(const std::string& job_id,
+                                                const RunIdentity& who) const;
+  std::filesystem::path record_path(const std::string& job_id) const;
   Result<ProcessRecord> read_record(const std::string& job_id) const;
   Status write_record(const std::string& job_id, const ProcessRecord& record) const;
 
@@ -98,6 +125,7 @@ class LocalTarget final : public Dispatcher {
   std::filesystem::path workdir_;
   const Clock& clock_;
   std::chrono::milliseconds kill_grace_;
+  std::optional<RunIdentity> run_as_;
   std::string boot_id_;
   std::string path_;  // the daemon's PATH, which jobs get and posix_spawnp searches
   std::function<void()> on_exit_;

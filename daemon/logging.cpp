@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "daemon/scrub.h"
+
 namespace gridshift {
 namespace {
 
@@ -72,6 +74,28 @@ LoggingState& state() {
   return s;
 }
 
+// Formats with the pattern, then scrubs registered secrets from the whole line (daemon/scrub.h):
+// whatever a message quotes, a secret never reaches the log.
+class ScrubbingFormatter final : public spdlog::formatter {
+ public:
+  explicit ScrubbingFormatter(std::unique_ptr<spdlog::formatter> inner)
+      : inner_(std::move(inner)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    inner_->format(msg, dest);
+    const std::string_view line(dest.data(), dest.size());
+    if (!contains_secret(line)) return;
+    const std::string clean = scrub_secrets(line);
+    dest.clear();
+    dest.append(clean.data(), clean.data() + clean.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<ScrubbingFormatter>(inner_->clone());
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> inner_;
+};
+
 std::unique_ptr<spdlog::formatter> make_formatter(LogFormat format) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (format == LogFormat::journal) {
@@ -79,7 +103,7 @@ std::unique_ptr<spdlog::formatter> make_formatter(LogFormat format) {
   } else {
     formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %n: %v");
   }
-  return formatter;
+  return std::make_unique<ScrubbingFormatter>(std::move(formatter));
 }
 
 // journald gets plain lines; a terminal gets colours (the colour sink drops them itself when

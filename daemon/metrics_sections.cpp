@@ -66,6 +66,12 @@ std::string scheduler_metrics(const Scheduler& scheduler) {
   out.histogram("gridshift_replan_duration_seconds",
                 "Time a scheduler cycle spent planning its queued jobs.",
                 scheduler.replan_seconds());
+  out.histogram("gridshift_cycle_duration_seconds",
+                "Time a whole scheduler cycle took (reconcile, follow, list, plan, record).",
+                scheduler.cycle_seconds());
+  out.family("gridshift_deadline_missed_total",
+             "Queued jobs that could no longer start in time to meet their deadline.", "counter");
+  out.sample("gridshift_deadline_missed_total", static_cast<double>(scheduler.deadline_missed()));
   return out.take();
 }
 

@@ -1,10 +1,12 @@
 #include "daemon/scheduler.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <exception>
@@ -14,6 +16,7 @@
 #include "core/feed_chain.h"
 #include "daemon/feed_adapters.h"
 #include "daemon/logging.h"
+#include "daemon/scrub.h"
 
 namespace gridshift {
 namespace {
@@ -28,6 +31,8 @@ constexpr std::size_t kPageSize = 1000;
 // How long a region that refused a job for quota or capacity is avoided for that accelerator
 // (vertex-ai-api.md §1.5 suggests about an hour: retrying at once is pointless).
 constexpr Seconds kRegionCooldown{3600};
+// The longest the scheduler keeps the event loop while recording a cycle's decisions.
+constexpr std::chrono::milliseconds kLoopTurn{20};
 
 std::string accelerator_of(const Job& job) {
   return job.spec.vertex ? job.spec.vertex->accelerator_type : std::string();
@@ -65,8 +70,9 @@ JobEvent event_for(const Job& job, TimePoint now, std::string type, std::string 
   event.job_id = job.id;
   event.at = now;
   event.type = std::move(type);
-  event.message = std::move(message);
-  if (!data.is_null()) event.data_json = data.dump();
+  // Messages quote targets' and feeds' errors, which may echo a secret: none is stored.
+  event.message = scrub_secrets(message);
+  if (!data.is_null()) event.data_json = scrub_secrets(data.dump());
   return event;
 }
 
@@ -151,11 +157,12 @@ PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
   return planner;
 }
 
-std::vector<Job> Scheduler::jobs_in(JobState state) {
+std::vector<Job> Scheduler::jobs_in(JobState state, bool summary) {
   std::vector<Job> out;
   JobQuery query;
   query.state = state;
   query.limit = kPageSize;
+  query.summary = summary;
   for (;;) {
     auto page = jobs_.list(query);
     if (!page) {
@@ -165,9 +172,46 @@ std::vector<Job> Scheduler::jobs_in(JobState state) {
     }
     for (auto& job : page->jobs)
       out.push_back(std::move(job));
+    for (const auto& bad : page->unreadable)
+      quarantine(bad);
     if (!page->next) return out;
     query.after = page->next;
   }
+}
+
+void Scheduler::quarantine(const UnreadableJob& bad) {
+  auto log = subsystem_logger("scheduler");
+  const std::string reason = fmt::format(
+      "its stored record cannot be read ({}); quarantined so that the rest of the queue is "
+      "scheduled",
+      bad.reason);
+  log->error("job {}: {}", bad.id, reason);
+  if (auto done = jobs_.quarantine(bad.id, reason, clock_.now()); !done) {
+    log->error("job {}: cannot quarantine: {}", bad.id, to_string(done.error()));
+    note_storage(done);
+    return;
+  }
+  quarantined_[bad.id] = bad.reason;
+}
+
+void Scheduler::note_storage(const Status& write) {
+  if (write) {
+    storage_problem_.clear();
+  } else if (write.error().code.rfind("storage_", 0) == 0) {
+    storage_problem_ = write.error().message;
+  }
+}
+
+std::vector<std::string> Scheduler::problems() const {
+  std::vector<std::string> out;
+  for (const auto& [id, reason] : quarantined_) {
+    out.push_back(
+        fmt::format("job {} was quarantined: its record cannot be read ({})", id, reason));
+  }
+  if (!storage_problem_.empty()) {
+    out.push_back("the scheduler cannot write to the database: " + storage_problem_);
+  }
+  return out;
 }
 
 std::vector<RegionSeries> Scheduler::current_series(TimePoint now) {
@@ -385,6 +429,7 @@ void Scheduler::mark_running(Job& job, const std::string& region, const Dispatch
 asio::awaitable<void> Scheduler::run_cycle() {
   running_cycle_ = true;
   ++cycles_;
+  const auto cycle_started = std::chrono::steady_clock::now();
   const TimePoint now = clock_.now();
 
   for (auto& job : jobs_in(JobState::dispatching))
@@ -393,11 +438,13 @@ asio::awaitable<void> Scheduler::run_cycle() {
   for (auto& job : jobs_in(JobState::running))
     co_await follow(std::move(job), now);
 
-  auto queued = jobs_in(JobState::queued);
+  // Summaries: planning needs no run section, and whole specs may be large.
+  auto queued = jobs_in(JobState::queued, /*summary=*/true);
+  std::erase_if(queued, [&](Job& job) { return !has_configured_region(job, now); });
   if (!queued.empty()) {
     RunningCounts running;
     for (JobState state : {JobState::dispatching, JobState::running}) {
-      for (const auto& job : jobs_in(state)) {
+      for (const auto& job : jobs_in(state, /*summary=*/true)) {
         if (job.region) ++running[*job.region];
       }
     }
@@ -410,6 +457,7 @@ asio::awaitable<void> Scheduler::run_cycle() {
     const auto decisions = plan_all(now, planner_jobs, context, running, settings());
     replan_seconds_.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - planning_started).count());
+    auto turn_started = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < decisions.size(); ++i) {
       if (stopped_) break;
       if (decisions[i].action == PlanAction::dispatch) {
@@ -417,13 +465,71 @@ asio::awaitable<void> Scheduler::run_cycle() {
       } else {
         record_hold(queued[i], decisions[i], now);
       }
+      // Recording decisions writes to the database: a long queue gives the loop back now and
+      // then so that API requests are answered meanwhile (the jobs' updates are conditional on
+      // their state, so a cancel that comes in between wins).
+      if (std::chrono::steady_clock::now() - turn_started > kLoopTurn) {
+        co_await asio::post(executor_, asio::use_awaitable);
+        turn_started = std::chrono::steady_clock::now();
+      }
     }
   }
+  cycle_seconds_.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - cycle_started).count());
   running_cycle_ = false;
+}
+
+bool Scheduler::has_configured_region(Job& job, TimePoint now) {
+  const bool any = std::any_of(job.regions.begin(), job.regions.end(), [&](const auto& region) {
+    return config_.find_region(region) != nullptr;
+  });
+  if (any) {
+    regionless_.erase(job.id);
+    return true;
+  }
+  auto log = subsystem_logger("scheduler");
+  const std::string regions = fmt::format("{}", fmt::join(job.regions, ", "));
+  if (now >= job.deadline) {
+    const std::string message =
+        fmt::format("deadline {} passed while none of its regions ({}) was configured",
+                    format_rfc3339(job.deadline), regions);
+    ++deadline_missed_;
+    auto updated =
+        jobs_.update_if(job, JobState::queued, event_for(job, now, "deadline_missed", message));
+    note_storage(updated);
+    if (updated) finish(job, JobState::failed, now, message, now);
+    regionless_.erase(job.id);
+    return false;
+  }
+  if (regionless_.insert(job.id).second) {
+    const std::string message = fmt::format(
+        "held: none of its regions ({}) is configured any more (removed by a reload?); it waits "
+        "for them to return and fails at its deadline {}",
+        regions, format_rfc3339(job.deadline));
+    log->warn("job {}: {}", job.id, message);
+    note_storage(jobs_.update_if(job, JobState::queued,
+                                 event_for(job, now, "regions_unavailable", message)));
+  }
+  return false;
 }
 
 void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint now) {
   auto log = subsystem_logger("scheduler");
+  const TimePoint latest_start =
+      job.deadline - job.spec.duration - config_.scheduler.dispatch_slack;
+  if (now >= latest_start && deadline_reported_.insert(job.id).second) {
+    // Held past the last start that finishes in time: the deadline is lost. The job stays
+    // queued and starts as soon as a region can take it (the planner's deadline fallback).
+    ++deadline_missed_;
+    const std::string message = fmt::format(
+        "cannot finish by its deadline {}: still queued after its latest start {} ({}); it "
+        "starts as soon as a region can take it",
+        format_rfc3339(job.deadline), format_rfc3339(latest_start), describe(decision));
+    log->warn("job {}: deadline missed: {}", job.id, message);
+    note_storage(
+        jobs_.update_if(job, JobState::queued,
+                        event_for(job, now, "deadline_missed", message, decision_json(decision))));
+  }
   const bool changed = job.planned_start != decision.start;
   if (!changed) {
     log->debug("{}", format_decision(decision));
@@ -436,13 +542,33 @@ void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint no
                                                            format_rfc3339(*decision.start),
                                                            decision.region, decision.reason)
                                              : "held: " + decision.reason;
-  auto updated =
-      jobs_.update(job, event_for(job, now, "planned", message, decision_json(decision)));
-  if (!updated) log->error("job {}: cannot record plan: {}", job.id, to_string(updated.error()));
+  auto updated = jobs_.update_if(job, JobState::queued,
+                                 event_for(job, now, "planned", message, decision_json(decision)));
+  if (!updated && updated.error().code != "conflict") {
+    log->error("job {}: cannot record plan: {}", job.id, to_string(updated.error()));
+  }
+  note_storage(updated);
 }
 
 asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePoint now) {
   auto log = subsystem_logger("scheduler");
+  if (job.spec_is_summary) {
+    // The target needs the whole spec (container, command, env): read it now, for this job only.
+    auto full = jobs_.get(job.id);
+    if (!full) {
+      if (full.error().code == "storage_corrupt") {
+        quarantine(UnreadableJob{job.id, full.error().message});
+      } else {
+        log->error("job {}: cannot read its spec, not dispatching: {}", job.id,
+                   to_string(full.error()));
+      }
+      co_return;
+    }
+    if (!*full || (*full)->state != JobState::queued) co_return;  // cancelled meanwhile
+    Job whole = std::move(**full);
+    whole.planned_start = job.planned_start;
+    job = std::move(whole);
+  }
   log->info("{}", format_decision(decision));
   const std::string region = decision.region.empty() ? job.regions.front() : decision.region;
 
@@ -467,13 +593,21 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
   auto accounting = parse_object(job.accounting_json);
   if (decision.score) accounting["planned_score"] = *decision.score;
   job.accounting_json = accounting.dump();
-  if (auto updated =
-          jobs_.update(job, event_for(job, now, "dispatch",
-                                      fmt::format("dispatching to {} in {}: {}",
-                                                  dispatcher_.target(), region, decision.reason),
-                                      decision_json(decision)));
-      !updated) {
-    log->error("job {}: cannot record dispatch: {}", job.id, to_string(updated.error()));
+  auto updated = jobs_.update_if(
+      job, JobState::queued,
+      event_for(
+          job, now, "dispatch",
+          fmt::format("dispatching to {} in {}: {}", dispatcher_.target(), region, decision.reason),
+          decision_json(decision)));
+  note_storage(updated);
+  if (!updated) {
+    // The intent stays open with nothing created: stop_orphans or the next attempt settles it.
+    record.status = DispatchStatus::abandoned;
+    record.detail = "not dispatched: " + updated.error().message;
+    (void)journal_.update(record);
+    if (updated.error().code != "conflict") {
+      log->error("job {}: cannot record dispatch: {}", job.id, to_string(updated.error()));
+    }
     co_return;
   }
   ++dispatches_;
@@ -595,7 +729,7 @@ void Scheduler::finish(Job& job, JobState state, TimePoint finished_at, const st
   job.state = state;
   job.finished_at = finished_at;
   job.updated_at = now;
-  if (state == JobState::failed) job.error = message;
+  if (state == JobState::failed) job.error = scrub_secrets(message);
   job.accounting_json = compute_accounting(job);
   const auto accounting = parse_object(job.accounting_json);
   std::string summary = fmt::format("{} at {}", to_string(state), format_rfc3339(finished_at));

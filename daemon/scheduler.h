@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,12 @@ class Scheduler {
   }
   // Seconds each cycle spent planning its queued jobs (cycles with an empty queue plan nothing).
   const Histogram& replan_seconds() const { return replan_seconds_; }
+  // Seconds each whole cycle took: reconcile, follow, list, plan and record (yields included).
+  const Histogram& cycle_seconds() const { return cycle_seconds_; }
+  // Queued jobs that could no longer start in time to meet their deadline (DESIGN §11).
+  std::uint64_t deadline_missed() const { return deadline_missed_; }
+  // What makes health `degraded` on the scheduler's side: quarantined jobs, failing writes.
+  std::vector<std::string> problems() const;
 
  private:
   boost::asio::awaitable<void> loop();
@@ -71,7 +78,14 @@ class Scheduler {
   void finish(Job& job, JobState state, TimePoint finished_at, const std::string& message,
               TimePoint now);
   std::string compute_accounting(const Job& job) const;
-  std::vector<Job> jobs_in(JobState state);
+  std::vector<Job> jobs_in(JobState state, bool summary = false);
+  // Fails a job whose stored record cannot be read, so that it never blocks the others.
+  void quarantine(const UnreadableJob& bad);
+  // Remembers whether the scheduler's last database write failed (for health).
+  void note_storage(const Status& write);
+  // False (after one event saying so, and failing it at its deadline) when none of the job's
+  // regions is configured any more.
+  bool has_configured_region(Job& job, TimePoint now);
   // A job left `dispatching` (crash): adopt what the target made, or requeue it.
   boost::asio::awaitable<void> reconcile(Job job, TimePoint now);
   // Stops remote runs a crash left behind for jobs that have since ended (cancelled).
@@ -104,6 +118,12 @@ class Scheduler {
   std::map<std::pair<std::string, std::string>, TimePoint> cooldowns_;
   Histogram replan_seconds_{
       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  Histogram cycle_seconds_{{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}};
+  std::uint64_t deadline_missed_ = 0;
+  std::set<std::string> deadline_reported_;         // jobs whose missed deadline has an event
+  std::set<std::string> regionless_;                // held jobs none of whose regions exists
+  std::map<std::string, std::string> quarantined_;  // job id -> why its record is unreadable
+  std::string storage_problem_;                     // the last failed write's message, "" when ok
 };
 
 // A PlannerJob from a stored job's resolved fields.

@@ -10,6 +10,7 @@
 
 #include "daemon/config.h"
 #include "daemon/file_io.h"
+#include "daemon/scrub.h"
 
 namespace gridshift {
 namespace {
@@ -24,6 +25,22 @@ void strip_one_newline(std::string& text) {
   } else if (text.ends_with('\n')) {
     text.pop_back();
   }
+}
+
+// Why a secret value cannot be used, or nothing. CR and LF would split the HTTP header it is
+// sent in (header injection); a very short one could not be scrubbed from logs reliably.
+// A username is an identifier more than a secret: short ones are allowed (and not scrubbed).
+std::optional<std::string> unusable_secret(const std::string& value, bool username) {
+  if (value.empty()) return "is empty";
+  if (value.find_first_of("\r\n") != std::string::npos) {
+    return "holds a line break (CR or LF): refused, it would split the HTTP header it is sent in";
+  }
+  if (value.find('\0') != std::string::npos) return "holds a NUL byte";
+  if (!username && value.size() < kMinScrubbedLength) {
+    return fmt::format("is shorter than {} characters: too short to keep out of logs",
+                       kMinScrubbedLength);
+  }
+  return std::nullopt;
 }
 
 // A relative name is first looked up in systemd's credentials directory (LoadCredential=).
@@ -49,14 +66,15 @@ Result<ResolvedSecrets> resolve_secrets(
     for (const auto* source : {&feed.token, &feed.username, &feed.password}) {
       if (!source->has_value()) continue;
       const SecretSource& s = **source;
+      const bool username = source == &feed.username;
       if (s.kind == SecretSource::Kind::env) {
         auto value = getenv(s.name);
         if (!value) {
           errors.push_back(
               {s.key, fmt::format("environment variable {} is not set", s.name), feed.line});
-        } else if (value->empty()) {
+        } else if (auto bad = unusable_secret(*value, username)) {
           errors.push_back(
-              {s.key, fmt::format("environment variable {} is empty", s.name), feed.line});
+              {s.key, fmt::format("environment variable {} {}", s.name, *bad), feed.line});
         } else {
           resolved.emplace(s.key, Secret(std::move(*value)));
         }
@@ -78,8 +96,8 @@ Result<ResolvedSecrets> resolve_secrets(
       }
       std::string text = std::move(*content);
       strip_one_newline(text);
-      if (text.empty()) {
-        errors.push_back({s.key, fmt::format("secret file '{}' is empty", path), feed.line});
+      if (auto bad = unusable_secret(text, username)) {
+        errors.push_back({s.key, fmt::format("secret file '{}' {}", path, *bad), feed.line});
         continue;
       }
       resolved.emplace(s.key, Secret(std::move(text)));

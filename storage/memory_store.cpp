@@ -1,5 +1,7 @@
 #include "storage/memory_store.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "core/units.h"
@@ -62,7 +64,11 @@ Status MemoryStore::update(const Job& job, const JobEvent& event) {
       }
     }
   }
+  // The spec is fixed at submission: a summary job must not replace it.
+  JobSpec spec = std::move(jobs_[found->second].spec);
   jobs_[found->second] = job;
+  jobs_[found->second].spec = std::move(spec);
+  jobs_[found->second].spec_is_summary = false;
   JobEvent appended = event;
   appended.job_id = job.id;
   appended.seq = next_event_seq_++;
@@ -96,8 +102,46 @@ Result<JobPage> MemoryStore::list(const JobQuery& query) {
       break;
     }
     page.jobs.push_back(job);
+    if (query.summary) {
+      page.jobs.back().spec = summarize(job.spec);
+      page.jobs.back().spec_is_summary = true;
+    }
   }
   return page;
+}
+
+Status MemoryStore::update_if(const Job& job, JobState expected, const JobEvent& event) {
+  const Job* stored = find(job.id);
+  if (stored == nullptr) return make_error("not_found", "no job " + job.id);
+  if (stored->state != expected) {
+    return make_error("conflict", fmt::format("job {} is {}, not {}", job.id,
+                                              to_string(stored->state), to_string(expected)));
+  }
+  return update(job, event);
+}
+
+Status MemoryStore::quarantine(std::string_view id, const std::string& reason, TimePoint now) {
+  auto found = job_index_.find(std::string(id));
+  if (found == job_index_.end()) return make_error("not_found", "no job " + std::string(id));
+  Job& job = jobs_[found->second];
+  job.state = JobState::failed;
+  job.error = reason;
+  job.updated_at = now;
+  job.finished_at = now;
+  JobEvent event;
+  event.job_id = job.id;
+  event.at = now;
+  event.type = "quarantined";
+  event.message = "failed: " + reason;
+  event.seq = next_event_seq_++;
+  events_.push_back(std::move(event));
+  return {};
+}
+
+Result<std::size_t> MemoryStore::count_owned(JobState state, std::uint32_t owner_uid) {
+  return static_cast<std::size_t>(std::count_if(jobs_.begin(), jobs_.end(), [&](const Job& j) {
+    return j.state == state && j.owner_uid == owner_uid;
+  }));
 }
 
 Result<std::size_t> MemoryStore::count(std::optional<JobState> state) {

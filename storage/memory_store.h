@@ -24,9 +24,12 @@ class MemoryStore final : public JobStore, public ReadingStore, public DispatchJ
   Result<Job> insert(const Job& job, const JobEvent& first_event) override;
   Result<std::vector<Result<Job>>> insert_batch(const std::vector<JobInsert>& items) override;
   Status update(const Job& job, const JobEvent& event) override;
+  Status update_if(const Job& job, JobState expected, const JobEvent& event) override;
+  Status quarantine(std::string_view id, const std::string& reason, TimePoint now) override;
   Result<std::optional<Job>> get(std::string_view id) override;
   Result<JobPage> list(const JobQuery& query) override;
   Result<std::size_t> count(std::optional<JobState> state) override;
+  Result<std::size_t> count_owned(JobState state, std::uint32_t owner_uid) override;
   Result<std::vector<JobEvent>> events(std::string_view job_id) override;
 
   // ReadingStore

@@ -101,12 +101,24 @@ CREATE TABLE dispatch_journal (
 );
 CREATE INDEX dispatch_journal_by_status ON dispatch_journal (status, created_at);
 )sql",
+    // Version 2: a compact summary of each spec (JobQuery::summary), so that the scheduler and
+    // job lists never parse whole specs; '' until filled in (open() fills older rows).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN summary_json TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_by_owner_state ON jobs (owner_uid, state);
+)sql",
 });
 
 constexpr std::string_view kJobColumns =
     "id, owner_uid, spec_json, state, submitted_at, updated_at, deadline, regions_json, "
     "power_watts, idempotency_key, region, planned_start, started_at, finished_at, remote_name, "
     "error, accounting_json";
+
+// kJobColumns with the spec's summary in the place of the spec (JobQuery::summary).
+constexpr std::string_view kJobSummaryColumns =
+    "id, owner_uid, summary_json, state, submitted_at, updated_at, deadline, regions_json, "
+    "power_watts, idempotency_key, region, planned_start, started_at, finished_at, remote_name, "
+    "error, accounting_json, spec_json";
 
 constexpr std::string_view kReadingColumns =
     "feed, location, signal, kind, timestamp, step, value, issued_at, fetched_at, estimated, "
@@ -159,13 +171,82 @@ Result<std::vector<std::string>> regions_from_json(const std::string& text) {
   return regions;
 }
 
-Result<Job> read_job(const Statement& s) {
+// The summary's stored form: a small JSON object of its own (not the spec's canonical JSON),
+// read with a JSON parser alone. Durations in seconds, times as Unix seconds.
+std::string summary_to_json(const JobSpec& spec) {
+  nlohmann::json j = {{"name", spec.name},
+                      {"regions", spec.regions},
+                      {"duration_s", spec.duration.count()},
+                      {"policy", to_string(spec.policy)}};
+  if (spec.deadline) j["deadline"] = to_unix(*spec.deadline);
+  if (spec.not_before) j["not_before"] = to_unix(*spec.not_before);
+  if (spec.threshold) j["threshold"] = *spec.threshold;
+  if (spec.power_watts) j["power_watts"] = *spec.power_watts;
+  if (spec.vertex) {
+    const auto& v = *spec.vertex;
+    nlohmann::json vj = {{"machine_type", v.machine_type},
+                         {"accelerator_type", v.accelerator_type},
+                         {"accelerator_count", v.accelerator_count},
+                         {"replica_count", v.replica_count},
+                         {"strategy", to_string(v.scheduling.strategy)}};
+    if (v.scheduling.timeout) vj["timeout_s"] = v.scheduling.timeout->count();
+    j["vertex"] = std::move(vj);
+  }
+  if (spec.local) j["local"] = true;
+  return j.dump();
+}
+
+Result<JobSpec> summary_from_json(const std::string& text) {
+  try {
+    const auto j = nlohmann::json::parse(text);
+    JobSpec spec;
+    spec.name = j.at("name").get<std::string>();
+    spec.regions = j.at("regions").get<std::vector<std::string>>();
+    spec.duration = Seconds{j.at("duration_s").get<std::int64_t>()};
+    auto policy = parse_policy(j.at("policy").get<std::string>());
+    if (!policy) return corrupt_row("jobs", "summary policy");
+    spec.policy = *policy;
+    if (j.contains("deadline")) spec.deadline = from_unix(j["deadline"].get<std::int64_t>());
+    if (j.contains("not_before")) spec.not_before = from_unix(j["not_before"].get<std::int64_t>());
+    if (j.contains("threshold")) spec.threshold = j["threshold"].get<double>();
+    if (j.contains("power_watts")) spec.power_watts = j["power_watts"].get<double>();
+    if (j.contains("vertex")) {
+      const auto& vj = j["vertex"];
+      VertexSpec v;
+      v.machine_type = vj.at("machine_type").get<std::string>();
+      v.accelerator_type = vj.at("accelerator_type").get<std::string>();
+      v.accelerator_count = vj.at("accelerator_count").get<int>();
+      v.replica_count = vj.at("replica_count").get<int>();
+      auto strategy = parse_scheduling_strategy(vj.at("strategy").get<std::string>());
+      if (!strategy) return corrupt_row("jobs", "summary strategy");
+      v.scheduling.strategy = *strategy;
+      if (vj.contains("timeout_s"))
+        v.scheduling.timeout = Seconds{vj["timeout_s"].get<std::int64_t>()};
+      spec.vertex = std::move(v);
+    }
+    if (j.value("local", false)) spec.local = LocalSpec{};
+    return spec;
+  } catch (const nlohmann::json::exception& e) {
+    return corrupt_row("jobs", std::string("summary: ") + e.what());
+  }
+}
+
+// Reads a row selected with kJobColumns, or with kJobSummaryColumns when `summary` (then
+// column 17 is the whole spec, parsed only when the summary is missing: rows older than it).
+Result<Job> read_job(const Statement& s, bool summary = false) {
   Job job;
   job.id = s.column_text(0);
   job.owner_uid = static_cast<std::uint32_t>(s.column_int64(1));
-  auto spec = parse_job_spec(s.column_text(2));
-  if (!spec) return corrupt_row("jobs", "spec of job " + job.id + ": " + spec.error().message);
-  job.spec = std::move(*spec);
+  if (summary && !s.column_text(2).empty()) {
+    auto spec = summary_from_json(s.column_text(2));
+    if (!spec) return corrupt_row("jobs", "spec of job " + job.id + ": " + spec.error().message);
+    job.spec = std::move(*spec);
+  } else {
+    auto spec = parse_job_spec(s.column_text(summary ? 17 : 2));
+    if (!spec) return corrupt_row("jobs", "spec of job " + job.id + ": " + spec.error().message);
+    job.spec = summary ? summarize(*spec) : std::move(*spec);
+  }
+  job.spec_is_summary = summary;
   auto state = parse_job_state(s.column_text(3));
   if (!state) return corrupt_row("jobs", "state of job " + job.id);
   job.state = *state;
@@ -187,12 +268,12 @@ Result<Job> read_job(const Statement& s) {
   return job;
 }
 
-// Binds every job column except id to ?2.. in kJobColumns order; ?1 is the id.
-void bind_job(Statement& s, const Job& job) {
-  s.bind(1, job.id)
-      .bind(2, job.owner_uid)
-      .bind(3, job_spec_to_json(job.spec))
-      .bind(4, to_string(job.state))
+// Binds every job column except id to ?2.. in kJobColumns order; ?1 is the id. The spec (?3)
+// only for an insert: it never changes afterwards, and a summary job has no whole spec.
+void bind_job(Statement& s, const Job& job, bool with_spec = true) {
+  s.bind(1, job.id).bind(2, job.owner_uid);
+  if (with_spec) s.bind(3, job_spec_to_json(job.spec));
+  s.bind(4, to_string(job.state))
       .bind(5, to_unix(job.submitted_at))
       .bind(6, to_unix(job.updated_at))
       .bind(7, to_unix(job.deadline))
@@ -343,8 +424,36 @@ Status SqliteStore::open_database(const OpenOptions& options) {
   }
   if (auto done = migrate(db_, static_cast<int>(*version)); !done) return done.error();
 
+  if (auto done = fill_missing_summaries(); !done) return done.error();
   schema_version_ = latest_schema_version();
   return {};
+}
+
+Status SqliteStore::fill_missing_summaries() {
+  std::vector<std::pair<std::string, std::string>> rows;
+  {
+    auto s = db_.prepare("SELECT id, spec_json FROM jobs WHERE summary_json = ''");
+    if (!s) return s.error();
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      rows.emplace_back(s->column_text(0), s->column_text(1));
+    }
+  }
+  if (rows.empty()) return {};
+  auto transaction = Transaction::begin(db_);
+  if (!transaction) return transaction.error();
+  for (const auto& [id, spec_json] : rows) {
+    // An unreadable spec keeps its empty summary: lists report the row as unreadable.
+    auto spec = parse_job_spec(spec_json);
+    if (!spec) continue;
+    auto s = db_.cached("UPDATE jobs SET summary_json = ?2 WHERE id = ?1");
+    if (!s) return s.error();
+    (*s)->bind(1, id).bind(2, summary_to_json(*spec));
+    if (auto done = (*s)->run(); !done) return done.error();
+  }
+  return transaction->commit();
 }
 
 Status SqliteStore::check_integrity() {
@@ -454,11 +563,13 @@ Result<Job> SqliteStore::insert_one(const Job& job, const JobEvent& first_event)
   if (*same_id) return make_error("conflict", "job " + job.id + " already exists");
 
   {
-    auto s = db_.cached("INSERT INTO jobs (" + std::string(kJobColumns) +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                        "?15, ?16, ?17)");
+    auto s =
+        db_.cached("INSERT INTO jobs (" + std::string(kJobColumns) +
+                   ", summary_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+                   "?13, ?14, ?15, ?16, ?17, ?18)");
     if (!s) return s.error();
     bind_job(**s, job);
+    (*s)->bind(18, summary_to_json(job.spec));
     if (auto done = (*s)->run(); !done) return done.error();
   }
   JobEvent event = first_event;
@@ -468,19 +579,41 @@ Result<Job> SqliteStore::insert_one(const Job& job, const JobEvent& first_event)
 }
 
 Status SqliteStore::update(const Job& job, const JobEvent& event) {
+  return update_job(job, std::nullopt, event);
+}
+
+Status SqliteStore::update_if(const Job& job, JobState expected, const JobEvent& event) {
+  return update_job(job, expected, event);
+}
+
+Status SqliteStore::update_job(const Job& job, std::optional<JobState> expected,
+                               const JobEvent& event) {
   auto transaction = Transaction::begin(db_);
   if (!transaction) return transaction.error();
   {
     auto s = db_.cached(
-        "UPDATE jobs SET owner_uid = ?2, spec_json = ?3, state = ?4, submitted_at = ?5, "
+        "UPDATE jobs SET owner_uid = ?2, state = ?4, submitted_at = ?5, "
         "updated_at = ?6, deadline = ?7, regions_json = ?8, power_watts = ?9, "
         "idempotency_key = ?10, region = ?11, planned_start = ?12, started_at = ?13, "
-        "finished_at = ?14, remote_name = ?15, error = ?16, accounting_json = ?17 WHERE id = ?1");
+        "finished_at = ?14, remote_name = ?15, error = ?16, accounting_json = ?17 "
+        "WHERE id = ?1 AND (?18 IS NULL OR state = ?18)");
     if (!s) return s.error();
-    bind_job(**s, job);
+    bind_job(**s, job, /*with_spec=*/false);
+    std::optional<std::string_view> state;
+    if (expected) state = to_string(*expected);
+    (*s)->bind(18, state);
     if (auto done = (*s)->run(); !done) return done.error();
   }
-  if (db_.changes() == 0) return make_error("not_found", "no job " + job.id);
+  if (db_.changes() == 0) {
+    auto current = db_.cached("SELECT state FROM jobs WHERE id = ?1");
+    if (!current) return current.error();
+    (*current)->bind(1, job.id);
+    auto row = (*current)->step();
+    if (!row) return row.error();
+    if (!*row) return make_error("not_found", "no job " + job.id);
+    return make_error("conflict", "job " + job.id + " is " + (*current)->column_text(0) + ", not " +
+                                      std::string(to_string(*expected)));
+  }
   JobEvent appended = event;
   appended.job_id = job.id;
   if (auto done = append_event(appended); !done) return done.error();
@@ -509,9 +642,12 @@ Result<JobPage> SqliteStore::list(const JobQuery& query) {
     after_seq = (*s)->column_int64(0);
   }
 
-  static const std::string sql =
-      select_jobs("WHERE seq > ?1 AND (?2 IS NULL OR state = ?2) ORDER BY seq LIMIT ?3");
-  auto s = db_.cached(sql);
+  static const std::string tail =
+      "WHERE seq > ?1 AND (?2 IS NULL OR state = ?2) ORDER BY seq LIMIT ?3";
+  static const std::string sql = select_jobs(tail);
+  static const std::string summary_sql =
+      "SELECT " + std::string(kJobSummaryColumns) + " FROM jobs " + tail;
+  auto s = db_.cached(query.summary ? summary_sql : sql);
   if (!s) return s.error();
   std::optional<std::string_view> state;
   if (query.state) state = to_string(*query.state);
@@ -519,19 +655,59 @@ Result<JobPage> SqliteStore::list(const JobQuery& query) {
   const auto fetch = static_cast<std::int64_t>(
       std::min<std::size_t>(query.limit, static_cast<std::size_t>(INT64_MAX - 1)) + 1);
   (*s)->bind(1, after_seq).bind(2, state).bind(3, fetch);
+  // Unreadable rows count toward the page like the others, so the cursor moves past them.
+  std::size_t rows = 0;
+  std::string last_id;
   for (;;) {
     auto row = (*s)->step();
     if (!row) return row.error();
     if (!*row) break;
-    if (page.jobs.size() == query.limit) {
-      page.next = page.jobs.back().id;
+    if (rows == query.limit) {
+      page.next = last_id;
       break;
     }
-    auto job = read_job(**s);
-    if (!job) return job.error();
+    ++rows;
+    last_id = (*s)->column_text(0);
+    auto job = read_job(**s, query.summary);
+    if (!job) {
+      if (job.error().code != "storage_corrupt") return job.error();
+      page.unreadable.push_back({last_id, job.error().message});
+      continue;
+    }
     page.jobs.push_back(std::move(*job));
   }
   return page;
+}
+
+Status SqliteStore::quarantine(std::string_view id, const std::string& reason, TimePoint now) {
+  auto transaction = Transaction::begin(db_);
+  if (!transaction) return transaction.error();
+  {
+    auto s = db_.cached(
+        "UPDATE jobs SET state = 'failed', error = ?2, updated_at = ?3, finished_at = ?3 "
+        "WHERE id = ?1");
+    if (!s) return s.error();
+    (*s)->bind(1, id).bind(2, reason).bind(3, to_unix(now));
+    if (auto done = (*s)->run(); !done) return done.error();
+  }
+  if (db_.changes() == 0) return make_error("not_found", "no job " + std::string(id));
+  JobEvent event;
+  event.job_id = std::string(id);
+  event.at = now;
+  event.type = "quarantined";
+  event.message = "failed: " + reason;
+  if (auto done = append_event(event); !done) return done.error();
+  return transaction->commit();
+}
+
+Result<std::size_t> SqliteStore::count_owned(JobState state, std::uint32_t owner_uid) {
+  auto s = db_.cached("SELECT COUNT(*) FROM jobs WHERE owner_uid = ?1 AND state = ?2");
+  if (!s) return s.error();
+  (*s)->bind(1, owner_uid).bind(2, to_string(state));
+  auto row = (*s)->step();
+  if (!row) return row.error();
+  if (!*row) return std::size_t{0};
+  return static_cast<std::size_t>((*s)->column_int64(0));
 }
 
 Result<std::size_t> SqliteStore::count(std::optional<JobState> state) {

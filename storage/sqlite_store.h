@@ -50,9 +50,12 @@ class SqliteStore final : public JobStore, public ReadingStore, public DispatchJ
   Result<Job> insert(const Job& job, const JobEvent& first_event) override;
   Result<std::vector<Result<Job>>> insert_batch(const std::vector<JobInsert>& items) override;
   Status update(const Job& job, const JobEvent& event) override;
+  Status update_if(const Job& job, JobState expected, const JobEvent& event) override;
+  Status quarantine(std::string_view id, const std::string& reason, TimePoint now) override;
   Result<std::optional<Job>> get(std::string_view id) override;
   Result<JobPage> list(const JobQuery& query) override;
   Result<std::size_t> count(std::optional<JobState> state) override;
+  Result<std::size_t> count_owned(JobState state, std::uint32_t owner_uid) override;
   Result<std::vector<JobEvent>> events(std::string_view job_id) override;
 
   // ReadingStore
@@ -77,6 +80,9 @@ class SqliteStore final : public JobStore, public ReadingStore, public DispatchJ
  private:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
   Status open_database(const OpenOptions& options);
+  Status update_job(const Job& job, std::optional<JobState> expected, const JobEvent& event);
+  // Writes the summary of rows stored before summaries existed (schema version 1).
+  Status fill_missing_summaries();
 
   Result<std::optional<Job>> find_job(std::string_view id);
   Result<std::optional<Job>> find_by_idempotency_key(std::uint32_t owner, const std::string& key);

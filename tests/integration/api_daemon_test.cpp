@@ -396,13 +396,21 @@ TEST(ApiDaemon, ASecondDaemonOnTheSameSocketRefusesToStart) {
   TempDir dir;
   Daemon first(dir);
   ASSERT_TRUE(first.wait_ready());
-  TempDir other_state;  // the same socket, another state dir would still clash on the socket
-  Daemon second(dir, "", 1);
-  auto code = second.child().wait_exit();
+  // Another state dir (the same one is refused by the state's lock: hardening_test), the same
+  // socket: the live socket is not taken over.
+  TempDir other_state;
+  write_file(other_state / "config.yaml",
+             replace_all(read_file(dir / "config.yaml"), (dir / "state").string(),
+                         (other_state / "state").string()));
+  ProcessOptions options;
+  options.argv = {kDaemon, "--config", (other_state / "config.yaml").string()};
+  options.stdout_path = other_state / "daemon.out";
+  options.stderr_path = other_state / "daemon.err";
+  ChildProcess second(options);
+  auto code = second.wait_exit();
   EXPECT_EQ(code, 1);
-  EXPECT_NE(second.child().stderr_text().find("already listening on " + first.socket()),
-            std::string::npos)
-      << second.child().stderr_text();
+  EXPECT_NE(second.stderr_text().find("already listening on " + first.socket()), std::string::npos)
+      << second.stderr_text();
   EXPECT_EQ(call(first.socket(), "GET", "/v1/health").status, 200);
 }
 

@@ -59,8 +59,9 @@ TEST_F(LocalDaemon, ACancelStopsTheRunningCommand) {
   wait_for(id, "running");
   auto r = cli_.run({"cancel", id});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  // The process is gone: its pid from process.json no longer answers.
-  const auto process = nlohmann::json::parse(read_file(dir_ / "jobs" / id / "process.json"));
+  // The process is gone: its pid from the daemon's record no longer answers.
+  const auto process =
+      nlohmann::json::parse(read_file(dir_ / "jobs" / ".gridshift" / (id + ".json")));
   const pid_t pid = process["pid"].get<pid_t>();
   EXPECT_TRUE(wait_until([&] { return ::kill(pid, 0) != 0; }, std::chrono::seconds(20)))
       << daemon_->stderr_text();

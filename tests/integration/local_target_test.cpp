@@ -2,7 +2,9 @@
 // program, cancel by SIGTERM and by SIGKILL, the job's environment, and a daemon restart.
 #include "daemon/local_target.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,6 +32,7 @@ constexpr const char* kRegion = "europe-west2";
 Job make_job(const std::string& id, std::vector<std::string> command) {
   Job job;
   job.id = id;
+  job.owner_uid = ::getuid();  // runs as its owner: the test's own user
   job.spec.name = "train-" + id;
   job.spec.duration = Seconds(3600);
   job.spec.local = LocalSpec{std::move(command)};
@@ -109,7 +112,11 @@ class LocalTargetTest : public ::testing::Test {
   }
 
   nlohmann::json record(const std::string& job_id) const {
-    return nlohmann::json::parse(testing::read_file(workdir() / job_id / "process.json"));
+    return nlohmann::json::parse(testing::read_file(record_path(job_id)));
+  }
+  // The daemon's record of a job's process, out of the job's reach.
+  std::filesystem::path record_path(const std::string& job_id) const {
+    return workdir() / ".gridshift" / (job_id + ".json");
   }
   pid_t pid_in_record(const std::string& job_id) const {
     return record(job_id).at("pid").get<pid_t>();
@@ -145,7 +152,9 @@ TEST_F(LocalTargetTest, SucceedsWithOutputInTheJobDirectory) {
   EXPECT_EQ(job.started_at, kStart);
   struct stat info {};
   ASSERT_EQ(::stat(dir.c_str(), &info), 0);
-  EXPECT_EQ(info.st_mode & 0777, 0750u);
+  EXPECT_EQ(info.st_mode & 0777, 0700u);
+  EXPECT_EQ(info.st_uid, ::getuid());
+  EXPECT_FALSE(std::filesystem::exists(dir / "process.json"));
 
   clock_.set(kStart + Seconds(90));
   ASSERT_TRUE(wait_for_exits(1));
@@ -197,7 +206,7 @@ TEST_F(LocalTargetTest, MissingProgramFailsTheCreateClearly) {
       << started.error().message;
   EXPECT_NE(started.error().message.find("No such file or directory"), std::string::npos)
       << started.error().message;
-  EXPECT_FALSE(std::filesystem::exists(workdir() / "missing" / "process.json"));
+  EXPECT_FALSE(std::filesystem::exists(record_path("missing")));
 }
 
 TEST_F(LocalTargetTest, JobWithoutCommandNamesTheField) {
@@ -285,10 +294,14 @@ TEST_F(LocalTargetTest, JobSeesOnlyItsOwnEnvironment) {
   std::set<std::string> names;
   for (const auto& [name, value] : env)
     names.insert(name);
-  EXPECT_EQ(names,
-            (std::set<std::string>{"PATH", "HOME", "LANG", "GRIDSHIFT_JOB_ID", "GRIDSHIFT_JOB_NAME",
-                                   "GRIDSHIFT_REGION", "GRIDSHIFT_OUTPUT_DIR"}));
+  EXPECT_EQ(names, (std::set<std::string>{"PATH", "HOME", "USER", "LOGNAME", "LANG",
+                                          "GRIDSHIFT_JOB_ID", "GRIDSHIFT_JOB_NAME",
+                                          "GRIDSHIFT_REGION", "GRIDSHIFT_OUTPUT_DIR"}));
   EXPECT_EQ(env["HOME"], dir);
+  const passwd* me = ::getpwuid(::getuid());
+  ASSERT_NE(me, nullptr);
+  EXPECT_EQ(env["USER"], me->pw_name);
+  EXPECT_EQ(env["LOGNAME"], me->pw_name);
   EXPECT_EQ(env["GRIDSHIFT_OUTPUT_DIR"], dir);
   EXPECT_EQ(env["LANG"], "C.UTF-8");
   EXPECT_EQ(env["GRIDSHIFT_JOB_ID"], "env");
@@ -381,7 +394,7 @@ TEST_F(LocalTargetTest, APidWithAnotherStartTimeIsNotTheJob) {
   auto forged = record("real");
   forged["start_time"] = forged.at("start_time").get<unsigned long long>() + 1;
   std::filesystem::create_directories(workdir() / "reused");
-  testing::write_file(workdir() / "reused" / "process.json", forged.dump());
+  testing::write_file(record_path("reused"), forged.dump());
   Job reused = make_job("reused", {"sleep", "30"});
   reused.remote_name = "local/reused/" + std::to_string(pid);
 
@@ -396,6 +409,48 @@ TEST_F(LocalTargetTest, APidWithAnotherStartTimeIsNotTheJob) {
   EXPECT_TRUE(run(io_, other->cancel(reused)));
   EXPECT_EQ(poll(*target, real).state, JobState::running);
   EXPECT_TRUE(process_running(pid));
+}
+
+// A job of another user runs as that user (root can switch), or fails saying which privilege is
+// missing (anyone else): never as the daemon's user.
+TEST_F(LocalTargetTest, AnotherUsersJobRunsAsThatUserOrFailsNamingThePrivilege) {
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr) << "Debian has the account nobody";
+  ASSERT_NE(nobody->pw_uid, ::getuid());
+  ::chmod(dir_.path().c_str(), 0711);  // the job passes through to its directory
+  auto target = make_target();
+  Job job = make_job("other", {"/bin/sh", "-c", "id -u; id -g"});
+  job.owner_uid = nobody->pw_uid;
+  auto started = run(io_, target->create(job, kRegion));
+  if (::geteuid() != 0) {
+    ASSERT_FALSE(started);
+    EXPECT_EQ(started.error().code, "spawn_failed");
+    EXPECT_NE(started.error().message.find("CAP_SETUID"), std::string::npos)
+        << started.error().message;
+    return;
+  }
+  ASSERT_TRUE(started) << to_string(started.error());
+  pids_.push_back(pid_in_record("other"));
+  job.remote_name = started->remote_name;
+  ASSERT_TRUE(wait_for_exits(1));
+  EXPECT_EQ(poll(*target, job).state, JobState::succeeded);
+  EXPECT_EQ(output("other"), fmt::format("{}\n{}\n", nobody->pw_uid, nobody->pw_gid));
+  struct stat info {};
+  ASSERT_EQ(::stat((workdir() / "other").c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, nobody->pw_uid);
+  ASSERT_EQ(::stat((workdir() / "other" / "output.log").c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, nobody->pw_uid);
+}
+
+TEST_F(LocalTargetTest, AJobOfAUidWithoutAnAccountFailsClearly) {
+  auto target = make_target();
+  Job job = make_job("ghost", {"true"});
+  job.owner_uid = 3999999;  // no passwd entry
+  auto started = run(io_, target->create(job, kRegion));
+  ASSERT_FALSE(started);
+  EXPECT_NE(started.error().message.find("uid 3999999 has no account on this host"),
+            std::string::npos)
+      << started.error().message;
 }
 
 }  // namespace

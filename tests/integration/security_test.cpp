@@ -250,5 +250,58 @@ TEST_F(SecurityTest, SocketHasExactlyTheConfiguredModeAndGroup) {
   EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();
 }
 
+// A feed that echoes the daemon's credentials inside its error message (as misbehaving proxies
+// and APIs do): the echo reaches neither the log, nor health, nor any other answer.
+TEST_F(SecurityTest, SecretsEchoedByAnUpstreamAreScrubbed) {
+  // The zone field quotes the credentials; the parser names the zone it got in its error.
+  FakeFault echo;
+  echo.status = 200;
+  echo.body = R"({"zone": "auth-token )" + kEmapsToken + R"( Basic )" +
+              base64(kWattTimeUser + ":" + kWattTimePassword) +
+              R"(", "carbonIntensity": 56, "datetime": "2026-11-26T18:00:00.000Z"})";
+  echo.times = -1;
+  fake_.inject("/v3/carbon-intensity/latest", echo);
+  write_config("");
+  auto daemon = start();
+  ASSERT_TRUE(wait_until([&] { return feed_status(health(), "emaps") == "failing"; }))
+      << daemon->stderr_text();
+  const auto h = api("GET", "/v1/health");
+  // The upstream's message is there, without the secret.
+  EXPECT_NE(h.body.find("<redacted>"), std::string::npos) << h.body;
+  api("GET", "/v1/regions");
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();
+  const std::string log = daemon->stderr_text() + daemon->stdout_text();
+  EXPECT_NE(log.find("<redacted>"), std::string::npos) << log;
+  expect_no_secret("the daemon's log", log);
+  expect_no_secret("the database files", state_files());
+  for (const auto& [what, text] : answers_)
+    expect_no_secret("the answer to " + what, text);
+}
+
+// The database holds other users' job specs (env values): only the daemon's user reads it.
+TEST_F(SecurityTest, StateFilesAreNotReadableByOthers) {
+  write_config("");
+  auto daemon = start();
+  ASSERT_TRUE(wait_until([&] {
+    return daemon->stderr_text().find("gridshiftd ready") != std::string::npos;
+  })) << daemon->stderr_text();
+  ASSERT_EQ(api("POST", "/v1/jobs",
+                R"({"name": "m", "duration": "1h", "not_before": "2099-01-01T00:00:00Z",
+                    "deadline": "2099-01-02T00:00:00Z"})")
+                .status,
+            201);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "state").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0711u) << std::oct << (st.st_mode & 0777);
+  for (const char* name :
+       {"gridshift.db", "gridshift.db-wal", "gridshift.db-shm", "gridshiftd.lock"}) {
+    ASSERT_EQ(::stat((dir_ / "state" / name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 0077, 0u) << name << ": " << std::oct << (st.st_mode & 0777);
+  }
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();
+}
+
 }  // namespace
 }  // namespace gridshift::testing

@@ -141,11 +141,17 @@ TEST(StorageFault, FullStateDirectoryRefusesSubmitsWith503AndRecovers) {
   ASSERT_TRUE(daemon->running()) << daemon->stderr_text();
   // Reads still work, and nothing half-written shows.
   EXPECT_EQ(listed_ids(socket), accepted);
+  // Health says so, with the reason, instead of "ok".
+  const auto degraded = call(socket, "GET", "/v1/health").json();
+  EXPECT_EQ(degraded["status"], "degraded") << degraded.dump();
+  EXPECT_NE(degraded["problems"].dump().find("submits cannot be stored"), std::string::npos)
+      << degraded.dump();
 
   std::filesystem::remove(dir / "state" / "filler");
   auto after = call(socket, "POST", "/v1/jobs", spec(1000));
   ASSERT_EQ(after.status, 201) << after.body;
   accepted.insert(after.json()["id"].get<std::string>());
+  EXPECT_EQ(call(socket, "GET", "/v1/health").json()["status"], "ok");
   EXPECT_EQ(listed_ids(socket), accepted);
   EXPECT_EQ(integrity_check(dir / "state" / "gridshift.db"), "ok");
 

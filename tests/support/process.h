@@ -29,6 +29,13 @@ inline std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
+// `text` with every `from` replaced by `to`.
+inline std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
 inline void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -164,11 +171,12 @@ struct CommandResult {
   std::string err;
 };
 
-// Runs a command to completion (bounded) and returns its exit code and output.
+// Runs a command to completion (bounded by `limit`) and returns its exit code and output.
 inline CommandResult run_command(const std::vector<std::string>& argv,
                                  const std::filesystem::path& scratch,
                                  const std::filesystem::path& cwd = {},
-                                 const std::string& stdin_text = {}) {
+                                 const std::string& stdin_text = {},
+                                 std::chrono::seconds limit = std::chrono::seconds(60)) {
   static int counter = 0;
   const auto tag = std::to_string(::getpid()) + "-" + std::to_string(counter++);
   ProcessOptions options;
@@ -179,7 +187,7 @@ inline CommandResult run_command(const std::vector<std::string>& argv,
   options.stdin_text = stdin_text;
   ChildProcess child(options);
   CommandResult result;
-  auto code = child.wait_exit(std::chrono::seconds(60));
+  auto code = child.wait_exit(limit);
   result.exit_code = code.value_or(-1);
   result.out = child.stdout_text();
   result.err = child.stderr_text();

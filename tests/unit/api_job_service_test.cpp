@@ -325,3 +325,154 @@ TEST(ApiServerParsing, TargetsAreDecoded) {
 
 }  // namespace
 }  // namespace gridshift
+
+// ---- hardening (issue 13): limits, what other users see, idempotency, numbers ----
+
+namespace gridshift {
+namespace {
+
+TEST_F(JobServiceTest, ASpecBeyondMaxSpecBytesIs413NamingTheLimit) {
+  config_.limits.max_spec_bytes = 1024;
+  const std::string padding(1100, 'x');
+  auto r = request(
+      "POST", "/v1/jobs",
+      R"({"name": "big", "duration": "1h", "local": {"command": ["echo", ")" + padding + R"("]}})");
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_EQ(json(r)["error"]["code"], "payload_too_large");
+  EXPECT_EQ(json(r)["error"]["details"][0]["field"], "spec");
+  EXPECT_NE(json(r)["error"]["message"].get<std::string>().find("max_spec_bytes is 1024"),
+            std::string::npos);
+  EXPECT_EQ(*store_.count(std::nullopt), 0u);
+  config_.limits.max_spec_bytes = 64 * 1024;
+  EXPECT_EQ(request("POST", "/v1/jobs",
+                    R"({"name": "big", "duration": "1h", "local": {"command": ["echo", ")" +
+                        padding + R"("]}})")
+                .status,
+            201);
+}
+
+TEST_F(JobServiceTest, QueuedJobsPerUserAreLimitedAndRootIsExempt) {
+  config_.limits.max_queued_per_user = 2;
+  submit(R"({"name": "a", "duration": "1h"})", 1000);
+  submit(R"({"name": "b", "duration": "1h"})", 1000);
+  auto third = request("POST", "/v1/jobs", R"({"name": "c", "duration": "1h"})", 1000);
+  EXPECT_EQ(third.status, 429) << third.body;
+  EXPECT_EQ(json(third)["error"]["code"], "queue_full");
+  EXPECT_EQ(json(third)["error"]["details"][0]["field"], "limits.max_queued_per_user");
+  // Another user and root are not held back by uid 1000's queue.
+  submit(R"({"name": "d", "duration": "1h"})", 1001);
+  submit(R"({"name": "e", "duration": "1h"})", 0);
+  submit(R"({"name": "f", "duration": "1h"})", 0);
+  submit(R"({"name": "g", "duration": "1h"})", 0);
+  // A job that leaves the queue frees its place.
+  auto jobs = *store_.list(JobQuery{});
+  set_state(jobs.jobs.front().id, JobState::running);
+  EXPECT_EQ(request("POST", "/v1/jobs", R"({"name": "c", "duration": "1h"})", 1000).status, 201);
+}
+
+TEST_F(JobServiceTest, OtherUsersSeeJobsWithoutEnvCommandsOrArgs) {
+  const std::string id = submit(
+      R"({"name": "secretive", "duration": "1h", "local": {"command": ["train", "--token=abc123"]},
+          "vertex": {"machine_type": "n1-standard-4", "container": {"image_uri": "img:1",
+          "args": ["--key", "hunter2"], "env": {"HF_TOKEN": "hf_live_value"}}}})",
+      1000);
+  for (const std::string& target : {"/v1/jobs/" + id, std::string("/v1/jobs")}) {
+    const auto other = request("GET", target, "", 2000);
+    ASSERT_EQ(other.status, 200) << other.body;
+    for (const char* hidden : {"abc123", "hunter2", "hf_live_value", "HF_TOKEN", "img:1"}) {
+      EXPECT_EQ(other.body.find(hidden), std::string::npos) << target << ": " << hidden;
+    }
+    const auto shown = target == "/v1/jobs" ? json(other)["jobs"][0] : json(other);
+    EXPECT_EQ(shown["spec_complete"], false);
+    EXPECT_EQ(shown["spec"]["name"], "secretive");
+    EXPECT_EQ(shown["spec"]["vertex"]["machine_type"], "n1-standard-4");
+  }
+  // The owner and root see the whole spec of one job (lists carry summaries for everyone).
+  for (std::uint32_t viewer : {1000u, 0u}) {
+    const auto mine = request("GET", "/v1/jobs/" + id, "", viewer);
+    EXPECT_NE(mine.body.find("hf_live_value"), std::string::npos) << viewer;
+    EXPECT_NE(mine.body.find("--token=abc123"), std::string::npos) << viewer;
+    EXPECT_EQ(json(mine)["spec_complete"], true);
+  }
+  EXPECT_EQ(request("GET", "/v1/jobs", "", 1000).body.find("hf_live_value"), std::string::npos);
+}
+
+TEST_F(JobServiceTest, AnIdempotencyKeyReusedWithAnotherSpecIs409) {
+  const std::map<std::string, std::string> headers = {{"content-type", "application/json"},
+                                                      {"idempotency-key", "k9"}};
+  auto first = request("POST", "/v1/jobs", R"({"name": "a", "duration": "1h"})", 7, headers);
+  auto other = request("POST", "/v1/jobs", R"({"name": "b", "duration": "2h"})", 7, headers);
+  EXPECT_EQ(first.status, 201);
+  EXPECT_EQ(other.status, 409) << other.body;
+  EXPECT_EQ(json(other)["error"]["code"], "idempotency_conflict");
+  EXPECT_NE(json(other)["error"]["message"].get<std::string>().find(json(first)["id"]),
+            std::string::npos);
+  EXPECT_EQ(*store_.count(std::nullopt), 1u);
+}
+
+TEST_F(JobServiceTest, NumbersOutOfRangeAre400NamingTheField) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("power_watts": 1e400)", "power_watts"},
+      {R"("power_watts": 1e308)", "power_watts"},
+      {R"("threshold": 1e300, "policy": "threshold")", "threshold"},
+      {R"("vertex": {"accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 2147483647,
+         "container": {"image_uri": "i"}})",
+       "vertex.accelerator_count"},
+      {R"("vertex": {"replica_count": 2147483647, "container": {"image_uri": "i"}})",
+       "vertex.replica_count"},
+      {R"("vertex": {"replica_count": 99999999999, "container": {"image_uri": "i"}})",
+       "vertex.replica_count"},
+  };
+  for (const auto& [fields, field] : cases) {
+    auto r = request("POST", "/v1/jobs", R"({"name": "n", "duration": "1h", )" + fields + "}");
+    EXPECT_EQ(r.status, 400) << fields << ": " << r.body;
+    if (r.status != 400) continue;
+    const auto details = json(r)["error"]["details"];
+    EXPECT_TRUE(std::any_of(details.begin(), details.end(),
+                            [&](const auto& d) { return d["field"] == field; }))
+        << fields << ": " << r.body;
+  }
+  auto r = request("POST", "/v1/jobs", R"({"name": "n", "duration": "9999d"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(*store_.count(std::nullopt), 0u);
+}
+
+TEST_F(JobServiceTest, TheErrorCountMatchesTheDetails) {
+  auto r = request("POST", "/v1/jobs", R"({"name": 5, "duration": "1h"})");
+  ASSERT_EQ(r.status, 400) << r.body;
+  const auto error = json(r)["error"];
+  ASSERT_EQ(error["details"].size(), 1u) << r.body;
+  EXPECT_EQ(error["message"], "job spec is invalid (1 error)");
+}
+
+TEST_F(JobServiceTest, EscapedSurrogatePairsAreValidJson) {
+  // Python's json.dumps writes an emoji as a surrogate pair.
+  auto r = request("POST", "/v1/jobs",
+                   R"({"name": "emoji", "duration": "1h", "vertex": {"container": {"image_uri":
+                   "i", "env": {"GREETING": "hi \ud83d\ude00"}}}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto id = json(r)["id"].get<std::string>();
+  EXPECT_EQ((*store_.get(id))->spec.vertex->container->env.at("GREETING"), "hi \xF0\x9F\x98\x80");
+}
+
+TEST_F(JobServiceTest, ANotFoundAnswerNeverEchoesALongId) {
+  const std::string id(10000, 'a');
+  auto r = request("GET", "/v1/jobs/" + id);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_LT(r.body.size(), 400u) << r.body.size();
+  EXPECT_EQ(r.body.find(std::string(50, 'a')), std::string::npos);
+  auto cancel = request("POST", "/v1/jobs/" + id + "/cancel");
+  EXPECT_EQ(cancel.status, 404);
+  EXPECT_LT(cancel.body.size(), 400u);
+}
+
+TEST_F(JobServiceTest, HealthIsDegradedWithTheReasonsOtherSubsystemsReport) {
+  EXPECT_EQ(json(request("GET", "/v1/health"))["status"], "ok");
+  service_.problems = [] { return std::vector<std::string>{"job j-1 was quarantined: x"}; };
+  const auto health = json(request("GET", "/v1/health"));
+  EXPECT_EQ(health["status"], "degraded");
+  EXPECT_EQ(health["problems"][0], "job j-1 was quarantined: x");
+}
+
+}  // namespace
+}  // namespace gridshift

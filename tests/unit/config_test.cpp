@@ -360,7 +360,7 @@ const BadCase kBadCases[] = {
     {"min_gain_quoted", "scheduler:\n  min_gain: \"0.1\"\n", "scheduler.min_gain", 2,
      "expected a number"},
     {"concurrency_zero", "scheduler:\n  max_concurrent_dispatches: 0\n",
-     "scheduler.max_concurrent_dispatches", 2, "at least 1"},
+     "scheduler.max_concurrent_dispatches", 2, "from 1 to 100000"},
     {"concurrency_fraction", "scheduler:\n  max_concurrent_dispatches: 2.5\n",
      "scheduler.max_concurrent_dispatches", 2, "whole number"},
     {"scheduler_not_mapping", "log_level: info\nscheduler: [tick]\n", "scheduler", 2,
@@ -623,6 +623,54 @@ TEST_F(ConfigFile, DirectoryIsAnError) {
   EXPECT_EQ(config.error().code, "invalid_config");
   EXPECT_THAT(config.error().message, HasSubstr(dir_.string()));
   EXPECT_THAT(config.error().message, HasSubstr("Is a directory"));
+}
+
+TEST(ConfigLimits, DefaultsAndEveryKey) {
+  const Config defaults = parse_ok("state_dir: /srv/gs\n");
+  EXPECT_EQ(defaults.limits.max_spec_bytes, 64u * 1024);
+  EXPECT_EQ(defaults.limits.max_queued_per_user, 1000u);
+  EXPECT_EQ(defaults.limits.max_connections_per_uid, 64u);
+  EXPECT_EQ(defaults.dispatch.local.run_as, "owner");
+  const Config set = parse_ok(
+      "limits: {max_spec_bytes: 2048, max_queued_per_user: 5, max_connections_per_uid: 3}\n"
+      "dispatch: {type: local, local: {run_as: gridshift-jobs}}\n");
+  EXPECT_EQ(set.limits.max_spec_bytes, 2048u);
+  EXPECT_EQ(set.limits.max_queued_per_user, 5u);
+  EXPECT_EQ(set.limits.max_connections_per_uid, 3u);
+  EXPECT_EQ(set.dispatch.local.run_as, "gridshift-jobs");
+}
+
+TEST(ConfigLimits, OutOfRangeValuesAndAbsurdDurationsNameTheKey) {
+  const std::string text = R"(scheduler:
+  tick: 99999d
+  max_concurrent_dispatches: 2147483647
+  retention: 100000d
+limits:
+  max_spec_bytes: 10
+  max_queued_per_user: 0
+  max_connections_per_uid: 1e9
+  max_things: 3
+dispatch: {type: local, local: {run_as: "root; rm -rf /"}}
+feeds:
+  - {name: uk, type: carbon_intensity_uk, poll_interval: 400d}
+)";
+  auto config = parse_config(text, "c.yaml");
+  ASSERT_FALSE(config);
+  std::vector<std::pair<std::string, int>> got;
+  for (const auto& d : config.error().details)
+    got.emplace_back(d.field, d.line);
+  EXPECT_THAT(got,
+              ElementsAre(std::pair<std::string, int>{"scheduler.tick", 2},
+                          std::pair<std::string, int>{"scheduler.max_concurrent_dispatches", 3},
+                          std::pair<std::string, int>{"scheduler.retention", 4},
+                          std::pair<std::string, int>{"limits.max_spec_bytes", 6},
+                          std::pair<std::string, int>{"limits.max_queued_per_user", 7},
+                          std::pair<std::string, int>{"limits.max_connections_per_uid", 8},
+                          std::pair<std::string, int>{"limits.max_things", 9},
+                          std::pair<std::string, int>{"dispatch.local.run_as", 10},
+                          std::pair<std::string, int>{"feeds[0].poll_interval", 12}))
+      << to_string(config.error());
+  EXPECT_THAT(config.error().details[0].message, HasSubstr("at most 1d"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
@@ -470,6 +471,62 @@ TEST_F(ScriptedSchedulerTest, AStockoutAfterTheCreateRequeuesToTheNextBestRegion
 }
 
 }  // namespace scripted
+
+// ---- missed deadlines are never silent (DESIGN §11) ----
+
+TEST_F(SchedulerTest, AJobHeldPastItsLatestStartByTheCapGetsOneDeadlineMissedEvent) {
+  config_.scheduler.max_concurrent_dispatches = 1;
+  store_evening("europe-west2");
+  // Both must start now to finish in time (deadline = duration + dispatch slack); one region
+  // takes one job at a time.
+  const Seconds tight = kHour + config_.scheduler.dispatch_slack;
+  submit("j-first", Policy::best_window, kHour, tight);
+  submit("j-late", Policy::best_window, kHour, tight);
+  cycle();
+  EXPECT_EQ(load("j-first").state, JobState::running);
+  EXPECT_EQ(load("j-late").state, JobState::queued);
+  auto types = event_types("j-late");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "deadline_missed"), 1) << types.size();
+  EXPECT_EQ(scheduler_->deadline_missed(), 1u);
+  const auto events = *store_.events("j-late");
+  const auto missed = std::find_if(events.begin(), events.end(),
+                                   [](const JobEvent& e) { return e.type == "deadline_missed"; });
+  ASSERT_NE(missed, events.end());
+  EXPECT_NE(missed->message.find("cannot finish by its deadline"), std::string::npos)
+      << missed->message;
+  clock_.advance(std::chrono::minutes(1));
+  cycle();
+  types = event_types("j-late");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "deadline_missed"), 1);
+  EXPECT_EQ(scheduler_->deadline_missed(), 1u);
+}
+
+TEST_F(SchedulerTest, AJobWhoseRegionsAllDisappearIsToldSoAndFailsAtItsDeadline) {
+  store_evening("europe-west9");
+  submit("j-gone", Policy::best_window, kHour, 3 * kHour, {"europe-west9"});
+  config_.regions.pop_back();  // a reload removed europe-west9
+  cycle();
+  EXPECT_EQ(load("j-gone").state, JobState::queued);
+  cycle();
+  auto types = event_types("j-gone");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "regions_unavailable"), 1);
+  clock_.advance(3 * kHour);
+  cycle();
+  const Job job = load("j-gone");
+  EXPECT_EQ(job.state, JobState::failed);
+  EXPECT_NE(job.error.find("none of its regions (europe-west9) was configured"), std::string::npos)
+      << job.error;
+  types = event_types("j-gone");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "deadline_missed"), 1);
+  EXPECT_EQ(scheduler_->deadline_missed(), 1u);
+}
+
+TEST_F(SchedulerTest, TheWholeCycleIsMeasured) {
+  submit("j-one");
+  cycle();
+  cycle();
+  EXPECT_EQ(scheduler_->cycle_seconds().count(), 2u);
+}
 
 }  // namespace
 }  // namespace gridshift

@@ -92,7 +92,7 @@ TEST_F(Secrets, EnvironmentVariableMissingOrEmpty) {
   const Config config = config_of(
       "  - {name: em, type: electricitymaps, token_env: EM_TOKEN}\n"
       "  - {name: wt, type: watttime, username_env: WT_USER, password_env: WT_PASS}\n");
-  auto resolved = resolve_secrets(config, env_of({{"WT_USER", ""}, {"WT_PASS", "ok"}}), "");
+  auto resolved = resolve_secrets(config, env_of({{"WT_USER", ""}, {"WT_PASS", "ok-pass"}}), "");
   ASSERT_FALSE(resolved);
   EXPECT_EQ(resolved.error().code, "invalid_config");
   ASSERT_EQ(resolved.error().details.size(), 2u) << to_string(resolved.error());
@@ -138,20 +138,41 @@ TEST_F(Secrets, AbsoluteFileIgnoresCredentialsDirectory) {
 
 TEST_F(Secrets, OnlyOneTrailingNewlineIsStripped) {
   write(credentials_ / "a", "value-a\n");
-  write(credentials_ / "b", "value-b\n\n");
   write(credentials_ / "c", "value-c\r\n");
   write(credentials_ / "d", "  spaced value  ");
   const Config config = config_of(
       "  - {name: e1, type: electricitymaps, token_file: a}\n"
-      "  - {name: e2, type: electricitymaps, token_file: b}\n"
       "  - {name: e3, type: electricitymaps, token_file: c}\n"
       "  - {name: e4, type: electricitymaps, token_file: d}\n");
   auto resolved = resolve_secrets(config, env_of({}), credentials_.string());
   ASSERT_TRUE(resolved) << to_string(resolved.error());
   EXPECT_EQ(resolved->at("feeds[0].token_file").reveal(), "value-a");
-  EXPECT_EQ(resolved->at("feeds[1].token_file").reveal(), "value-b\n");
-  EXPECT_EQ(resolved->at("feeds[2].token_file").reveal(), "value-c");
-  EXPECT_EQ(resolved->at("feeds[3].token_file").reveal(), "  spaced value  ");
+  EXPECT_EQ(resolved->at("feeds[1].token_file").reveal(), "value-c");
+  EXPECT_EQ(resolved->at("feeds[2].token_file").reveal(), "  spaced value  ");
+}
+
+// A line break inside a secret would split the HTTP header it is sent in (header injection).
+TEST_F(Secrets, LineBreaksAndTooShortValuesAreRefusedNamingTheKey) {
+  write(credentials_ / "b", "value-b\n\n");
+  write(credentials_ / "inner", "tok\r\nX-Injected: 1");
+  const Config config = config_of(
+      "  - {name: e1, type: electricitymaps, token_file: b}\n"
+      "  - {name: e2, type: electricitymaps, token_file: inner}\n"
+      "  - {name: e3, type: electricitymaps, token_env: EM_TOKEN}\n"
+      "  - {name: e4, type: electricitymaps, token_env: SHORT}\n");
+  auto resolved = resolve_secrets(config, env_of({{"EM_TOKEN", "abc\rdef"}, {"SHORT", "abc"}}),
+                                  credentials_.string());
+  ASSERT_FALSE(resolved);
+  ASSERT_EQ(resolved.error().details.size(), 4u) << to_string(resolved.error());
+  EXPECT_EQ(resolved.error().details[0].field, "feeds[0].token_file");
+  EXPECT_THAT(resolved.error().details[0].message, HasSubstr("line break"));
+  EXPECT_EQ(resolved.error().details[1].field, "feeds[1].token_file");
+  EXPECT_THAT(resolved.error().details[1].message, HasSubstr("line break"));
+  EXPECT_EQ(resolved.error().details[2].field, "feeds[2].token_env");
+  EXPECT_THAT(resolved.error().details[2].message, HasSubstr("line break"));
+  EXPECT_EQ(resolved.error().details[3].field, "feeds[3].token_env");
+  EXPECT_THAT(resolved.error().details[3].message, HasSubstr("shorter than 4"));
+  EXPECT_THAT(to_string(resolved.error()), Not(HasSubstr("X-Injected")));
 }
 
 TEST_F(Secrets, EmptyFileIsAnError) {

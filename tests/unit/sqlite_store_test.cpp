@@ -394,5 +394,67 @@ TEST(SqliteDbTest, ABadStatementReportsSqlitesMessage) {
   EXPECT_NE(bad.error().message.find("syntax error"), std::string::npos) << bad.error().message;
 }
 
+TEST_F(SqliteStoreTest, AnUnreadableRowIsReportedAndNeverFailsTheList) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  for (const char* id : {"a", "b", "c"})
+    ASSERT_TRUE(store->insert(make_job(id), make_event(id, "submitted")));
+  RawDb raw(db_path());
+  ASSERT_EQ(raw.exec("UPDATE jobs SET spec_json = 'not json {', summary_json = '' WHERE id = 'b'"),
+            SQLITE_OK)
+      << raw.error();
+  for (bool summary : {false, true}) {
+    JobQuery query;
+    query.summary = summary;
+    query.limit = 2;
+    auto first = store->list(query);
+    ASSERT_TRUE(first) << to_string(first.error());
+    ASSERT_EQ(first->jobs.size(), 1u) << summary;
+    EXPECT_EQ(first->jobs[0].id, "a");
+    ASSERT_EQ(first->unreadable.size(), 1u);
+    EXPECT_EQ(first->unreadable[0].id, "b");
+    EXPECT_NE(first->unreadable[0].reason.find("spec of job b"), std::string::npos);
+    // The unreadable row counts toward the page: the cursor moves past it.
+    ASSERT_TRUE(first->next);
+    query.after = first->next;
+    auto second = store->list(query);
+    ASSERT_TRUE(second);
+    ASSERT_EQ(second->jobs.size(), 1u);
+    EXPECT_EQ(second->jobs[0].id, "c");
+  }
+  ASSERT_TRUE(store->quarantine("b", "unreadable", at(19)));
+  JobQuery queued;
+  queued.state = JobState::queued;
+  auto page = store->list(queued);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->jobs.size(), 2u);
+  EXPECT_TRUE(page->unreadable.empty());
+}
+
+TEST_F(SqliteStoreTest, RowsFromSchemaVersionOneGetTheirSummaryOnOpen) {
+  {
+    auto store = open_store();
+    ASSERT_TRUE(store);
+    Job job = make_job("old");
+    job.spec.local = LocalSpec{{"python3", "train.py"}};
+    ASSERT_TRUE(store->insert(job, make_event("old", "submitted")));
+  }
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.exec("UPDATE jobs SET summary_json = ''"), SQLITE_OK);
+  }
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  RawDb raw(db_path());
+  const auto summary = raw.text("SELECT summary_json FROM jobs WHERE id = 'old'");
+  EXPECT_NE(summary.find("\"duration_s\":7200"), std::string::npos) << summary;
+  EXPECT_EQ(summary.find("train.py"), std::string::npos) << summary;
+  JobQuery query;
+  query.summary = true;
+  auto page = store->list(query);
+  ASSERT_TRUE(page && page->jobs.size() == 1u);
+  EXPECT_EQ(page->jobs[0].spec.duration, hours{2});
+}
+
 }  // namespace
 }  // namespace gridshift

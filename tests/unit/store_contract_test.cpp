@@ -214,6 +214,85 @@ TYPED_TEST_SUITE(StoreContract, Backends, BackendNames);
 
 // ---- jobs -----------------------------------------------------------------------------------
 
+TYPED_TEST(StoreContract, SummaryListsCarryNoRunSectionsAndGetGivesTheWholeSpec) {
+  const Job job = full_job();
+  this->insert(job);
+  JobQuery query;
+  query.summary = true;
+  auto page = this->jobs().list(query);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->jobs.size(), 1u);
+  const Job& listed = page->jobs[0];
+  EXPECT_TRUE(listed.spec_is_summary);
+  EXPECT_EQ(listed.spec, summarize(job.spec));
+  EXPECT_FALSE(listed.spec.vertex->container.has_value());
+  EXPECT_TRUE(listed.spec.vertex->labels.empty());
+  ASSERT_TRUE(listed.spec.local.has_value());
+  EXPECT_TRUE(listed.spec.local->command.empty());
+  // Planning fields survive.
+  EXPECT_EQ(listed.spec.duration, job.spec.duration);
+  EXPECT_EQ(listed.spec.not_before, job.spec.not_before);
+  EXPECT_EQ(listed.spec.threshold, job.spec.threshold);
+  EXPECT_EQ(listed.spec.vertex->accelerator_type, "NVIDIA_TESLA_A100");
+  EXPECT_EQ(listed.spec.vertex->scheduling, job.spec.vertex->scheduling);
+  // Updating the summary job keeps the whole stored spec.
+  Job changed = listed;
+  changed.state = JobState::succeeded;
+  ASSERT_TRUE(this->jobs().update(changed, make_event(job.id, "state", at(27, 3))));
+  auto got = this->jobs().get(job.id);
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->spec, job.spec);
+  EXPECT_FALSE((*got)->spec_is_summary);
+  EXPECT_EQ((*got)->state, JobState::succeeded);
+}
+
+TYPED_TEST(StoreContract, UpdateIfWritesOnlyWhileTheStateIsTheExpectedOne) {
+  this->insert(make_job("a"));
+  Job job = **this->jobs().get("a");
+  job.planned_start = at(26, 23);
+  ASSERT_TRUE(
+      this->jobs().update_if(job, JobState::queued, make_event("a", "planned", at(26, 19))));
+  Job cancelled = job;
+  cancelled.state = JobState::cancelled;
+  ASSERT_TRUE(this->jobs().update(cancelled, make_event("a", "state", at(26, 19))));
+  job.planned_start = at(27, 1);
+  auto refused =
+      this->jobs().update_if(job, JobState::queued, make_event("a", "planned", at(26, 20)));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "conflict");
+  EXPECT_EQ((*this->jobs().get("a"))->state, JobState::cancelled);
+  EXPECT_EQ((*this->jobs().get("a"))->planned_start, at(26, 23));
+  EXPECT_EQ(this->jobs().events("a")->size(), 3u);  // submitted, planned, state
+  auto missing =
+      this->jobs().update_if(make_job("zz"), JobState::queued, make_event("zz", "x", at(26, 20)));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, "not_found");
+}
+
+TYPED_TEST(StoreContract, QuarantineFailsTheJobWithItsReason) {
+  this->insert(make_job("q"));
+  ASSERT_TRUE(this->jobs().quarantine("q", "unreadable spec", at(26, 19)));
+  auto got = **this->jobs().get("q");
+  EXPECT_EQ(got.state, JobState::failed);
+  EXPECT_EQ(got.error, "unreadable spec");
+  EXPECT_EQ(got.finished_at, at(26, 19));
+  const auto events = *this->jobs().events("q");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, "quarantined");
+  EXPECT_EQ(this->jobs().quarantine("nope", "x", at(26, 19)).error().code, "not_found");
+}
+
+TYPED_TEST(StoreContract, CountOwnedCountsOneOwnersJobsInOneState) {
+  this->insert(make_job("a", 1000));
+  this->insert(make_job("b", 1000));
+  this->insert(make_job("c", 1000, JobState::running));
+  this->insert(make_job("d", 2000));
+  EXPECT_EQ(*this->jobs().count_owned(JobState::queued, 1000), 2u);
+  EXPECT_EQ(*this->jobs().count_owned(JobState::running, 1000), 1u);
+  EXPECT_EQ(*this->jobs().count_owned(JobState::queued, 2000), 1u);
+  EXPECT_EQ(*this->jobs().count_owned(JobState::queued, 3000), 0u);
+}
+
 TYPED_TEST(StoreContract, InsertThenGetRoundTripsEveryJobField) {
   const Job job = full_job();
   auto inserted = this->jobs().insert(job, make_event(job.id, "submitted", job.submitted_at));
