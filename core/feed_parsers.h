@@ -1,4 +1,4 @@
-// Pure parsers of the carbon-intensity feed responses (docs: shared/docs/feeds-api.md) and of the
+// Pure parsers of the carbon-intensity feed responses (docs/feeds.md) and of the
 // local CSV feeds: text in, readings or an Error naming the offending field out. No I/O, no clock:
 // the caller passes the fetch time. Every value is validated (finite, 0..kMaxPlausibleGco2PerKwh
 // after conversion to g/kWh) so that one bad response stores nothing.

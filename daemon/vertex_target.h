@@ -1,6 +1,6 @@
 // The vertex_ai dispatch target: runs a gridshift job as a Vertex AI CustomJob, with an
 // optional per-job Cloud Storage staging bucket, follows it, cancels it, and adopts what a
-// crashed daemon left (DESIGN.md §9; shared/docs/vertex-ai-api.md §1.5, §1.6, §3). Never
+// crashed daemon left (docs/configuration.md, "How Vertex AI dispatch works"). Never
 // creates a job twice: an ambiguous create is reconciled by listing the job's label first.
 // Lives on the daemon's io_context thread (no locks); the HttpClient, TokenSource and Clock
 // it is given must outlive it.

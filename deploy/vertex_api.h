@@ -1,4 +1,4 @@
-// The Vertex AI CustomJob and Cloud Storage REST shapes (shared/docs/vertex-ai-api.md §1, §3):
+// The Vertex AI CustomJob and Cloud Storage REST shapes (Vertex AI v1 `projects.locations.customJobs` and the Cloud Storage JSON API):
 // request bodies, response parsing, error classification, URLs and names. Pure: no I/O and no
 // clock reads (callers pass `now`); plain values, safe on any thread.
 #pragma once
