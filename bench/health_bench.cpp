@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/job_spec.h"
+#include "storage/sqlite_store.h"
 #include "tests/integration/api_raw_client.h"
 #include "tests/support/process.h"
 
@@ -28,9 +29,9 @@ using gridshift::testing::call;
 using SteadyClock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-// The canonical JSON of a spec just under 64 KiB: a big environment, as a real trainer's config
-// passed through env would make it.
-std::string large_spec_json(std::size_t target_bytes) {
+// A spec whose canonical JSON is just under `target_bytes`: a big environment, as a real
+// trainer's configuration passed through env would make it. Held until 2099.
+JobSpec large_spec(std::size_t target_bytes) {
   JobSpec spec;
   spec.name = "large";
   spec.duration = std::chrono::hours(1);
@@ -45,12 +46,24 @@ std::string large_spec_json(std::size_t target_bytes) {
     vertex.container = container;
     spec.vertex = vertex;
   }
-  return job_spec_to_json(spec);
+  return spec;
 }
 
-// Inserts `jobs` queued jobs with `spec_json` in one transaction, in the columns every schema
-// version has (an older gridshiftd's database too).
-void seed(const fs::path& db_path, int jobs, const std::string& spec_json) {
+int schema_version(const fs::path& db_path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("open failed");
+  sqlite3_stmt* statement = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &statement, nullptr);
+  sqlite3_step(statement);
+  const int version = sqlite3_column_int(statement, 0);
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return version;
+}
+
+// Schema version 1 (an older gridshiftd's database): the spec inside the jobs row, written
+// with SQL as that daemon would have stored it.
+void seed_version_one(const fs::path& db_path, int jobs, const std::string& spec_json) {
   sqlite3* db = nullptr;
   if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("open failed");
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
@@ -80,6 +93,30 @@ void seed(const fs::path& db_path, int jobs, const std::string& spec_json) {
   sqlite3_finalize(event);
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   sqlite3_close(db);
+}
+
+// The current schema: through the store, exactly as submits write jobs.
+void seed_current(const fs::path& db_path, int jobs, const JobSpec& spec) {
+  auto store = SqliteStore::open(db_path.string());
+  if (!store) throw std::runtime_error(to_string(store.error()));
+  std::vector<JobInsert> batch;
+  const TimePoint now = std::chrono::floor<Seconds>(std::chrono::system_clock::now());
+  for (int i = 0; i < jobs; ++i) {
+    JobInsert item;
+    item.job.id = "j-seed" + std::to_string(i);
+    item.job.spec = spec;
+    item.job.submitted_at = now;
+    item.job.updated_at = now;
+    item.job.deadline = *spec.deadline;
+    item.job.regions = {"europe-west2"};
+    item.job.power_watts = 300;
+    item.first_event.at = now;
+    item.first_event.type = "submitted";
+    item.first_event.message = "seeded by health_bench";
+    batch.push_back(std::move(item));
+  }
+  auto done = (*store)->insert_batch(batch);
+  if (!done) throw std::runtime_error(to_string(done.error()));
 }
 
 double percentile(std::vector<double> values, double p) {
@@ -131,9 +168,20 @@ int main(int argc, char** argv) {
     first->signal(SIGTERM);
     first->wait_exit();
   }
-  const std::string spec = large_spec_json(64 * 1024);
+  const JobSpec spec = large_spec(64 * 1024);
+  const std::string spec_json = job_spec_to_json(spec);
+  const auto db_path = dir / "state" / "gridshift.db";
+  const int version = schema_version(db_path);
   const auto seed_started = SteadyClock::now();
-  seed(dir / "state" / "gridshift.db", jobs, spec);
+  if (version == 1) {
+    seed_version_one(db_path, jobs, spec_json);
+  } else if (version == SqliteStore::latest_schema_version()) {
+    seed_current(db_path, jobs, spec);
+  } else {
+    std::fprintf(stderr, "the daemon wrote schema version %d, which this bench cannot seed\n",
+                 version);
+    return 1;
+  }
   const double seed_s = std::chrono::duration<double>(SteadyClock::now() - seed_started).count();
   const auto up_started = SteadyClock::now();
   auto daemon = start();
@@ -163,8 +211,10 @@ int main(int argc, char** argv) {
   daemon->signal(SIGTERM);
   daemon->wait_exit(std::chrono::minutes(5));
 
-  std::printf("queued jobs %d of %zu bytes each (seeded in %.1f s; daemon up in %.1f s)\n", jobs,
-              spec.size(), seed_s, up_s);
+  std::printf(
+      "schema version %d, %d queued jobs of %zu bytes each (seeded in %.1f s; daemon up "
+      "in %.1f s)\n",
+      version, jobs, spec_json.size(), seed_s, up_s);
   std::printf(
       "%d s: %d submits (%.1f/s); GET /v1/health x%zu: p50 %.1f ms, p99 %.1f ms, max %.1f ms, "
       "%d not 200\n",

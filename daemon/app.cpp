@@ -282,7 +282,13 @@ Daemon::Daemon(std::string config_path)
   state_lock_.emplace(std::move(*lock));
   const auto db_path = (std::filesystem::path(config_.state_dir) / "gridshift.db").string();
   restrict_database_file(db_path);
-  auto store = SqliteStore::open(db_path);
+  SqliteOpenOptions store_options;
+  store_options.migration_progress = [this](std::size_t done, std::size_t total) {
+    const auto text = fmt::format("summarising stored job specs: {} of {}", done, total);
+    if (done % 2500 == 0) subsystem_logger("storage")->info("{}", text);
+    notifier_.still_starting(text, std::chrono::seconds(30));
+  };
+  auto store = SqliteStore::open(db_path, store_options);
   if (!store) {
     throw StartupError(
         fmt::format("cannot open database {}: {}", db_path, to_string(store.error())));

@@ -17,10 +17,21 @@ std::atomic<std::shared_ptr<const Patterns>>& patterns() {
   return current;
 }
 
-}  // namespace
+// The values the patterns are made of: the configured ones and the recent run-time ones. Only
+// written from the daemon's io thread; readers see `patterns()`.
+std::vector<std::string>& configured_values() {
+  static std::vector<std::string> values;
+  return values;
+}
+std::vector<std::string>& runtime_values() {
+  static std::vector<std::string> values;
+  return values;
+}
 
-void set_scrubbed_secrets(const std::vector<std::string>& values) {
+void rebuild() {
   auto next = std::make_shared<Patterns>();
+  std::vector<std::string> values = configured_values();
+  values.insert(values.end(), runtime_values().begin(), runtime_values().end());
   for (const auto& value : values) {
     if (value.size() < kMinScrubbedLength) continue;
     next->push_back(value);
@@ -34,6 +45,21 @@ void set_scrubbed_secrets(const std::vector<std::string>& values) {
   std::stable_sort(next->begin(), next->end(),
                    [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   patterns().store(std::move(next));
+}
+
+}  // namespace
+
+void set_scrubbed_secrets(const std::vector<std::string>& values) {
+  configured_values() = values;
+  rebuild();
+}
+
+void add_runtime_secret(const std::string& value) {
+  auto& recent = runtime_values();
+  if (std::find(recent.begin(), recent.end(), value) != recent.end()) return;
+  recent.push_back(value);
+  if (recent.size() > kRecentRuntimeSecrets) recent.erase(recent.begin());
+  rebuild();
 }
 
 bool contains_secret(std::string_view text) {

@@ -17,8 +17,14 @@ namespace gridshift {
 inline constexpr std::size_t kMinScrubbedLength = 4;
 inline constexpr std::string_view kRedacted = "<redacted>";
 
-// Replaces the set of scrubbed values by `values` and their usual encodings.
+// Replaces the set of scrubbed values (the configuration's secrets) by `values` and their
+// usual encodings.
 void set_scrubbed_secrets(const std::vector<std::string>& values);
+
+// Adds a value obtained at run time (an OAuth2 access token) to the scrubbed ones, apart from
+// the configured set; the newest kRecentRuntimeSecrets are kept (tokens expire).
+inline constexpr std::size_t kRecentRuntimeSecrets = 8;
+void add_runtime_secret(const std::string& value);
 
 // `text` with every scrubbed value replaced by "<redacted>".
 std::string scrub_secrets(std::string_view text);

@@ -58,6 +58,10 @@ void SystemdNotifier::status(std::string_view text) {
   send(fmt::format("STATUS={}", one_line(text)));
 }
 
+void SystemdNotifier::still_starting(std::string_view status_text, std::chrono::microseconds more) {
+  send(fmt::format("EXTEND_TIMEOUT_USEC={}\nSTATUS={}", more.count(), one_line(status_text)));
+}
+
 void SystemdNotifier::watchdog() {
   send("WATCHDOG=1");
 }

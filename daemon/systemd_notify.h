@@ -28,6 +28,9 @@ class SystemdNotifier {
 
   void ready(std::string_view status_text);
   void status(std::string_view text);
+  // Still starting, and making progress: STATUS= and EXTEND_TIMEOUT_USEC=, so that long work
+  // before READY=1 (a schema migration) does not run into TimeoutStartSec.
+  void still_starting(std::string_view status_text, std::chrono::microseconds more);
   void watchdog();
   // RELOADING=1 with MONOTONIC_USEC (what Type=notify-reload expects); follow with ready().
   void reloading();

@@ -15,6 +15,7 @@
 
 #include "daemon/file_io.h"
 #include "daemon/logging.h"
+#include "daemon/scrub.h"
 #include "deploy/google_auth.h"
 
 namespace gridshift {
@@ -122,6 +123,8 @@ class CachingTokenSource : public TokenSource {
     if (fetched) {
       log()->debug("new access token ({}), valid for {}s", kind(), fetched->expires_in.count());
       cached_ = Cached{std::move(fetched->value), now + fetched->expires_in};
+      // A target's error message that quotes the request must not carry the token on.
+      add_runtime_secret(cached_->value);
       renew_not_before_ = TimePoint{};
       return cached_->value;
     }

@@ -101,24 +101,38 @@ CREATE TABLE dispatch_journal (
 );
 CREATE INDEX dispatch_journal_by_status ON dispatch_journal (status, created_at);
 )sql",
-    // Version 2: a compact summary of each spec (JobQuery::summary), so that the scheduler and
-    // job lists never parse whole specs; '' until filled in (open() fills older rows).
+    // Version 2: whole specs move to a table of their own and jobs carry a compact summary
+    // (JobQuery::summary), so that the scheduler and job lists never read or parse whole
+    // specs. (A 64 KiB spec inside the jobs row put every later column behind its overflow
+    // pages: reading a job's state meant reading its spec.) '' until filled in: open() fills
+    // the summaries of rows moved here.
     R"sql(
+CREATE TABLE job_specs (
+  job_id TEXT PRIMARY KEY REFERENCES jobs (id),
+  spec_json TEXT NOT NULL
+);
+INSERT INTO job_specs (job_id, spec_json) SELECT id, spec_json FROM jobs;
+ALTER TABLE jobs DROP COLUMN spec_json;
 ALTER TABLE jobs ADD COLUMN summary_json TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_by_owner_state ON jobs (owner_uid, state);
 )sql",
 });
 
+// A job with its whole spec (read_job's column order); from kJobsWithSpecs.
 constexpr std::string_view kJobColumns =
-    "id, owner_uid, spec_json, state, submitted_at, updated_at, deadline, regions_json, "
-    "power_watts, idempotency_key, region, planned_start, started_at, finished_at, remote_name, "
-    "error, accounting_json";
+    "id, owner_uid, job_specs.spec_json, state, submitted_at, updated_at, deadline, "
+    "regions_json, power_watts, idempotency_key, region, planned_start, started_at, finished_at, "
+    "remote_name, error, accounting_json";
+// LEFT: a job whose spec row is missing reads as unreadable (an empty spec), never as absent.
+constexpr std::string_view kJobsWithSpecs =
+    "jobs LEFT JOIN job_specs ON job_specs.job_id = jobs.id";
 
-// kJobColumns with the spec's summary in the place of the spec (JobQuery::summary).
+// kJobColumns with the spec's summary in the place of the spec (JobQuery::summary), from the
+// jobs table alone.
 constexpr std::string_view kJobSummaryColumns =
     "id, owner_uid, summary_json, state, submitted_at, updated_at, deadline, regions_json, "
     "power_watts, idempotency_key, region, planned_start, started_at, finished_at, remote_name, "
-    "error, accounting_json, spec_json";
+    "error, accounting_json";
 
 constexpr std::string_view kReadingColumns =
     "feed, location, signal, kind, timestamp, step, value, issued_at, fetched_at, estimated, "
@@ -128,7 +142,8 @@ constexpr std::string_view kJournalColumns =
     "job_id, attempt, target, region, status, created_at, updated_at, remote_name, detail";
 
 std::string select_jobs(std::string_view tail) {
-  return "SELECT " + std::string(kJobColumns) + " FROM jobs " + std::string(tail);
+  return "SELECT " + std::string(kJobColumns) + " FROM " + std::string(kJobsWithSpecs) + " " +
+         std::string(tail);
 }
 
 std::string select_journal(std::string_view tail) {
@@ -231,20 +246,23 @@ Result<JobSpec> summary_from_json(const std::string& text) {
   }
 }
 
-// Reads a row selected with kJobColumns, or with kJobSummaryColumns when `summary` (then
-// column 17 is the whole spec, parsed only when the summary is missing: rows older than it).
+// Reads a row selected with kJobColumns, or with kJobSummaryColumns when `summary`. A summary
+// is missing only where open() could not make one: the spec itself is unreadable.
 Result<Job> read_job(const Statement& s, bool summary = false) {
   Job job;
   job.id = s.column_text(0);
   job.owner_uid = static_cast<std::uint32_t>(s.column_int64(1));
-  if (summary && !s.column_text(2).empty()) {
+  if (summary) {
+    if (s.column_text(2).empty()) {
+      return corrupt_row("jobs", "spec of job " + job.id + ": no summary (its spec is unreadable)");
+    }
     auto spec = summary_from_json(s.column_text(2));
     if (!spec) return corrupt_row("jobs", "spec of job " + job.id + ": " + spec.error().message);
     job.spec = std::move(*spec);
   } else {
-    auto spec = parse_job_spec(s.column_text(summary ? 17 : 2));
+    auto spec = parse_job_spec(s.column_text(2));
     if (!spec) return corrupt_row("jobs", "spec of job " + job.id + ": " + spec.error().message);
-    job.spec = summary ? summarize(*spec) : std::move(*spec);
+    job.spec = std::move(*spec);
   }
   job.spec_is_summary = summary;
   auto state = parse_job_state(s.column_text(3));
@@ -268,25 +286,30 @@ Result<Job> read_job(const Statement& s, bool summary = false) {
   return job;
 }
 
-// Binds every job column except id to ?2.. in kJobColumns order; ?1 is the id. The spec (?3)
-// only for an insert: it never changes afterwards, and a summary job has no whole spec.
-void bind_job(Statement& s, const Job& job, bool with_spec = true) {
-  s.bind(1, job.id).bind(2, job.owner_uid);
-  if (with_spec) s.bind(3, job_spec_to_json(job.spec));
-  s.bind(4, to_string(job.state))
-      .bind(5, to_unix(job.submitted_at))
-      .bind(6, to_unix(job.updated_at))
-      .bind(7, to_unix(job.deadline))
-      .bind(8, regions_to_json(job.regions))
-      .bind(9, job.power_watts)
-      .bind(10, job.idempotency_key)
-      .bind(11, job.region)
-      .bind(12, to_unix(job.planned_start))
-      .bind(13, to_unix(job.started_at))
-      .bind(14, to_unix(job.finished_at))
-      .bind(15, job.remote_name)
-      .bind(16, job.error)
-      .bind(17, job.accounting_json);
+// The jobs table's own columns, in bind_job's order (?1 .. ?16). The spec is not among them: it
+// lives in job_specs, written once at insert (a summary job has no whole spec to write back).
+constexpr std::string_view kJobRowColumns =
+    "id, owner_uid, state, submitted_at, updated_at, deadline, regions_json, power_watts, "
+    "idempotency_key, region, planned_start, started_at, finished_at, remote_name, error, "
+    "accounting_json";
+
+void bind_job(Statement& s, const Job& job) {
+  s.bind(1, job.id)
+      .bind(2, job.owner_uid)
+      .bind(3, to_string(job.state))
+      .bind(4, to_unix(job.submitted_at))
+      .bind(5, to_unix(job.updated_at))
+      .bind(6, to_unix(job.deadline))
+      .bind(7, regions_to_json(job.regions))
+      .bind(8, job.power_watts)
+      .bind(9, job.idempotency_key)
+      .bind(10, job.region)
+      .bind(11, to_unix(job.planned_start))
+      .bind(12, to_unix(job.started_at))
+      .bind(13, to_unix(job.finished_at))
+      .bind(14, job.remote_name)
+      .bind(15, job.error)
+      .bind(16, job.accounting_json);
 }
 
 Result<Reading> read_reading(const Statement& s) {
@@ -424,15 +447,16 @@ Status SqliteStore::open_database(const OpenOptions& options) {
   }
   if (auto done = migrate(db_, static_cast<int>(*version)); !done) return done.error();
 
-  if (auto done = fill_missing_summaries(); !done) return done.error();
+  if (auto done = fill_missing_summaries(options); !done) return done.error();
   schema_version_ = latest_schema_version();
   return {};
 }
 
-Status SqliteStore::fill_missing_summaries() {
+Status SqliteStore::fill_missing_summaries(const OpenOptions& options) {
   std::vector<std::pair<std::string, std::string>> rows;
   {
-    auto s = db_.prepare("SELECT id, spec_json FROM jobs WHERE summary_json = ''");
+    auto s = db_.prepare("SELECT id, job_specs.spec_json FROM " + std::string(kJobsWithSpecs) +
+                         " WHERE summary_json = ''");
     if (!s) return s.error();
     for (;;) {
       auto row = s->step();
@@ -444,7 +468,12 @@ Status SqliteStore::fill_missing_summaries() {
   if (rows.empty()) return {};
   auto transaction = Transaction::begin(db_);
   if (!transaction) return transaction.error();
+  std::size_t done_rows = 0;
   for (const auto& [id, spec_json] : rows) {
+    if (options.migration_progress && done_rows % 250 == 0) {
+      options.migration_progress(done_rows, rows.size());
+    }
+    ++done_rows;
     // An unreadable spec keeps its empty summary: lists report the row as unreadable.
     auto spec = parse_job_spec(spec_json);
     if (!spec) continue;
@@ -564,12 +593,18 @@ Result<Job> SqliteStore::insert_one(const Job& job, const JobEvent& first_event)
 
   {
     auto s =
-        db_.cached("INSERT INTO jobs (" + std::string(kJobColumns) +
+        db_.cached("INSERT INTO jobs (" + std::string(kJobRowColumns) +
                    ", summary_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-                   "?13, ?14, ?15, ?16, ?17, ?18)");
+                   "?13, ?14, ?15, ?16, ?17)");
     if (!s) return s.error();
     bind_job(**s, job);
-    (*s)->bind(18, summary_to_json(job.spec));
+    (*s)->bind(17, summary_to_json(job.spec));
+    if (auto done = (*s)->run(); !done) return done.error();
+  }
+  {
+    auto s = db_.cached("INSERT INTO job_specs (job_id, spec_json) VALUES (?1, ?2)");
+    if (!s) return s.error();
+    (*s)->bind(1, job.id).bind(2, job_spec_to_json(job.spec));
     if (auto done = (*s)->run(); !done) return done.error();
   }
   JobEvent event = first_event;
@@ -592,16 +627,16 @@ Status SqliteStore::update_job(const Job& job, std::optional<JobState> expected,
   if (!transaction) return transaction.error();
   {
     auto s = db_.cached(
-        "UPDATE jobs SET owner_uid = ?2, state = ?4, submitted_at = ?5, "
-        "updated_at = ?6, deadline = ?7, regions_json = ?8, power_watts = ?9, "
-        "idempotency_key = ?10, region = ?11, planned_start = ?12, started_at = ?13, "
-        "finished_at = ?14, remote_name = ?15, error = ?16, accounting_json = ?17 "
-        "WHERE id = ?1 AND (?18 IS NULL OR state = ?18)");
+        "UPDATE jobs SET owner_uid = ?2, state = ?3, submitted_at = ?4, "
+        "updated_at = ?5, deadline = ?6, regions_json = ?7, power_watts = ?8, "
+        "idempotency_key = ?9, region = ?10, planned_start = ?11, started_at = ?12, "
+        "finished_at = ?13, remote_name = ?14, error = ?15, accounting_json = ?16 "
+        "WHERE id = ?1 AND (?17 IS NULL OR state = ?17)");
     if (!s) return s.error();
-    bind_job(**s, job, /*with_spec=*/false);
+    bind_job(**s, job);
     std::optional<std::string_view> state;
     if (expected) state = to_string(*expected);
-    (*s)->bind(18, state);
+    (*s)->bind(17, state);
     if (auto done = (*s)->run(); !done) return done.error();
   }
   if (db_.changes() == 0) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,9 @@ namespace gridshift {
 struct SqliteOpenOptions {
   // How long a write waits for another connection's lock before failing with "storage_busy".
   std::chrono::milliseconds busy_timeout{5000};
+  // Called while open() migrates rows (done, total), at the start and every few hundred rows:
+  // a large migration takes a while, and a service manager wants to hear that it progresses.
+  std::function<void(std::size_t, std::size_t)> migration_progress;
 };
 
 class SqliteStore final : public JobStore, public ReadingStore, public DispatchJournal {
@@ -82,7 +86,7 @@ class SqliteStore final : public JobStore, public ReadingStore, public DispatchJ
   Status open_database(const OpenOptions& options);
   Status update_job(const Job& job, std::optional<JobState> expected, const JobEvent& event);
   // Writes the summary of rows stored before summaries existed (schema version 1).
-  Status fill_missing_summaries();
+  Status fill_missing_summaries(const OpenOptions& options);
 
   Result<std::optional<Job>> find_job(std::string_view id);
   Result<std::optional<Job>> find_by_idempotency_key(std::uint32_t owner, const std::string& key);

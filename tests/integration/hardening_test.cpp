@@ -145,10 +145,9 @@ TEST(Hardening, ACorruptJobRowIsQuarantinedAndTheRestIsScheduled) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir / "state" / "gridshift.db").c_str(), &db), SQLITE_OK);
-    const std::string sql =
-        "UPDATE jobs SET summary_json = '{\"name\": 1', spec_json = 'garbage' "
-        "WHERE id = '" +
-        bad_id + "'";
+    const std::string sql = "UPDATE jobs SET summary_json = '{\"name\": 1' WHERE id = '" + bad_id +
+                            "'; UPDATE job_specs SET spec_json = 'garbage' WHERE job_id = '" +
+                            bad_id + "'";
     EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
   }

@@ -33,5 +33,18 @@ TEST_F(Scrub, ANewSetReplacesTheOldOneAndShortValuesAreIgnored) {
   EXPECT_EQ(scrub_secrets("first-secret second-secret abc"), "first-secret <redacted> abc");
 }
 
+TEST_F(Scrub, RecentRuntimeSecretsAreScrubbedBesideTheConfiguredOnes) {
+  set_scrubbed_secrets({"configured-secret"});
+  for (std::size_t i = 0; i <= kRecentRuntimeSecrets; ++i)
+    add_runtime_secret("ya29.runtime-token-" + std::to_string(i));
+  // The oldest token has dropped out (it expired long ago); the newer ones and the configured
+  // secret are all scrubbed, also after the configured set is replaced.
+  set_scrubbed_secrets({"configured-secret"});
+  EXPECT_EQ(scrub_secrets("ya29.runtime-token-0"), "ya29.runtime-token-0");
+  EXPECT_EQ(scrub_secrets("ya29.runtime-token-1 ya29.runtime-token-" +
+                          std::to_string(kRecentRuntimeSecrets) + " configured-secret"),
+            "<redacted> <redacted> <redacted>");
+}
+
 }  // namespace
 }  // namespace gridshift

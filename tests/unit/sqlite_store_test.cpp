@@ -314,7 +314,9 @@ TEST_F(SqliteStoreTest, EventsMustBelongToAJob) {
 }
 
 TEST_F(SqliteStoreTest, AWriteLockedByAnotherConnectionFailsBusyAfterTheTimeout) {
-  auto store = open_store(SqliteOpenOptions{std::chrono::milliseconds{50}});
+  SqliteOpenOptions options;
+  options.busy_timeout = std::chrono::milliseconds{50};
+  auto store = open_store(options);
   ASSERT_TRUE(store);
   EXPECT_EQ(*store->pragma("busy_timeout"), "50");
   RawDb other(db_path());
@@ -400,7 +402,8 @@ TEST_F(SqliteStoreTest, AnUnreadableRowIsReportedAndNeverFailsTheList) {
   for (const char* id : {"a", "b", "c"})
     ASSERT_TRUE(store->insert(make_job(id), make_event(id, "submitted")));
   RawDb raw(db_path());
-  ASSERT_EQ(raw.exec("UPDATE jobs SET spec_json = 'not json {', summary_json = '' WHERE id = 'b'"),
+  ASSERT_EQ(raw.exec("UPDATE job_specs SET spec_json = 'not json {' WHERE job_id = 'b'; "
+                     "UPDATE jobs SET summary_json = '' WHERE id = 'b'"),
             SQLITE_OK)
       << raw.error();
   for (bool summary : {false, true}) {
@@ -431,7 +434,8 @@ TEST_F(SqliteStoreTest, AnUnreadableRowIsReportedAndNeverFailsTheList) {
   EXPECT_TRUE(page->unreadable.empty());
 }
 
-TEST_F(SqliteStoreTest, RowsFromSchemaVersionOneGetTheirSummaryOnOpen) {
+// Rows moved from schema version 1 have no summary yet: open() makes it from the whole spec.
+TEST_F(SqliteStoreTest, RowsWithoutASummaryGetOneOnOpen) {
   {
     auto store = open_store();
     ASSERT_TRUE(store);
@@ -442,9 +446,17 @@ TEST_F(SqliteStoreTest, RowsFromSchemaVersionOneGetTheirSummaryOnOpen) {
   {
     RawDb raw(db_path());
     ASSERT_EQ(raw.exec("UPDATE jobs SET summary_json = ''"), SQLITE_OK);
+    ASSERT_EQ(raw.text("SELECT summary_json FROM jobs WHERE id = 'old'"), "");
   }
-  auto store = open_store();
+  std::vector<std::pair<std::size_t, std::size_t>> progress;
+  SqliteOpenOptions options;
+  options.migration_progress = [&](std::size_t done, std::size_t total) {
+    progress.emplace_back(done, total);
+  };
+  auto store = open_store(options);
   ASSERT_TRUE(store);
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_EQ(progress[0], std::make_pair(std::size_t{0}, std::size_t{1}));
   RawDb raw(db_path());
   const auto summary = raw.text("SELECT summary_json FROM jobs WHERE id = 'old'");
   EXPECT_NE(summary.find("\"duration_s\":7200"), std::string::npos) << summary;
@@ -454,6 +466,18 @@ TEST_F(SqliteStoreTest, RowsFromSchemaVersionOneGetTheirSummaryOnOpen) {
   auto page = store->list(query);
   ASSERT_TRUE(page && page->jobs.size() == 1u);
   EXPECT_EQ(page->jobs[0].spec.duration, hours{2});
+}
+
+// The whole spec sits in a table of its own: reading a job's state never reads its spec.
+TEST_F(SqliteStoreTest, WholeSpecsLiveOutsideTheJobsTable) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->insert(make_job("s"), make_event("s", "submitted")));
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_table_info('jobs') WHERE name = 'spec_json'"),
+            "0");
+  EXPECT_NE(raw.text("SELECT spec_json FROM job_specs WHERE job_id = 's'").find("train-s"),
+            std::string::npos);
 }
 
 }  // namespace
