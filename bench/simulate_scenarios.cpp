@@ -2,6 +2,7 @@
 // perfect forecast and with the real day-ahead forecasts of 2021 H2, time-only and
 // time-plus-place shifting, per zone; and the timing of a simulated year (2020, 8 zones,
 // 3,000 jobs). Prints markdown tables. Skips cleanly (exit 0) when the traces are absent.
+// Beside each run, the naive reference: argmin on the raw forecast at submission, committed to.
 // Run: simulate_scenarios [TRACES_DIR] [--seed N] [--min-gain X]
 #include <chrono>
 #include <cmath>
@@ -165,7 +166,7 @@ int main(int argc, char** argv) {
               << " (actuals-2021h2.csv, forecast-2021h2.csv, actuals-2020.csv); skipping\n";
     return 0;
   }
-  SimulationOptions options;  // tick 5m, dispatch_slack 15m, min_gain 2 %, cap 8
+  SimulationOptions options;  // the shipped defaults: tick 5m, dispatch_slack 15m, min_gain 0
   options.seed = seed;
   options.planner.max_concurrent_dispatches = 1000;  // the cap is not what is measured here
   for (int i = 1; i < argc; ++i) {
@@ -174,38 +175,77 @@ int main(int argc, char** argv) {
     }
   }
 
+
   // 2021 H2: overnight jobs, 200 per zone, time-only and time-plus-place.
   const auto time_only = overnight_jobs(*h2_actuals, JobMix{200, 0}, seed);
   const auto time_place = overnight_jobs(*h2_actuals, JobMix{200, 2}, seed);
+  // The naive reference: argmin on the raw forecast at submission, committed to.
+  auto naive_options = options;
+  naive_options.commit_at_submission = true;
+  naive_options.learn_forecast_error = false;
+  naive_options.planner.min_gain = 0;
+  naive_options.planner.error_margin = 0;
   const auto t0 = std::chrono::steady_clock::now();
   const auto perfect_t = run(*h2_actuals, nullptr, time_only, options);
   const auto perfect_tp = run(*h2_actuals, nullptr, time_place, options);
   const auto real_t = run(*h2_actuals, &*h2_forecast, time_only, options);
   const auto real_tp = run(*h2_actuals, &*h2_forecast, time_place, options);
+  const auto naive_t = run(*h2_actuals, &*h2_forecast, time_only, naive_options);
+  const auto naive_tp = run(*h2_actuals, &*h2_forecast, time_place, naive_options);
   const double h2_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::cout << "## 2021 H2, overnight jobs (seed " << seed << ", " << time_only.size()
             << " jobs per run, tick 5m, slack 15m, min_gain " << options.planner.min_gain
-            << ")\n\n";
-  std::cout << "| zone | time-only, perfect: savings | regret | time-only, real forecast: "
-               "savings | regret | time+place, perfect: savings | regret | time+place, real "
-               "forecast: savings | regret |\n|---|---|---|---|---|---|---|---|---|\n";
-  const auto zt = per_zone(perfect_t, time_only), ztp = per_zone(perfect_tp, time_place);
-  const auto rt = per_zone(real_t, time_only), rtp = per_zone(real_tp, time_place);
-  for (const auto& zone : h2_actuals->regions) {
-    std::cout << "| " << zone << " | " << pct(zt.at(zone).savings()) << " | "
-              << pct(zt.at(zone).regret()) << " | " << pct(rt.at(zone).savings()) << " | "
-              << pct(rt.at(zone).regret()) << " | " << pct(ztp.at(zone).savings()) << " | "
-              << pct(ztp.at(zone).regret()) << " | " << pct(rtp.at(zone).savings()) << " | "
-              << pct(rtp.at(zone).regret()) << " |\n";
+            << ", error_margin " << options.planner.error_margin << ", forecast-error model "
+            << (options.learn_forecast_error ? "on" : "off") << ")\n\n";
+  for (const bool place : {false, true}) {
+    const auto& jobs = place ? time_place : time_only;
+    const auto& perfect = place ? perfect_tp : perfect_t;
+    const auto& real = place ? real_tp : real_t;
+    const auto& naive = place ? naive_tp : naive_t;
+    std::cout << (place ? "### time+place\n\n" : "### time-only\n\n")
+              << "| zone | perfect: savings | regret | real forecast: savings | regret | naive: "
+                 "savings | regret |\n|---|---|---|---|---|---|---|\n";
+    const auto zp = per_zone(perfect, jobs), zr = per_zone(real, jobs), zn = per_zone(naive, jobs);
+    for (const auto& zone : h2_actuals->regions) {
+      std::cout << "| " << zone << " | " << pct(zp.at(zone).savings()) << " | "
+                << pct(zp.at(zone).regret()) << " | " << pct(zr.at(zone).savings()) << " | "
+                << pct(zr.at(zone).regret()) << " | " << pct(zn.at(zone).savings()) << " | "
+                << pct(zn.at(zone).regret()) << " |\n";
+    }
+    std::cout << "| **all** | " << pct(perfect.totals.savings) << " | "
+              << pct(perfect.totals.regret) << " | " << pct(real.totals.savings) << " | "
+              << pct(real.totals.regret) << " | " << pct(naive.totals.savings) << " | "
+              << pct(naive.totals.regret) << " |\n\n";
   }
-  std::cout << "| **all** | " << pct(perfect_t.totals.savings) << " | "
-            << pct(perfect_t.totals.regret) << " | " << pct(real_t.totals.savings) << " | "
-            << pct(real_t.totals.regret) << " | " << pct(perfect_tp.totals.savings) << " | "
-            << pct(perfect_tp.totals.regret) << " | " << pct(real_tp.totals.savings) << " | "
-            << pct(real_tp.totals.regret) << " |\n\n";
-  std::cout << "(4 runs in " << h2_seconds << " s)\n\n";
+  std::cout << "(6 runs in " << h2_seconds << " s)\n\n";
+
+  // What the forecast-error model and the early-start margins contribute, real forecasts.
+  std::cout << "## 2021 H2, real forecasts: settings compared (overall regret)\n\n"
+               "| settings | time-only | time+place |\n|---|---|---|\n";
+  struct Variant {
+    const char* name;
+    bool learn;
+    double min_gain;
+    double error_margin;
+  };
+  for (const Variant& v : {Variant{"defaults (model on, min_gain 0, error_margin 0)", true, 0, 0},
+                           Variant{"model off", false, 0, 0},
+                           Variant{"model on, error_margin 0.1", true, 0, 0.1},
+                           Variant{"model on, error_margin 0.25", true, 0, 0.25},
+                           Variant{"model on, min_gain 0.02", true, 0.02, 0}}) {
+    auto o = options;
+    o.learn_forecast_error = v.learn;
+    o.planner.min_gain = v.min_gain;
+    o.planner.error_margin = v.error_margin;
+    const auto t = run(*h2_actuals, &*h2_forecast, time_only, o);
+    const auto tp = run(*h2_actuals, &*h2_forecast, time_place, o);
+    std::cout << "| " << v.name << " | " << pct(t.totals.regret) << " | " << pct(tp.totals.regret)
+              << " |\n";
+  }
+  std::cout << "| naive reference | " << pct(naive_t.totals.regret) << " | "
+            << pct(naive_tp.totals.regret) << " |\n\n";
 
   // Noise model for comparison, time-only.
   std::cout << "## 2021 H2, time-only, Gaussian forecast noise (sigma = e x mean)\n\n"

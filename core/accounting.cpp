@@ -1,5 +1,6 @@
 #include "core/accounting.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace gridshift {
@@ -9,11 +10,41 @@ double emissions_g(double power_watts, Seconds duration, double score) {
   return energy_kwh(power_watts, static_cast<double>(duration.count()) / 3600.0, 1.0) * score;
 }
 
+std::string_view to_string(JobOutcome outcome) {
+  switch (outcome) {
+    case JobOutcome::succeeded:
+      return "succeeded";
+    case JobOutcome::failed:
+      return "failed";
+    case JobOutcome::cancelled:
+      return "cancelled";
+  }
+  return "succeeded";
+}
+
+bool Accounting::incomplete() const {
+  if (!actual_g) return true;
+  if (outcome != JobOutcome::succeeded || run <= Seconds{0}) return false;
+  return !baseline_g || !oracle_g;
+}
+
 Accounting account_job(const AccountingInput& input, const PlanningContext& observed,
                        const PlannerSettings& settings) {
   Accounting out;
   out.region = input.region;
+  out.outcome = input.outcome;
+  out.run = std::max(Seconds{0}, input.finished_at - input.started_at);
   const double watts = input.job.power_watts;
+  if (out.run <= Seconds{0}) {
+    // It never ran (refused at create, cancelled before it started): nothing emitted.
+    out.actual_g = 0;
+    if (input.outcome == JobOutcome::succeeded) {
+      out.baseline_g = 0;
+      out.oracle_g = 0;
+      if (input.planned_score) out.planned_g = 0;
+    }
+    return out;
+  }
   auto score_of = [&](std::string_view region, TimePoint start,
                       TimePoint end) -> std::optional<double> {
     const int r = observed.find(region);
@@ -25,19 +56,22 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
     return *mean * series.pue;
   };
   if (auto s = score_of(input.region, input.started_at, input.finished_at)) {
-    out.actual_g = emissions_g(watts, input.finished_at - input.started_at, *s);
+    out.actual_g = emissions_g(watts, out.run, *s);
   }
+  if (input.outcome != JobOutcome::succeeded) return out;
   if (!input.job.regions.empty()) {
     if (auto s = score_of(input.job.regions.front(), input.submitted_at,
-                          input.submitted_at + input.job.duration)) {
-      out.baseline_g = emissions_g(watts, input.job.duration, *s);
+                          input.submitted_at + out.run)) {
+      out.baseline_g = emissions_g(watts, out.run, *s);
     }
   }
   if (input.planned_score) {
-    out.planned_g = emissions_g(watts, input.job.duration, *input.planned_score);
+    out.planned_g = emissions_g(watts, out.run, *input.planned_score);
   }
-  if (auto oracle = best_window(input.submitted_at, input.job, observed, settings)) {
-    out.oracle_g = emissions_g(watts, input.job.duration, oracle->score);
+  PlannerJob as_run = input.job;
+  as_run.duration = out.run;
+  if (auto oracle = best_window(input.submitted_at, as_run, observed, settings)) {
+    out.oracle_g = emissions_g(watts, out.run, oracle->score);
   }
   if (out.actual_g && out.baseline_g && *out.baseline_g > 0) {
     out.savings = 1.0 - *out.actual_g / *out.baseline_g;
@@ -55,6 +89,8 @@ std::string accounting_to_json(const Accounting& a) {
   nlohmann::json j;
   j["region"] = a.region;
   j["signal"] = a.signal ? nlohmann::json(std::string(to_string(*a.signal))) : nullptr;
+  j["outcome"] = std::string(to_string(a.outcome));
+  j["run_seconds"] = a.run.count();
   j["baseline_g"] = opt(a.baseline_g);
   j["planned_g"] = opt(a.planned_g);
   j["actual_g"] = opt(a.actual_g);

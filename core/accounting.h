@@ -9,6 +9,11 @@
 
 namespace gridshift {
 
+// How a run ended. Only a run that succeeded has saved anything: a failed or cancelled run
+// counts the grams it emitted and nothing else.
+enum class JobOutcome { succeeded, failed, cancelled };
+std::string_view to_string(JobOutcome outcome);
+
 struct AccountingInput {
   PlannerJob job;  // duration, deadline, not_before, candidates and power as submitted
   TimePoint submitted_at{};
@@ -16,18 +21,26 @@ struct AccountingInput {
   std::optional<double> planned_score;  // mean x PUE of the chosen window on forecast values
   TimePoint started_at{};
   TimePoint finished_at{};
+  JobOutcome outcome = JobOutcome::succeeded;
 };
 
+// Like for like (DESIGN §11): every figure covers the same run length, the real one
+// (finished_at - started_at), whatever the declared duration was.
 struct Accounting {
   std::string region;
   std::optional<SignalType> signal;
+  JobOutcome outcome = JobOutcome::succeeded;
+  Seconds run{0};                    // the run length every figure covers
   std::optional<double> baseline_g;  // at submission, first candidate region, observed values
-  std::optional<double> planned_g;   // chosen window, forecast values, expected duration
+  std::optional<double> planned_g;   // chosen window's forecast score over the run length
   std::optional<double> actual_g;    // real run interval, observed values
-  std::optional<double> oracle_g;    // best feasible window in hindsight
-  std::optional<double> savings;     // 1 - actual / baseline
-  std::optional<double> regret;      // actual / oracle - 1
+  std::optional<double> oracle_g;    // best feasible window of the run length, in hindsight
+  std::optional<double> savings;     // 1 - actual / baseline; succeeded runs only
+  std::optional<double> regret;      // actual / oracle - 1; succeeded runs only
   bool operator==(const Accounting&) const = default;
+
+  // Whether any figure still waits for readings (filled in when they arrive).
+  bool incomplete() const;
 };
 
 // Emissions [g] of running `duration` at `power_watts` where the window scores `score`
@@ -35,12 +48,14 @@ struct Accounting {
 double emissions_g(double power_watts, Seconds duration, double score);
 
 // `observed` holds the readings observed after the run, one series per region (hindsight).
-// A figure whose readings are missing stays nullopt, and so do the ratios built on it.
+// A figure whose readings are missing stays nullopt, and so do the ratios built on it. A run
+// that failed or was cancelled gets actual_g only: no baseline, oracle, savings or regret.
 Accounting account_job(const AccountingInput& input, const PlanningContext& observed,
                        const PlannerSettings& settings);
 
-// {"region", "signal", "baseline_g", "planned_g", "actual_g", "oracle_g", "savings", "regret"};
-// unknown figures are null. The form stored in Job::accounting_json.
+// {"region", "signal", "outcome", "run_seconds", "baseline_g", "planned_g", "actual_g",
+// "oracle_g", "savings", "regret"}; unknown figures are null. The form stored in
+// Job::accounting_json.
 std::string accounting_to_json(const Accounting& accounting);
 
 }  // namespace gridshift

@@ -39,6 +39,7 @@ struct PlanningContext::RegionIndex {
   std::vector<double> value;          // per segment [b_i, b_i+1)
   std::vector<double> integral;       // prefix of value x seconds, size m + 1
   std::vector<std::int64_t> covered;  // prefix of covered seconds, size m + 1
+  std::vector<double> error;          // prefix of expected error x seconds, size m + 1
   std::vector<std::int64_t> starts;   // the points' starts (candidate boundaries)
   double pue = 1.0;
   std::vector<std::unique_ptr<DurationTable>> tables;  // by PlanningContext::duration_slot
@@ -51,12 +52,14 @@ struct PlanningContext::RegionIndex {
       if (e <= s || s < prev_end) continue;   // malformed or overlapping: ignore the point
       if (!bounds.empty() && s > prev_end) {  // a gap: an uncovered segment
         value.push_back(0);
+        error_values_.push_back(0);
         bounds.push_back(s);
         covered_flags_.push_back(0);
       } else if (bounds.empty()) {
         bounds.push_back(s);
       }
       value.push_back(p.gco2_per_kwh);
+      error_values_.push_back(p.expected_error);
       covered_flags_.push_back(1);
       bounds.push_back(e);
       starts.push_back(s);
@@ -65,11 +68,29 @@ struct PlanningContext::RegionIndex {
     const std::size_t m = value.size();
     integral.assign(m + 1, 0.0);
     covered.assign(m + 1, 0);
+    error.assign(m + 1, 0.0);
     for (std::size_t i = 0; i < m; ++i) {
       const std::int64_t len = bounds[i + 1] - bounds[i];
       integral[i + 1] = integral[i] + value[i] * static_cast<double>(len);
       covered[i + 1] = covered[i] + covered_flags_[i] * len;
+      error[i + 1] = error[i] + error_values_[i] * static_cast<double>(len);
     }
+    error_values_.clear();
+    error_values_.shrink_to_fit();
+  }
+
+  // Expected error x seconds over [s, e) (0 outside the data).
+  double error_over(std::int64_t s, std::int64_t e) const {
+    auto prefix = [&](std::int64_t t) {
+      if (bounds.empty() || t <= bounds.front()) return 0.0;
+      if (t >= bounds.back()) return error.back();
+      auto it = std::upper_bound(bounds.begin(), bounds.end(), t);
+      const auto i = static_cast<std::size_t>(it - bounds.begin()) - 1;
+      const double per_second =
+          (error[i + 1] - error[i]) / static_cast<double>(bounds[i + 1] - bounds[i]);
+      return error[i] + per_second * static_cast<double>(t - bounds[i]);
+    };
+    return e > s ? prefix(e) - prefix(s) : 0.0;
   }
 
   // Prefix integral and coverage at t, or false when t lies outside [b_0, b_m].
@@ -157,6 +178,7 @@ struct PlanningContext::RegionIndex {
   }
 
   std::vector<std::int64_t> covered_flags_;  // per segment, 1 = data
+  std::vector<double> error_values_;         // per segment, while building
   std::int64_t first_after_for_ = std::numeric_limits<std::int64_t>::min();
   std::size_t first_after_ = 0;
 };
@@ -164,6 +186,10 @@ struct PlanningContext::RegionIndex {
 std::optional<TimePoint> RegionSeries::horizon() const {
   if (points.empty()) return std::nullopt;
   return points.back().end;
+}
+
+bool same_signal_group(SignalType a, SignalType b) {
+  return (a == SignalType::marginal) == (b == SignalType::marginal);
 }
 
 std::string_view to_string(PlanAction action) {
@@ -214,6 +240,8 @@ struct RegionState {
 
 struct Evaluation {
   std::optional<SignalType> signal;
+  bool any_forecast = false;          // some ranked region has forecast points
+  std::vector<Exclusion> excluded;    // candidates not ranked
   std::optional<Candidate> best;      // over feasible starts, regions not at the cap
   std::optional<Candidate> best_now;  // starting now, regions not at the cap
   std::optional<Candidate> baseline;  // starting now in the first candidate with data
@@ -241,16 +269,29 @@ Evaluation evaluate(std::int64_t now, const PlannerJob& job, const PlanningConte
   const bool now_feasible = now >= nb && now <= latest;
   const std::size_t slot = context.duration_slot(job.duration);
   int order = -1;
+  int first_ranked = 0;
   seen.clear();
   for (const auto& name : job.regions) {
     ++order;
     const int r = context.find(name);
-    if (r < 0 || !state.fresh[static_cast<std::size_t>(r)]) continue;
+    if (r < 0 || !state.fresh[static_cast<std::size_t>(r)]) {
+      ev.excluded.push_back(Exclusion{name, "no fresh data"});
+      continue;
+    }
     const auto& series = context.series()[static_cast<std::size_t>(r)];
     if (!ev.signal) ev.signal = series.signal;
-    if (series.signal != *ev.signal) continue;  // never rank different signal types together
+    if (!same_signal_group(series.signal, *ev.signal)) {
+      // Never rank marginal against average intensities: the first region with data decides.
+      ev.excluded.push_back(Exclusion{
+          name, fmt::format("{} signal cannot be ranked with the {} signal of {}",
+                            to_string(series.signal), to_string(*ev.signal),
+                            job.regions[static_cast<std::size_t>(first_ranked)])});
+      continue;
+    }
     if (std::find(seen.begin(), seen.end(), r) != seen.end()) continue;  // first mention counts
+    if (seen.empty()) first_ranked = order;
     seen.push_back(r);
+    ev.any_forecast = ev.any_forecast || series.has_forecast;
     auto& index = context.index(r);
     auto& table = index.table(slot, duration);
     const bool capped =
@@ -281,6 +322,49 @@ Evaluation evaluate(std::int64_t now, const PlannerJob& job, const PlanningConte
   return ev;
 }
 
+struct EarlyStart {
+  PlanReason reason;
+  double margin;  // score units
+};
+
+// Whether to start now rather than wait for the planned (best) window, which starts later.
+// Waiting is worth it only when its advantage (now score - best score) exceeds both margins:
+// - min_gain x now score x L / d, where L is how much of the two windows differs (the shift,
+//   at most d, in the same region; all of it across regions). Scaling by L/d means "waiting
+//   gains less than min_gain per hour moved": as now drifts toward the planned window the two
+//   windows share more hours, their scores converge, and an unscaled margin would start the job
+//   early at some tick even though nothing was gained (the job loses up to min_gain);
+// - error_margin x the forecasts' expected error over the hours that differ (per d, x PUE):
+//   an advantage smaller than the error is as likely noise as real, and the window starting
+//   now is the surer one (its first hours are observed, not forecast).
+std::optional<EarlyStart> start_early(std::int64_t now, std::int64_t d, const Evaluation& ev,
+                                      const PlanningContext& context,
+                                      const PlannerSettings& settings) {
+  if (!ev.best || !ev.best_now || ev.best->start <= now) return std::nullopt;
+  const Candidate& best = *ev.best;
+  const Candidate& now_c = *ev.best_now;
+  const bool same_region = best.region == now_c.region;
+  const std::int64_t shift = same_region ? std::min(best.start - now, d) : d;
+  const double advantage = now_c.score - best.score;
+  const double gain_margin =
+      settings.min_gain * now_c.score * static_cast<double>(shift) / static_cast<double>(d);
+  double error_margin = 0;
+  if (settings.error_margin > 0) {
+    const auto& ni = context.index(now_c.region);
+    const auto& bi = context.index(best.region);
+    const double error_seconds = ni.error_over(now, now + shift) * ni.pue +
+                                 bi.error_over(best.start + d - shift, best.start + d) * bi.pue;
+    error_margin = settings.error_margin * error_seconds / static_cast<double>(d);
+  }
+  if (gain_margin > 0 && advantage < gain_margin && gain_margin >= error_margin) {
+    return EarlyStart{PlanReason::min_gain, gain_margin};
+  }
+  if (error_margin > 0 && advantage < error_margin) {
+    return EarlyStart{PlanReason::forecast_error, error_margin};
+  }
+  return std::nullopt;
+}
+
 Window to_window(const Candidate& c, const PlanningContext& context, std::int64_t duration) {
   return Window{context.series()[static_cast<std::size_t>(c.region)].region, at(c.start),
                 at(c.start + duration), c.mean, c.score};
@@ -300,6 +384,7 @@ PlanDecision decide(std::int64_t now, const PlannerJob& job, const PlanningConte
   PlanDecision d;
   d.job_id = job.id;
   d.signal = ev.signal;
+  d.excluded = ev.excluded;
   d.threshold = job.threshold;
   d.min_gain = settings.min_gain;
   if (ev.best) d.best = to_window(*ev.best, context, duration);
@@ -352,10 +437,12 @@ PlanDecision decide(std::int64_t now, const PlannerJob& job, const PlanningConte
   } else if (job.threshold && ev.best_now && ev.best_now->score <= *job.threshold) {
     dispatch(*ev.best_now, PlanReason::threshold);
   } else if (ev.best && ev.best->start == now) {
-    dispatch(*ev.best, PlanReason::best_starts_now);
-  } else if (ev.best && ev.best_now && now <= latest &&
-             ev.best_now->score - ev.best->score < settings.min_gain * ev.best_now->score) {
-    dispatch(*ev.best_now, PlanReason::min_gain);
+    dispatch(*ev.best, ev.any_forecast ? PlanReason::best_starts_now : PlanReason::no_forecast);
+  } else if (auto early = start_early(now, duration, ev, context, settings);
+             early && now <= latest) {
+    d.advantage = ev.best_now->score - ev.best->score;
+    d.margin = early->margin;
+    dispatch(*ev.best_now, early->reason);
   } else if (now >= latest) {
     if (ev.best_now) {
       dispatch(*ev.best_now, PlanReason::deadline);
@@ -425,7 +512,9 @@ constexpr ReasonText kReasonTexts[] = {
     {"policy_now_no_data", "policy now, no fresh data"},
     {"threshold", "threshold met now"},
     {"best_starts_now", "best window starts now"},
-    {"min_gain", "best window within min_gain of now"},
+    {"no_forecast", "no forecast: only the place can be chosen"},
+    {"min_gain", "waiting gains less than min_gain"},
+    {"forecast_error", "waiting gains less than the forecast's expected error"},
     {"deadline", "deadline fallback: latest start reached"},
     {"deadline_no_window", "deadline fallback: no scorable window, first candidate"},
     {"deadline_no_data", "deadline fallback: no fresh data, first candidate"},
@@ -457,8 +546,13 @@ std::string describe(const PlanDecision& d) {
       return fmt::format("threshold: {:.1f} <= {:.1f} g/kWh", d.score.value_or(0),
                          d.threshold.value_or(0));
     case PlanReason::min_gain:
-      return fmt::format("best window only {} cleaner than now (min_gain {:.1f} %)", gain(),
-                         d.min_gain * 100.0);
+      return fmt::format("best window only {} cleaner than now (min_gain {:.1f} % per hour moved)",
+                         gain(), d.min_gain * 100.0);
+    case PlanReason::forecast_error:
+      return fmt::format(
+          "best window only {:.1f} g/kWh cleaner than now, within the forecast's expected error "
+          "of {:.1f} g/kWh",
+          d.advantage.value_or(0), d.margin.value_or(0));
     case PlanReason::better_later:
       if (d.now_score) return fmt::format("best window {} cleaner than now", gain());
       break;
@@ -556,7 +650,7 @@ std::optional<double> window_mean(const RegionSeries& series, TimePoint start, T
 }
 
 RegionSeries build_series(std::string region, double pue, std::span<const Reading> readings,
-                          TimePoint now) {
+                          TimePoint now, const ForecastErrorModel* errors) {
   RegionSeries out;
   out.region = std::move(region);
   out.pue = pue;
@@ -583,6 +677,7 @@ RegionSeries build_series(std::string region, double pue, std::span<const Readin
     }
   }
   TimePoint covered_until = now;
+  const TimePoint actual_start = actual ? actual->timestamp : now;
   if (actual) {
     TimePoint end = actual->timestamp + actual->step;
     // The present runs on the latest actual up to the next forecast boundary after now.
@@ -606,13 +701,35 @@ RegionSeries build_series(std::string region, double pue, std::span<const Readin
       newest = std::max(newest, f->issued_at);
     out.observed_at = newest;
   }
+  // The present interval's forecast error (forecast - actual), for the persistence correction.
+  std::optional<double> present_error;
+  if (errors && actual) {
+    auto it = forecasts.upper_bound(actual->timestamp);
+    if (it != forecasts.begin()) {
+      --it;
+      if (actual->timestamp < it->first + it->second->step) {
+        present_error = it->second->gco2_per_kwh - actual->gco2_per_kwh;
+      }
+    }
+  }
   for (const auto& [ts, f] : forecasts) {
     const TimePoint f_end = ts + f->step;
     if (f_end <= covered_until) continue;
     TimePoint start = std::max(ts, actual ? covered_until : ts);
     if (!out.points.empty()) start = std::max(start, out.points.back().end);
     if (start >= f_end) continue;
-    out.points.push_back(Point{start, f_end, f->gco2_per_kwh});
+    Point point{start, f_end, f->gco2_per_kwh};
+    if (errors) {
+      if (auto e = errors->at_lead(std::max(Seconds{0}, ts - f->issued_at))) {
+        // A forecast that ran high by `bias` on average is lowered by it (and vice versa), and
+        // so is what the present's error says about the next hours.
+        point.gco2_per_kwh = correct_forecast(point.gco2_per_kwh, *e, errors->persistence,
+                                              ts - actual_start, present_error);
+        point.expected_error = e->mae_g;
+      }
+    }
+    out.points.push_back(point);
+    out.has_forecast = true;
   }
   return out;
 }

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/forecast_error.h"
 #include "core/job.h"
 #include "core/reading.h"
 #include "core/time.h"
@@ -25,6 +26,9 @@ struct Point {
   TimePoint start{};
   TimePoint end{};
   double gco2_per_kwh = 0;
+  // The expected absolute error of the value (g/kWh): 0 for actuals and for forecasts whose
+  // feed has no error history yet; the forecast-error model's MAE at this point's lead time.
+  double expected_error = 0;
   bool operator==(const Point&) const = default;
 };
 
@@ -40,6 +44,9 @@ struct RegionSeries {
   // When the latest actual was observed. Older than PlannerSettings::max_staleness at `now`
   // makes the region's data missing; nullopt = trust the points as they are.
   std::optional<TimePoint> observed_at;
+  // Whether any point comes from a forecast. Without one only the place can be chosen: a
+  // single actual (or a yearly average) scores every start alike.
+  bool has_forecast = false;
 
   // The end of the data: windows ending after it are not scored.
   std::optional<TimePoint> horizon() const;
@@ -59,9 +66,25 @@ struct PlannerJob {
 
 struct PlannerSettings {
   Seconds dispatch_slack{15 * 60};
-  double min_gain = 0.02;
+  // Start before the planned window when waiting gains less than this fraction of the score per
+  // hour moved (see decide() in planner.cpp). 0: wait for the planned window.
+  double min_gain = 0;
   int max_concurrent_dispatches = 8;  // per region
   Seconds max_staleness{3 * 3600};
+  // Start before the planned window when waiting gains less than this many times the forecasts'
+  // expected error over the hours that differ. 0 disables the rule.
+  double error_margin = 0;
+};
+
+// Signal types that can be ranked against each other: `average` and `annual_average` are both
+// location-based g/kWh; `marginal` stands alone.
+bool same_signal_group(SignalType a, SignalType b);
+
+// A candidate region the planner did not rank, and why ("no fresh data", ...).
+struct Exclusion {
+  std::string region;
+  std::string reason;
+  bool operator==(const Exclusion&) const = default;
 };
 
 // A scored window: mean intensity over [start, end) and score = mean x PUE.
@@ -85,7 +108,9 @@ enum class PlanReason {
   policy_now_no_data,    // dispatch: policy now, no fresh data: first candidate
   threshold,             // dispatch: a window starting now scores <= threshold
   best_starts_now,       // dispatch: the best window starts now
-  min_gain,              // dispatch: the best window is less than min_gain cleaner than now
+  no_forecast,           // dispatch: no candidate has a forecast; the cleanest place now
+  min_gain,              // dispatch: waiting gains less than min_gain per hour moved
+  forecast_error,        // dispatch: waiting gains less than the forecasts' expected error
   deadline,              // dispatch: latest start reached, best region now
   deadline_no_window,    // dispatch: latest start reached, nothing scorable: first candidate
   deadline_no_data,      // dispatch: latest start reached, no fresh data: first candidate
@@ -111,6 +136,11 @@ struct PlanDecision {
   std::optional<Window> best;            // best feasible window, when any is scored
   std::optional<Window> baseline;        // starting now in the first candidate with data
   std::optional<double> now_score;       // best score starting now (regions below the cap)
+  // min_gain / forecast_error: the advantage of waiting and the margin it fell within (score
+  // units, g/kWh x PUE).
+  std::optional<double> advantage;
+  std::optional<double> margin;
+  std::vector<Exclusion> excluded;  // candidates not ranked, in the job's order
   PlanReason reason_code = PlanReason::no_data;
   std::string reason;               // fixed phrase of reason_code; describe() adds the figures
   std::optional<double> threshold;  // the job's, for describe()
@@ -128,9 +158,10 @@ std::string format_decision(const PlanDecision& decision);
 // before `now` holds until the end of its interval (or, when later, of the forecast interval
 // containing `now`); later intervals take the newest-issued forecast. Readings of other kinds
 // and duplicates are resolved here; `observed_at` is the latest actual's timestamp (or, without
-// actuals, the newest forecast's issue time).
+// actuals, the newest forecast's issue time). With `errors`, each forecast value is corrected
+// by the known bias at its lead time (never below 0) and carries the expected error.
 RegionSeries build_series(std::string region, double pue, std::span<const Reading> readings,
-                          TimePoint now);
+                          TimePoint now, const ForecastErrorModel* errors = nullptr);
 
 // Indexes series for fast planning. Holds one table of window means per (region, duration),
 // built on first use from prefix sums, with a sparse table for range minima over the feasible

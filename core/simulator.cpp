@@ -22,7 +22,30 @@ struct ReplayRegion {
   const std::vector<Point>* actual = nullptr;
   std::vector<double> forecast;
   std::size_t current = 0;  // index of the latest actual at the clock's time
+  ErrorAccumulator errors;  // forecast vs actual over the intervals that have ended
+  std::size_t scored = 0;   // intervals [0, scored) are in `errors`
+  PersistenceAccumulator persistence;
 };
+
+// Adds the intervals that ended by `now` to the region's error figures (the past only).
+void learn_errors(ReplayRegion& r, TimePoint now) {
+  const auto& actual = *r.actual;
+  while (r.scored < actual.size() && actual[r.scored].end <= now) {
+    const std::size_t k = r.scored;
+    if (!std::isnan(r.forecast[k])) {
+      r.errors.add(r.forecast[k], actual[k].gco2_per_kwh);
+      // Persistence on de-biased errors, as the daemon learns it; up to 3 days apart.
+      const double bias = r.errors.stats().bias_g;
+      const double ek = r.forecast[k] - actual[k].gco2_per_kwh - bias;
+      for (std::size_t c = k >= 72 ? k - 72 : 0; c < k; ++c) {
+        if (std::isnan(r.forecast[c])) continue;
+        r.persistence.add(actual[k].start - actual[c].start,
+                          r.forecast[c] - actual[c].gco2_per_kwh - bias, ek);
+      }
+    }
+    ++r.scored;
+  }
+}
 
 std::vector<double> aligned_forecast(const std::vector<Point>& actual,
                                      const std::vector<Point>* forecast) {
@@ -54,8 +77,9 @@ std::vector<double> noisy_forecast(const std::vector<Point>& actual, double e,
   return out;
 }
 
-// Series the planner sees at `now`: the latest actual, then forecasts up to `until`.
-RegionSeries view_at(const ReplayRegion& r, TimePoint now, TimePoint until) {
+// Series the planner sees at `now`: the latest actual, then forecasts up to `until`, corrected
+// by the learned bias when `use_errors`.
+RegionSeries view_at(const ReplayRegion& r, TimePoint now, TimePoint until, bool use_errors) {
   RegionSeries s;
   s.region = r.name;
   s.pue = r.pue;
@@ -65,9 +89,23 @@ RegionSeries view_at(const ReplayRegion& r, TimePoint now, TimePoint until) {
   const Point& present = actual[r.current];
   s.points.push_back(present);
   s.observed_at = present.start;
+  std::optional<ErrorStats> errors;
+  if (use_errors && r.errors.samples() >= kMinErrorSamples) errors = r.errors.stats();
+  std::optional<double> present_error;
+  if (!std::isnan(r.forecast[r.current])) {
+    present_error = r.forecast[r.current] - present.gco2_per_kwh;
+  }
+  const auto persistence = r.persistence.model();
   for (std::size_t j = r.current + 1; j < actual.size() && actual[j].start < until; ++j) {
     if (std::isnan(r.forecast[j])) continue;  // a gap: windows across it are not scored
-    s.points.push_back(Point{actual[j].start, actual[j].end, r.forecast[j]});
+    Point p{actual[j].start, actual[j].end, r.forecast[j]};
+    if (errors) {
+      p.gco2_per_kwh = correct_forecast(p.gco2_per_kwh, *errors, persistence,
+                                        actual[j].start - present.start, present_error);
+      p.expected_error = errors->mae_g;
+    }
+    s.points.push_back(p);
+    s.has_forecast = true;
   }
   return s;
 }
@@ -205,7 +243,9 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
       std::vector<RegionSeries> views;
       views.reserve(regions.size());
       for (std::size_t r = 0; r < regions.size(); ++r) {
-        views.push_back(view_at(regions[r], now, built_until));
+        learn_errors(regions[r], now);
+        views.push_back(
+            view_at(regions[r], now, built_until, options.learn_forecast_error));
         built_at[r] = regions[r].current;
       }
       context.emplace(std::move(views));
@@ -220,18 +260,20 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
     std::vector<char> done(queue.size(), 0);
     for (std::size_t q = 0; q < queue.size(); ++q) {
       const auto& d = decisions[q];
-      if (d.action != PlanAction::dispatch) continue;
+      const bool committed = options.commit_at_submission && d.start && !d.region.empty();
+      if (d.action != PlanAction::dispatch && !committed) continue;
       done[q] = 1;
       const SimulationJob& job = jobs[queue[q]];
       SimulatedJob& out = result.jobs[queue[q]];
       out.name = job.name;
       out.submit_at = job.submit_at;
       out.region = d.region;
-      out.start = now;
-      out.end = now + job.job.duration;
+      out.start = d.action == PlanAction::dispatch ? now : *d.start;
+      out.end = out.start + job.job.duration;
       out.reason = d.reason_code;
       out.accounting = account_job(
-          AccountingInput{job.job, job.submit_at, d.region, d.score, out.start, out.end}, hindsight,
+          AccountingInput{job.job, job.submit_at, d.region, d.score, out.start, out.end,
+                          JobOutcome::succeeded}, hindsight,
           options.planner);
       if (!out.accounting.actual_g) {
         return make_error("invalid_simulation",

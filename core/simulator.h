@@ -32,6 +32,14 @@ struct SimulationOptions {
   double forecast_noise = 0;
   std::uint64_t seed = 1;
   std::map<std::string, double, std::less<>> pue;  // per region; 1.0 when absent
+  // Learn each region's forecast error from the trace's past only (intervals that ended before
+  // the simulated now), as the daemon does from its snapshots, and let the planner use it
+  // (bias correction, error margin). A trace forecast has no issue times: like the trace_file
+  // feed, which reissues it every hour, every lead sees the same errors, so one figure serves.
+  bool learn_forecast_error = true;
+  // The naive reference: each job is planned once, at its submission, and runs in the window
+  // that was best then (argmin on the forecast); no re-planning, no cap.
+  bool commit_at_submission = false;
 };
 
 struct SimulatedJob {

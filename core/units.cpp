@@ -1,5 +1,7 @@
 #include "core/units.h"
 
+#include <fmt/format.h>
+
 #include "core/reading.h"
 
 namespace gridshift {
@@ -38,6 +40,13 @@ std::optional<ReadingKind> parse_reading_kind(std::string_view text) {
     if (to_string(kind) == text) return kind;
   }
   return std::nullopt;
+}
+
+std::string format_grams(double g) {
+  const double magnitude = g < 0 ? -g : g;
+  if (magnitude < 9.95) return fmt::format("{:.1f} g", g);
+  if (magnitude < 999.5) return fmt::format("{:.0f} g", g);
+  return fmt::format("{:.2f} kg", g / 1000.0);
 }
 
 }  // namespace gridshift

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace gridshift {
@@ -11,6 +12,9 @@ namespace gridshift {
 enum class SignalType { average, marginal, annual_average };
 
 std::string_view to_string(SignalType type);
+
+// Grams for people: "3.4 g" below 10 g (small figures keep a decimal), "412 g", "1.93 kg".
+std::string format_grams(double grams);
 std::optional<SignalType> parse_signal_type(std::string_view text);
 
 // 1 lb/MWh = 453.592 g / 1000 kWh.

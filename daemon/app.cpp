@@ -304,11 +304,12 @@ Daemon::Daemon(std::string config_path)
   http_ = std::make_unique<HttpClient>(io_.get_executor(), std::move(http_options));
   feeds_ =
       std::make_unique<FeedPoller>(io_.get_executor(), *clock_, *store_, config_, secrets_, *http_);
-  register_feed_routes(router_, config_, *store_, *clock_);
+  register_feed_routes(router_, config_, *store_, *clock_, &forecast_errors_);
   jobs_->feeds_health = [this] { return feeds_health(config_, *store_, *feeds_, clock_->now()); };
   dispatcher_ = make_dispatcher();
   scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), config_, *store_, *store_, *store_,
                                            *clock_, *dispatcher_);
+  scheduler_->use_forecast_errors(forecast_errors_);
   jobs_->plan = [this](const JobSpec&, const ApiRequest& request) { return answer_plan(request); };
   jobs_->on_submitted = [this] { scheduler_->wake(); };
   jobs_->problems = [this] { return scheduler_->problems(); };
@@ -342,6 +343,8 @@ void Daemon::add_metrics_sections() {
     return std::string();
   });
   jobs_->metrics_sections.emplace_back([this] { return scheduler_metrics(*scheduler_); });
+  jobs_->metrics_sections.emplace_back(
+      [this] { return forecast_error_metrics(config_, forecast_errors_); });
   jobs_->metrics_sections.emplace_back([this] {
     auto report = jobs_->report();
     if (report) return accounting_metrics(*report);

@@ -14,6 +14,7 @@
 #include "daemon/api_router.h"
 #include "daemon/api_server.h"
 #include "daemon/config.h"
+#include "daemon/forecast_errors.h"
 #include "daemon/dispatcher.h"
 #include "daemon/feed_poller.h"
 #include "daemon/http_client.h"
@@ -99,6 +100,7 @@ class Daemon {
   std::unique_ptr<FeedPoller> feeds_;             // one timer per feed, started by run()
   std::unique_ptr<TokenSource> tokens_;           // vertex_ai credentials; null otherwise
   std::unique_ptr<Dispatcher> dispatcher_;        // the configured dispatch target
+  ForecastErrors forecast_errors_;  // learned by the scheduler's cycles, shown by /v1/regions
   std::unique_ptr<Scheduler> scheduler_;          // re-plans every tick, dispatches, follows
   std::unique_ptr<ApiServer> api_;                // listening once the constructor returns
   ApiRouter metrics_router_;                      // GET /metrics only, for the TCP listener

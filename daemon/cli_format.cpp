@@ -91,9 +91,7 @@ std::string format_time_field(const nlohmann::json& value, TimePoint now, bool w
 
 std::string format_grams(const nlohmann::json& grams) {
   if (!grams.is_number()) return "-";
-  const double g = grams.get<double>();
-  if (std::fabs(g) < 1000) return fmt::format("{:.0f} g", g);
-  return fmt::format("{:.2f} kg", g / 1000.0);
+  return format_grams(grams.get<double>());
 }
 
 std::string render_jobs(const nlohmann::json& list, TimePoint now) {

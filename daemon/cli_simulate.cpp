@@ -190,8 +190,8 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& err)
     config = std::move(*loaded);
     const auto& s = config->scheduler;
     options.tick = s.tick;
-    options.planner =
-        PlannerSettings{s.dispatch_slack, s.min_gain, s.max_concurrent_dispatches, s.max_staleness};
+    options.planner = PlannerSettings{s.dispatch_slack, s.min_gain, s.max_concurrent_dispatches,
+                                      s.max_staleness, s.error_margin};
     job_context.default_deadline = s.default_deadline;
     for (const auto& region : config->regions)
       options.pue[region.name] = region.pue;

@@ -582,6 +582,14 @@ class Parser {
             s.min_gain = *value;
           }
         }
+      } else if (e.key == "error_margin") {
+        if (auto value = read_number(e)) {
+          if (*value < 0.0 || *value > 10.0) {
+            add(e, fmt::format("must be at least 0 and at most 10, found {}", e.value.Scalar()));
+          } else {
+            s.error_margin = *value;
+          }
+        }
       } else if (e.key == "max_staleness") {
         read_duration(e, s.max_staleness, true, kYear * 2);
       } else if (e.key == "max_concurrent_dispatches") {
@@ -589,7 +597,7 @@ class Parser {
       } else if (e.key == "retention") {
         read_duration(e, s.retention, true, kYear * 10);
       } else {
-        unknown(e, {"tick", "default_deadline", "dispatch_slack", "min_gain", "max_staleness",
+        unknown(e, {"tick", "default_deadline", "dispatch_slack", "min_gain", "error_margin", "max_staleness",
                     "max_concurrent_dispatches", "retention"});
       }
     }

@@ -31,7 +31,8 @@ struct SchedulerConfig {
   Seconds tick{60};
   Seconds default_deadline{24 * 3600};
   Seconds dispatch_slack{15 * 60};
-  double min_gain = 0.02;
+  double min_gain = 0;      // per hour moved (docs/scheduling.md); 0: wait for the planned window
+  double error_margin = 0;  // x the forecasts' expected error; 0: never start early for it
   Seconds max_staleness{3 * 3600};
   int max_concurrent_dispatches = 8;
   Seconds retention{90 * 24 * 3600};

@@ -60,7 +60,8 @@ Result<ChainResolution> resolve_region(const Config& config, const RegionConfig&
   return resolve_chain(links, now, config.scheduler.max_staleness);
 }
 
-Result<nlohmann::json> regions_json(const Config& config, ReadingStore& store, TimePoint now) {
+Result<nlohmann::json> regions_json(const Config& config, ReadingStore& store, TimePoint now,
+                                    const ForecastErrors* errors) {
   json regions = json::array();
   for (const auto& region : config.regions) {
     auto chain = resolve_region(config, region, store, now);
@@ -78,7 +79,8 @@ Result<nlohmann::json> regions_json(const Config& config, ReadingStore& store, T
                   {"estimated", nullptr},
                   {"renewable_percent", nullptr},
                   {"fossil_free_percent", nullptr},
-                  {"forecast_horizon", nullptr}};
+                  {"forecast_horizon", nullptr},
+                  {"forecast_error", nullptr}};
     if (chain->winner) {
       const auto& feed = region.feeds[*chain->winner];
       const auto location = feed_location(config, feed, region);
@@ -94,6 +96,7 @@ Result<nlohmann::json> regions_json(const Config& config, ReadingStore& store, T
       entry["estimated"] = r.estimated;
       entry["renewable_percent"] = optional_number(r.renewable_percent);
       entry["fossil_free_percent"] = optional_number(r.fossil_free_percent);
+      if (errors) entry["forecast_error"] = forecast_error_json(errors->find(feed, location));
       auto forecast = upcoming_forecast(store, feed, location, now);
       if (!forecast) return forecast.error();
       if (!forecast->empty()) {
@@ -179,9 +182,9 @@ FeedsHealth feeds_health(const Config& config, ReadingStore& store, const FeedPo
 }
 
 void register_feed_routes(ApiRouter& router, const Config& config, ReadingStore& store,
-                          const Clock& clock) {
-  router.add("GET", "/v1/regions", [&config, &store, &clock](const ApiRequest&) {
-    auto body = regions_json(config, store, clock.now());
+                          const Clock& clock, const ForecastErrors* errors) {
+  router.add("GET", "/v1/regions", [&config, &store, &clock, errors](const ApiRequest&) {
+    auto body = regions_json(config, store, clock.now(), errors);
     return body ? ApiResponse::json(200, *body)
                 : ApiResponse::error(status_for_store(body.error()), body.error());
   });

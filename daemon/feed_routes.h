@@ -13,6 +13,7 @@
 #include "daemon/api_router.h"
 #include "daemon/config.h"
 #include "daemon/feed_poller.h"
+#include "daemon/forecast_errors.h"
 #include "daemon/job_service.h"
 
 namespace gridshift {
@@ -24,8 +25,10 @@ inline constexpr Seconds kForecastLookahead{7 * 24 * 3600};
 Result<ChainResolution> resolve_region(const Config& config, const RegionConfig& region,
                                        ReadingStore& store, TimePoint now);
 
-// {"regions": [...]} as docs/api.md shows it.
-Result<nlohmann::json> regions_json(const Config& config, ReadingStore& store, TimePoint now);
+// {"regions": [...]} as docs/api.md shows it; with `errors`, each region's "forecast_error"
+// (of the feed that supplies it) is filled in.
+Result<nlohmann::json> regions_json(const Config& config, ReadingStore& store, TimePoint now,
+                                    const ForecastErrors* errors = nullptr);
 
 // {"region", "feed", "signal", "unit", "issued_at", "points": [...]}; error "not_found" for
 // an unknown region.
@@ -40,6 +43,6 @@ FeedsHealth feeds_health(const Config& config, ReadingStore& store, const FeedPo
 // Registers GET /v1/regions and GET /v1/regions/{name}/forecast. All references must outlive
 // the router.
 void register_feed_routes(ApiRouter& router, const Config& config, ReadingStore& store,
-                          const Clock& clock);
+                          const Clock& clock, const ForecastErrors* errors = nullptr);
 
 }  // namespace gridshift

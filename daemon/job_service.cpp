@@ -289,6 +289,14 @@ nlohmann::json job_to_json(const Job& job, std::uint32_t viewer) {
                         {"remote_name", string_or_null(job.remote_name)},
                         {"error", job.error.empty() ? nlohmann::json() : nlohmann::json(job.error)},
                         {"accounting", object_or_null(job.accounting_json)}};
+  // The candidates the planner did not rank at its last decision, and why (kept beside the
+  // accounting by the scheduler).
+  auto& accounting = out["accounting"];
+  out["excluded"] = nlohmann::json::array();
+  if (accounting.is_object() && accounting.contains("excluded")) {
+    out["excluded"] = accounting["excluded"];
+    accounting.erase("excluded");
+  }
   return out;
 }
 
@@ -472,6 +480,9 @@ Result<nlohmann::json> JobService::report() {
   }
   double kwh = 0;
   std::size_t measured = 0;
+  // Failed and cancelled runs emitted grams but saved nothing: summed apart (DESIGN §11).
+  double unsuccessful_g = 0;
+  std::size_t unsuccessful = 0;
   // Grams are summed over jobs whose accounting has both the actual and the baseline figure, so
   // that saved = baseline - actual compares like with like; per signal type as well, since
   // average and marginal grams mean different things.
@@ -495,10 +506,15 @@ Result<nlohmann::json> JobService::report() {
       kwh += energy_kwh(job.power_watts, hours, region ? region->pue : 1.0);
       ++measured;
       const auto accounting = nlohmann::json::parse(job.accounting_json, nullptr, false);
-      if (!accounting.is_object() || !accounting.value("actual_g", nlohmann::json()).is_number() ||
-          !accounting.value("baseline_g", nlohmann::json()).is_number()) {
+      if (!accounting.is_object() || !accounting.value("actual_g", nlohmann::json()).is_number()) {
         continue;
       }
+      if (job.state == JobState::failed || job.state == JobState::cancelled) {
+        unsuccessful_g += accounting["actual_g"].get<double>();
+        ++unsuccessful;
+        continue;
+      }
+      if (!accounting.value("baseline_g", nlohmann::json()).is_number()) continue;
       const std::string signal = accounting.value("signal", nlohmann::json()).is_string()
                                      ? accounting["signal"].get<std::string>()
                                      : "unknown";
@@ -531,6 +547,8 @@ Result<nlohmann::json> JobService::report() {
   report["jobs"] = {{"total", total}, {"by_state", by_state}};
   report["energy_kwh"] = kwh;
   report["jobs_with_energy"] = measured;
+  report["failed_or_cancelled"] = {{"jobs_accounted", unsuccessful},
+                                   {"emissions_g", unsuccessful_g}};
   report["by_signal"] = nlohmann::json::object();
   for (const auto& [signal, sums] : by_signal)
     report["by_signal"][signal] = grams(sums);

@@ -53,6 +53,34 @@ Result<std::string> feed_metrics(const Config& config, ReadingStore& store,
   return out.take();
 }
 
+std::string forecast_error_metrics(const Config& config, const ForecastErrors& errors) {
+  MetricsWriter out;
+  struct Family {
+    const char* name;
+    const char* help;
+    double ErrorStats::*field;
+  };
+  for (const Family& family :
+       {Family{"gridshift_forecast_mae_gco2_per_kwh",
+               "Mean absolute error of the feed's forecasts for the region (gCO2e/kWh), over the "
+               "forecasts of the last 7 days whose hour has passed.",
+               &ErrorStats::mae_g},
+        Family{"gridshift_forecast_bias_gco2_per_kwh",
+               "Mean error (forecast - actual, gCO2e/kWh) of the feed's forecasts for the region.",
+               &ErrorStats::bias_g}}) {
+    out.family(family.name, family.help, "gauge");
+    for (const auto& region : config.regions) {
+      for (const auto& feed : region.feeds) {
+        const auto* model = errors.find(feed, feed_location(config, feed, region));
+        if (model == nullptr || model->overall.samples == 0) continue;
+        out.sample(family.name, {{"region", region.name}, {"feed", feed}},
+                   model->overall.*family.field);
+      }
+    }
+  }
+  return out.take();
+}
+
 std::string scheduler_metrics(const Scheduler& scheduler) {
   MetricsWriter out;
   out.family("gridshift_scheduler_cycles_total", "Scheduler cycles run.", "counter");

@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "daemon/config.h"
 #include "daemon/feed_poller.h"
+#include "daemon/forecast_errors.h"
 #include "daemon/scheduler.h"
 
 namespace gridshift {
@@ -28,5 +29,9 @@ std::string scheduler_metrics(const Scheduler& scheduler);
 // gridshift_emitted_grams, gridshift_baseline_grams and gridshift_saved_grams by signal, from
 // the document JobService::report() builds (its "by_signal" object).
 std::string accounting_metrics(const nlohmann::json& report);
+
+// gridshift_forecast_mae_gco2_per_kwh and gridshift_forecast_bias_gco2_per_kwh per region and
+// feed of its chain, for the feeds whose forecasts have been scored.
+std::string forecast_error_metrics(const Config& config, const ForecastErrors& errors);
 
 }  // namespace gridshift

@@ -33,6 +33,8 @@ constexpr std::size_t kPageSize = 1000;
 constexpr Seconds kRegionCooldown{3600};
 // The longest the scheduler keeps the event loop while recording a cycle's decisions.
 constexpr std::chrono::milliseconds kLoopTurn{20};
+// How long after max_staleness late readings may still fill a finished job's accounting in.
+constexpr Seconds kLateReadingsGrace{3600};
 
 std::string accelerator_of(const Job& job) {
   return job.spec.vertex ? job.spec.vertex->accelerator_type : std::string();
@@ -76,6 +78,13 @@ JobEvent event_for(const Job& job, TimePoint now, std::string type, std::string 
   return event;
 }
 
+nlohmann::json excluded_json(const std::vector<Exclusion>& excluded) {
+  auto out = nlohmann::json::array();
+  for (const auto& e : excluded)
+    out.push_back({{"region", e.region}, {"reason", e.reason}});
+  return out;
+}
+
 nlohmann::json decision_json(const PlanDecision& d) {
   nlohmann::json out = {
       {"action", to_string(d.action)}, {"region", d.region}, {"reason", d.reason}};
@@ -83,6 +92,7 @@ nlohmann::json decision_json(const PlanDecision& d) {
   out["end"] = d.end ? nlohmann::json(format_rfc3339(*d.end)) : nlohmann::json();
   out["score"] = d.score ? nlohmann::json(*d.score) : nlohmann::json();
   out["signal"] = d.signal ? nlohmann::json(to_string(*d.signal)) : nlohmann::json();
+  out["excluded"] = excluded_json(d.excluded);
   return out;
 }
 
@@ -133,7 +143,14 @@ asio::awaitable<void> Scheduler::loop() {
     co_await run_cycle();
     if (stopped_) break;
     if (wake_pending_) continue;
-    timer_.expires_after(clock_.real_wait(config_.scheduler.tick));
+    // Wake at the next planned start when it comes before the next tick, so that a job planned
+    // for a short dip starts in it (never before: the planner holds it until then).
+    Seconds wait = config_.scheduler.tick;
+    if (next_planned_start_) {
+      wait = std::min(wait, std::max(Seconds{1}, std::chrono::ceil<Seconds>(
+                                                     *next_planned_start_ - clock_.now())));
+    }
+    timer_.expires_after(clock_.real_wait(wait));
     co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
@@ -142,6 +159,7 @@ PlannerSettings Scheduler::settings() const {
   PlannerSettings s;
   s.dispatch_slack = config_.scheduler.dispatch_slack;
   s.min_gain = config_.scheduler.min_gain;
+  s.error_margin = config_.scheduler.error_margin;
   s.max_concurrent_dispatches = config_.scheduler.max_concurrent_dispatches;
   s.max_staleness = config_.scheduler.max_staleness;
   return s;
@@ -155,6 +173,20 @@ PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
     return it != cooldowns_.end() && it->second > now;
   });
   return planner;
+}
+
+void Scheduler::explain_exclusions(const Job& job, PlanDecision& decision, TimePoint now) const {
+  const auto accelerator = accelerator_of(job);
+  for (auto& e : decision.excluded) {
+    if (config_.find_region(e.region) == nullptr) e.reason = "not configured";
+  }
+  for (const auto& region : job.regions) {
+    auto it = cooldowns_.find({region, accelerator});
+    if (it == cooldowns_.end() || it->second <= now) continue;
+    decision.excluded.push_back(
+        Exclusion{region, fmt::format("avoided until {} after a quota or capacity refusal",
+                                      format_rfc3339(it->second))});
+  }
 }
 
 std::vector<Job> Scheduler::jobs_in(JobState state, bool summary) {
@@ -243,7 +275,8 @@ std::vector<RegionSeries> Scheduler::current_series(TimePoint now) {
     }
     readings.insert(readings.end(), actuals->begin(), actuals->end());
     readings.insert(readings.end(), forecast->begin(), forecast->end());
-    auto s = build_series(region.name, region.pue, readings, now);
+    const ForecastErrorModel* errors = errors_ ? errors_->find(feed, location) : nullptr;
+    auto s = build_series(region.name, region.pue, readings, now, errors);
     s.feed = feed;
     // The chain already judged freshness, knowing each reading's step (a yearly average stays
     // usable all year); the planner's own age check would only see the timestamp.
@@ -296,13 +329,70 @@ std::string Scheduler::compute_accounting(const Job& job) const {
   input.planned_score = json_number(stored, "planned_score");
   input.started_at = *job.started_at;
   input.finished_at = *job.finished_at;
+  input.outcome = job.state == JobState::failed      ? JobOutcome::failed
+                  : job.state == JobState::cancelled ? JobOutcome::cancelled
+                                                     : JobOutcome::succeeded;
   PlannerSettings s = settings();
   // Hindsight: staleness does not apply to what was observed afterwards.
   s.max_staleness = Seconds(100LL * 365 * 24 * 3600);
   const auto accounting = account_job(input, PlanningContext(std::move(observed)), s);
   auto out = parse_object(accounting_to_json(accounting));
   if (input.planned_score) out["planned_score"] = *input.planned_score;
+  if (stored.contains("excluded")) out["excluded"] = stored["excluded"];
   return out.dump();
+}
+
+bool Scheduler::awaits_readings(const Job& job, TimePoint now) const {
+  if (!is_terminal(job.state) || !job.finished_at || !job.started_at || !job.region) return false;
+  if (now > *job.finished_at + config_.scheduler.max_staleness + kLateReadingsGrace) return false;
+  const auto a = parse_object(job.accounting_json);
+  auto missing = [&](const char* key) { return !a.contains(key) || a[key].is_null(); };
+  if (missing("actual_g")) return true;
+  if (job.state != JobState::succeeded || a.value("run_seconds", 0) <= 0) return false;
+  return missing("baseline_g") || missing("oracle_g");
+}
+
+void Scheduler::fill_late_accounting(TimePoint now) {
+  if (!pending_scanned_) {
+    // Once per process: jobs that ended shortly before a restart may still wait for readings.
+    pending_scanned_ = true;
+    for (JobState state : {JobState::succeeded, JobState::failed, JobState::cancelled}) {
+      for (const auto& job : jobs_in(state, /*summary=*/true)) {
+        if (awaits_readings(job, now)) pending_accounting_.insert(job.id);
+      }
+    }
+  }
+  auto log = subsystem_logger("scheduler");
+  for (auto it = pending_accounting_.begin(); it != pending_accounting_.end();) {
+    auto stored = jobs_.get(*it);
+    if (!stored || !*stored) {
+      it = pending_accounting_.erase(it);
+      continue;
+    }
+    Job job = std::move(**stored);
+    if (!awaits_readings(job, now)) {
+      it = pending_accounting_.erase(it);
+      continue;
+    }
+    const std::string filled = compute_accounting(job);
+    if (filled != job.accounting_json) {
+      job.accounting_json = filled;
+      job.updated_at = now;
+      const auto accounting = parse_object(filled);
+      auto updated = jobs_.update_if(
+          job, job.state,
+          event_for(job, now, "accounting",
+                    "accounting filled in from readings that arrived after the job ended",
+                    accounting));
+      note_storage(updated);
+      if (updated) log->info("job {}: accounting filled in from late readings", job.id);
+      if (updated && !awaits_readings(job, now)) {
+        it = pending_accounting_.erase(it);
+        continue;
+      }
+    }
+    ++it;
+  }
 }
 
 asio::awaitable<void> Scheduler::reconcile(Job job, TimePoint now) {
@@ -431,6 +521,9 @@ asio::awaitable<void> Scheduler::run_cycle() {
   ++cycles_;
   const auto cycle_started = std::chrono::steady_clock::now();
   const TimePoint now = clock_.now();
+  next_planned_start_.reset();
+  if (errors_) errors_->refresh(config_, readings_, now);
+  fill_late_accounting(now);
 
   for (auto& job : jobs_in(JobState::dispatching))
     co_await reconcile(std::move(job), now);
@@ -454,7 +547,15 @@ asio::awaitable<void> Scheduler::run_cycle() {
     for (const auto& job : queued)
       planner_jobs.push_back(planner_job(job, now));
     const PlanningContext context(current_series(now));
-    const auto decisions = plan_all(now, planner_jobs, context, running, settings());
+    auto decisions = plan_all(now, planner_jobs, context, running, settings());
+    for (const auto& d : decisions) {
+      if (d.action == PlanAction::hold && d.start && *d.start > now &&
+          (!next_planned_start_ || *d.start < *next_planned_start_)) {
+        next_planned_start_ = d.start;
+      }
+    }
+    for (std::size_t i = 0; i < decisions.size(); ++i)
+      explain_exclusions(queued[i], decisions[i], now);
     replan_seconds_.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - planning_started).count());
     auto turn_started = std::chrono::steady_clock::now();
@@ -530,12 +631,20 @@ void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint no
         jobs_.update_if(job, JobState::queued,
                         event_for(job, now, "deadline_missed", message, decision_json(decision))));
   }
-  const bool changed = job.planned_start != decision.start;
+  // The job keeps its latest exclusions beside its accounting (the job JSON shows them).
+  auto stored = parse_object(job.accounting_json);
+  const auto excluded = excluded_json(decision.excluded);
+  const bool exclusions_changed = stored.value("excluded", nlohmann::json::array()) != excluded;
+  const bool changed = job.planned_start != decision.start || exclusions_changed;
   if (!changed) {
     log->debug("{}", format_decision(decision));
     return;
   }
   log->info("{}", format_decision(decision));
+  if (exclusions_changed) {
+    stored["excluded"] = excluded;
+    job.accounting_json = stored.dump();
+  }
   job.planned_start = decision.start;
   job.updated_at = now;
   const std::string message = decision.start ? fmt::format("held: best window {} in {} ({})",
@@ -592,6 +701,7 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
   job.updated_at = now;
   auto accounting = parse_object(job.accounting_json);
   if (decision.score) accounting["planned_score"] = *decision.score;
+  accounting["excluded"] = excluded_json(decision.excluded);
   job.accounting_json = accounting.dump();
   auto updated = jobs_.update_if(
       job, JobState::queued,
@@ -734,13 +844,14 @@ void Scheduler::finish(Job& job, JobState state, TimePoint finished_at, const st
   const auto accounting = parse_object(job.accounting_json);
   std::string summary = fmt::format("{} at {}", to_string(state), format_rfc3339(finished_at));
   if (auto actual = json_number(accounting, "actual_g")) {
-    summary += fmt::format(": {:.0f} g CO2e", *actual);
+    summary += fmt::format(": {} CO2e", format_grams(*actual));
     if (auto baseline = json_number(accounting, "baseline_g")) {
-      summary += fmt::format(" instead of {:.0f} g if started at submission", *baseline);
+      summary += fmt::format(" instead of {} if started at submission", format_grams(*baseline));
     }
   }
   if (!message.empty()) summary += " (" + message + ")";
   subsystem_logger("scheduler")->info("job {}: {}", job.id, summary);
+  if (awaits_readings(job, now)) pending_accounting_.insert(job.id);
   auto updated = jobs_.update(job, event_for(job, now, "state", summary, accounting));
   if (!updated) {
     subsystem_logger("scheduler")
@@ -757,7 +868,9 @@ Result<PlanDecision> Scheduler::plan(const Job& job) {
     }
   }
   const PlanningContext context(current_series(now));
-  return plan_one(now, planner_job(job, now), context, running, settings());
+  auto decision = plan_one(now, planner_job(job, now), context, running, settings());
+  explain_exclusions(job, decision, now);
+  return decision;
 }
 
 nlohmann::json Scheduler::plan_to_json(const Job& job, const PlanDecision& decision) const {
@@ -779,6 +892,7 @@ nlohmann::json Scheduler::plan_to_json(const Job& job, const PlanDecision& decis
   out["baseline_region"] =
       decision.baseline ? nlohmann::json(decision.baseline->region) : nlohmann::json();
   out["reason"] = describe(decision);
+  out["reason_code"] = to_string(decision.reason_code);
   if (emissions.is_number() && baseline.is_number() && baseline.get<double>() > 0) {
     out["saved_g"] = baseline.get<double>() - emissions.get<double>();
     out["savings"] = 1.0 - emissions.get<double>() / baseline.get<double>();

@@ -23,6 +23,7 @@
 #include "core/reading_store.h"
 #include "daemon/config.h"
 #include "daemon/dispatcher.h"
+#include "daemon/forecast_errors.h"
 #include "daemon/metrics.h"
 
 namespace gridshift {
@@ -32,6 +33,10 @@ class Scheduler {
   Scheduler(boost::asio::any_io_executor executor, const Config& config, JobStore& jobs,
             ReadingStore& readings, DispatchJournal& journal, const Clock& clock,
             Dispatcher& dispatcher);
+
+  // Forecasts are corrected with these figures, which each cycle refreshes (hourly). They must
+  // outlive the scheduler. Without them forecasts are used as the feeds gave them.
+  void use_forecast_errors(ForecastErrors& errors) { errors_ = &errors; }
 
   // Spawns the loop; each cycle first reconciles jobs a crash left in `dispatching`.
   void start();
@@ -78,6 +83,10 @@ class Scheduler {
   void finish(Job& job, JobState state, TimePoint finished_at, const std::string& message,
               TimePoint now);
   std::string compute_accounting(const Job& job) const;
+  // Whether an ended job's accounting still lacks figures that late readings may fill in
+  // (within max_staleness + 1 h of its end).
+  bool awaits_readings(const Job& job, TimePoint now) const;
+  void fill_late_accounting(TimePoint now);
   std::vector<Job> jobs_in(JobState state, bool summary = false);
   // Fails a job whose stored record cannot be read, so that it never blocks the others.
   void quarantine(const UnreadableJob& bad);
@@ -98,6 +107,9 @@ class Scheduler {
   PlannerSettings settings() const;
   // The planner's view of `job`: candidate regions still cooling down are left out.
   PlannerJob planner_job(const Job& job, TimePoint now) const;
+  // Adds to the decision's exclusions the candidates planner_job() left out, and names the
+  // regions that are not configured.
+  void explain_exclusions(const Job& job, PlanDecision& decision, TimePoint now) const;
   RegionSeries hindsight_series(const RegionConfig& region, TimePoint from, TimePoint to) const;
 
   boost::asio::any_io_executor executor_;
@@ -107,6 +119,7 @@ class Scheduler {
   DispatchJournal& journal_;
   const Clock& clock_;
   Dispatcher& dispatcher_;
+  ForecastErrors* errors_ = nullptr;
   boost::asio::steady_timer timer_;
   bool running_cycle_ = false;
   bool wake_pending_ = false;
@@ -124,6 +137,9 @@ class Scheduler {
   std::set<std::string> regionless_;                // held jobs none of whose regions exists
   std::map<std::string, std::string> quarantined_;  // job id -> why its record is unreadable
   std::string storage_problem_;                     // the last failed write's message, "" when ok
+  std::set<std::string> pending_accounting_;        // ended jobs whose figures await readings
+  bool pending_scanned_ = false;
+  std::optional<TimePoint> next_planned_start_;  // the earliest planned start of a held job
 };
 
 // A PlannerJob from a stored job's resolved fields.

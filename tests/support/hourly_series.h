@@ -29,6 +29,7 @@ inline RegionSeries hourly_series(std::string region, TimePoint start,
   s.pue = pue;
   s.feed = "test";
   s.points = hourly_points(start, values);
+  s.has_forecast = values.size() > 1;  // the hours after the first stand for a forecast
   return s;
 }
 

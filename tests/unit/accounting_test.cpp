@@ -84,5 +84,84 @@ TEST(Accounting, MissingReadingsLeaveFiguresUnknown) {
   EXPECT_TRUE(j["savings"].is_null());
 }
 
+AccountingInput two_hour_job_run(double from_h, double to_h) {
+  AccountingInput in;
+  in.job.id = "j";
+  in.job.regions = {"a"};
+  in.job.duration = Seconds{7200};  // declared: 2 h
+  in.job.deadline = hours(6);
+  in.job.power_watts = 1000;
+  in.submitted_at = kT0;
+  in.region = "a";
+  in.planned_score = 100;
+  in.started_at = hours(from_h);
+  in.finished_at = hours(to_h);
+  return in;
+}
+
+PlannerSettings no_slack() {
+  PlannerSettings st;
+  st.dispatch_slack = Seconds{0};
+  return st;
+}
+
+TEST(Accounting, EveryFigureCoversTheRealRunLength) {
+  // Declared 2 h, ran 1 h (03:00-04:00). a: 400 300 200 100 500 600.
+  const PlanningContext observed({hourly("a", {400, 300, 200, 100, 500, 600}, 1.0)});
+  const auto a = account_job(two_hour_job_run(3, 4), observed, no_slack());
+  EXPECT_EQ(a.run, Seconds{3600});
+  EXPECT_DOUBLE_EQ(*a.actual_g, 100);    // 1 kW x 1 h x 100
+  EXPECT_DOUBLE_EQ(*a.baseline_g, 400);  // 1 h from submission, not 2 h (700)
+  EXPECT_DOUBLE_EQ(*a.oracle_g, 100);    // best 1-h window before the deadline
+  EXPECT_DOUBLE_EQ(*a.planned_g, 100);   // planned score over 1 h
+  EXPECT_DOUBLE_EQ(*a.savings, 0.75);
+  EXPECT_DOUBLE_EQ(*a.regret, 0.0);
+  const auto j = nlohmann::json::parse(accounting_to_json(a));
+  EXPECT_EQ(j["run_seconds"], 3600);
+  EXPECT_EQ(j["outcome"], "succeeded");
+}
+
+TEST(Accounting, AFailedJobCountsItsEmissionsButNeverSavings) {
+  // Failed after 1 s at 400 g/kWh: 1 kW x 1/3600 h x 400 = 0.111 g, no baseline, no savings.
+  const PlanningContext observed({hourly("a", {400, 300, 200, 100, 500, 600}, 1.0)});
+  auto in = two_hour_job_run(0, 1.0 / 3600.0);
+  in.outcome = JobOutcome::failed;
+  const auto a = account_job(in, observed, no_slack());
+  EXPECT_NEAR(*a.actual_g, 400.0 / 3600.0, 1e-9);
+  EXPECT_FALSE(a.baseline_g.has_value());
+  EXPECT_FALSE(a.oracle_g.has_value());
+  EXPECT_FALSE(a.savings.has_value());
+  EXPECT_FALSE(a.regret.has_value());
+  EXPECT_FALSE(a.incomplete());
+  in.outcome = JobOutcome::cancelled;
+  const auto c = account_job(in, observed, no_slack());
+  EXPECT_FALSE(c.savings.has_value());
+  EXPECT_EQ(nlohmann::json::parse(accounting_to_json(c))["outcome"], "cancelled");
+}
+
+TEST(Accounting, LateReadingsCompleteTheFigures) {
+  // The run 02:00-04:00 when only 3 hours were observed: actual unknown, incomplete.
+  auto in = two_hour_job_run(2, 4);
+  const auto early = account_job(in, PlanningContext({hourly("a", {400, 300, 200}, 1.0)}),
+                                 no_slack());
+  EXPECT_FALSE(early.actual_g.has_value());
+  EXPECT_TRUE(early.incomplete());
+  // The readings arrive: 200 + 100 over the run = 300 g; baseline 400 + 300 = 700 g.
+  const auto later = account_job(
+      in, PlanningContext({hourly("a", {400, 300, 200, 100, 500, 600}, 1.0)}), no_slack());
+  EXPECT_FALSE(later.incomplete());
+  EXPECT_DOUBLE_EQ(*later.actual_g, 300);
+  EXPECT_DOUBLE_EQ(*later.baseline_g, 700);
+  EXPECT_NEAR(*later.savings, 1.0 - 300.0 / 700.0, 1e-12);
+}
+
+TEST(Accounting, SmallFiguresKeepADecimal) {
+  EXPECT_EQ(format_grams(0.4), "0.4 g");
+  EXPECT_EQ(format_grams(2.6), "2.6 g");
+  EXPECT_EQ(format_grams(9.94), "9.9 g");
+  EXPECT_EQ(format_grams(12.4), "12 g");
+  EXPECT_EQ(format_grams(1930), "1.93 kg");
+}
+
 }  // namespace
 }  // namespace gridshift

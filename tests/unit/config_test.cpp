@@ -43,7 +43,8 @@ TEST(ConfigExample, ShippedExampleParses) {
   EXPECT_FALSE(config->metrics.listen.has_value());
   EXPECT_EQ(config->scheduler.tick, seconds(60));
   EXPECT_EQ(config->scheduler.retention, hours(24 * 90));
-  EXPECT_DOUBLE_EQ(config->scheduler.min_gain, 0.02);
+  EXPECT_DOUBLE_EQ(config->scheduler.min_gain, 0.0);
+  EXPECT_DOUBLE_EQ(config->scheduler.error_margin, 0.0);
   EXPECT_EQ(config->dispatch.type, DispatchType::dry_run);
   EXPECT_EQ(config->dispatch.local.workdir, "./var/jobs");
 
@@ -354,6 +355,8 @@ const BadCase kBadCases[] = {
     {"duration_as_list", "scheduler:\n  default_deadline: [1h]\n", "scheduler.default_deadline", 2,
      "found a list"},
     {"min_gain_one", "scheduler:\n  min_gain: 1.0\n", "scheduler.min_gain", 2, "below 1"},
+    {"error_margin_large", "scheduler:\n  error_margin: 11\n", "scheduler.error_margin", 2,
+     "at most 10"},
     {"min_gain_negative", "scheduler:\n  min_gain: -0.5\n", "scheduler.min_gain", 2, "at least 0"},
     {"min_gain_text", "scheduler:\n  min_gain: lots\n", "scheduler.min_gain", 2,
      "expected a number"},

@@ -282,6 +282,118 @@ TEST(Planner, NeverRanksDifferentSignalTypesTogether) {
   EXPECT_EQ(d.signal, SignalType::average);
 }
 
+TEST(Planner, AverageAndAnnualAverageRankTogetherWhateverTheOrder) {
+  // An hourly average region at 300 and a region with only a yearly average of 100: both are
+  // location-based g/kWh, so the yearly one wins in either order.
+  const std::vector<RegionSeries> series = {
+      hourly("hourly", {300, 300, 300}), hourly("yearly", {100, 100, 100}, 1.0,
+                                                SignalType::annual_average)};
+  for (const auto& regions : {std::vector<std::string>{"hourly", "yearly"},
+                              std::vector<std::string>{"yearly", "hourly"}}) {
+    auto d = one(kT0, job(regions, 1, 3), series);
+    EXPECT_EQ(d.region, "yearly");
+    EXPECT_TRUE(d.excluded.empty());
+  }
+}
+
+TEST(Planner, CandidatesNotRankedAreExcludedWithTheirReason) {
+  const std::vector<RegionSeries> series = {hourly("avg", {100, 100, 100}),
+                                            hourly("m", {10, 10, 10}, 1.0, SignalType::marginal)};
+  auto d = one(kT0, job({"avg", "missing", "m"}, 1, 3), series);
+  EXPECT_EQ(d.region, "avg");
+  ASSERT_EQ(d.excluded.size(), 2u);
+  EXPECT_EQ(d.excluded[0].region, "missing");
+  EXPECT_EQ(d.excluded[0].reason, "no fresh data");
+  EXPECT_EQ(d.excluded[1].region, "m");
+  EXPECT_EQ(d.excluded[1].reason, "marginal signal cannot be ranked with the average signal of avg");
+}
+
+TEST(Planner, WithoutAForecastOnlyThePlaceIsChosen) {
+  RegionSeries flat = hourly("a", {200});
+  flat.points.back().end = hours(24);  // one actual holding all day, no forecast
+  flat.has_forecast = false;
+  auto d = one(kT0, job({"a"}, 2, 10), {flat});
+  EXPECT_EQ(d.action, PlanAction::dispatch);
+  EXPECT_EQ(d.reason_code, PlanReason::no_forecast);
+  EXPECT_EQ(describe(d), "no forecast: only the place can be chosen");
+}
+
+TEST(Planner, NeverStartsEarlyAsNowDriftsTowardThePlannedWindow) {
+  // 5-minute data: 100 until 01:00, a 1-hour dip at 95, then 300. A 1-hour job.
+  std::vector<Point> points;
+  for (int m = 0; m < 180; m += 5) {
+    const double v = m < 60 ? 100 : m < 120 ? 95 : 300;
+    points.push_back(Point{kT0 + Seconds{m * 60}, kT0 + Seconds{(m + 5) * 60}, v});
+  }
+  RegionSeries a;
+  a.region = "a";
+  a.points = points;
+  a.has_forecast = true;
+  const auto j = job({"a"}, 1, 3);
+  // At the defaults (min_gain 0) every tick before 01:00 holds for the dip, however close.
+  PlannerSettings defaults;
+  defaults.dispatch_slack = Seconds{0};
+  for (int s = 0; s < 3600; s += 300) {
+    auto d = one(kT0 + Seconds{s}, j, {a}, defaults);
+    EXPECT_EQ(d.action, PlanAction::hold) << s;
+    EXPECT_EQ(d.start, hours(1)) << s;
+  }
+  // 51 s before the dip: still held.
+  EXPECT_EQ(one(hours(1) - Seconds{51}, j, {a}, defaults).action, PlanAction::hold);
+  auto at = one(hours(1), j, {a}, defaults);
+  EXPECT_EQ(at.action, PlanAction::dispatch);
+  EXPECT_EQ(at.reason_code, PlanReason::best_starts_now);
+  // min_gain 2 % compares per hour moved: at 00:55 the window starting now,
+  // (5 x 100 + 55 x 95) / 60 = 95.42, is within 2 % of 95, but waiting 5 minutes gains
+  // 0.42 against a margin of 0.02 x 95.42 x 5/60 = 0.16: the job waits.
+  auto d = one(hours(1) - Seconds{300}, j, {a}, settings());
+  EXPECT_EQ(d.action, PlanAction::hold);
+  // Waiting a whole hour for a window 1 % cleaner is not worth min_gain 2 %: start now.
+  d = one(kT0, job({"a"}, 1, 3), {hourly("a", {100, 99, 100})}, settings());
+  EXPECT_EQ(d.action, PlanAction::dispatch);
+  EXPECT_EQ(d.reason_code, PlanReason::min_gain);
+}
+
+TEST(Planner, ShortJobPlannedForASubHourlyDipStartsInIt) {
+  // 1-minute data: 300 everywhere but a 10-minute dip at 01:00 (50). A 10-minute job.
+  RegionSeries a;
+  a.region = "a";
+  a.has_forecast = true;
+  for (int m = 0; m < 180; ++m) {
+    const double v = m >= 60 && m < 70 ? 50 : 300;
+    a.points.push_back(Point{kT0 + Seconds{m * 60}, kT0 + Seconds{(m + 1) * 60}, v});
+  }
+  PlannerSettings defaults;
+  defaults.dispatch_slack = Seconds{0};
+  const auto j = job({"a"}, 10.0 / 60.0, 3);
+  auto before = one(hours(1) - Seconds{51}, j, {a}, defaults);
+  EXPECT_EQ(before.action, PlanAction::hold);
+  EXPECT_EQ(before.start, hours(1));
+  auto in = one(hours(1), j, {a}, defaults);
+  EXPECT_EQ(in.action, PlanAction::dispatch);
+  EXPECT_DOUBLE_EQ(*in.score, 50);
+}
+
+TEST(Planner, ErrorMarginStartsNowWhenTheAdvantageIsWithinTheForecastsError) {
+  // Now 100 (observed), next hour forecast 95 with an expected error of 10 g/kWh.
+  RegionSeries a = hourly("a", {100, 95, 300});
+  a.points[1].expected_error = 10;
+  a.points[2].expected_error = 10;
+  PlannerSettings st;
+  st.dispatch_slack = Seconds{0};
+  const auto j = job({"a"}, 1, 3);
+  EXPECT_EQ(one(kT0, j, {a}, st).action, PlanAction::hold);  // error_margin 0: wait
+  st.error_margin = 1;
+  // Advantage 5 < 1 x (0 over [0,1) + 10 over [1,2)) / 1 h = 10: start now.
+  auto d = one(kT0, j, {a}, st);
+  EXPECT_EQ(d.action, PlanAction::dispatch);
+  EXPECT_EQ(d.reason_code, PlanReason::forecast_error);
+  EXPECT_DOUBLE_EQ(*d.advantage, 5);
+  EXPECT_DOUBLE_EQ(*d.margin, 10);
+  st.error_margin = 0.4;  // margin 4 < 5: wait
+  EXPECT_EQ(one(kT0, j, {a}, st).action, PlanAction::hold);
+}
+
 TEST(Planner, FormatDecisionIsOneLineWithEveryField) {
   auto d = one(kT0, job({"a"}, 2, 5), {hourly("a", {300, 300, 100, 100, 300})});
   EXPECT_EQ(d.reason_code, PlanReason::better_later);

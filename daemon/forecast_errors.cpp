@@ -1,0 +1,58 @@
+#include "daemon/forecast_errors.h"
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/feed_adapters.h"
+#include "daemon/logging.h"
+
+namespace gridshift {
+
+void ForecastErrors::refresh(const Config& config, ReadingStore& store, TimePoint now,
+                             bool force) {
+  if (!force && learned_at_ && now - *learned_at_ < kErrorRefresh && now >= *learned_at_) return;
+  learned_at_ = now;
+  auto log = subsystem_logger("scheduler");
+  std::map<std::pair<std::string, std::string>, ForecastErrorModel> fresh;
+  for (const auto& region : config.regions) {
+    for (const auto& feed : region.feeds) {
+      auto key = std::make_pair(feed, feed_location(config, feed, region));
+      if (fresh.contains(key)) continue;
+      auto forecasts = store.forecasts_issued(key.first, key.second, now - kErrorWindow, now);
+      // Forecasts issued in the window target up to a few days later: actuals cover it all.
+      auto actuals = store.actuals(key.first, key.second, now - kErrorWindow, now);
+      if (!forecasts || !actuals) {
+        log->warn("forecast errors of feed {} for {} not learned: cannot read the cache",
+                  key.first, key.second);
+        if (auto old = models_.find(key); old != models_.end()) fresh[key] = old->second;
+        continue;
+      }
+      fresh[key] = learn_forecast_error(*forecasts, *actuals, now);
+    }
+  }
+  models_ = std::move(fresh);
+}
+
+const ForecastErrorModel* ForecastErrors::find(const std::string& feed,
+                                               const std::string& location) const {
+  auto it = models_.find({feed, location});
+  return it == models_.end() ? nullptr : &it->second;
+}
+
+nlohmann::json forecast_error_json(const ForecastErrorModel* model) {
+  if (model == nullptr || model->overall.samples == 0) return nullptr;
+  auto stats = [](const ErrorStats& s) {
+    return nlohmann::json{{"bias_g", s.bias_g}, {"mae_g", s.mae_g}, {"samples", s.samples}};
+  };
+  auto out = stats(model->overall);
+  auto by_lead = nlohmann::json::array();
+  for (std::size_t i = 0; i < kLeadBuckets; ++i) {
+    if (model->by_lead[i].samples == 0) continue;
+    auto entry = stats(model->by_lead[i]);
+    entry["lead"] = lead_bucket_label(i);
+    by_lead.push_back(std::move(entry));
+  }
+  out["by_lead"] = std::move(by_lead);
+  return out;
+}
+
+}  // namespace gridshift

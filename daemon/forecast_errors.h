@@ -1,0 +1,43 @@
+// The daemon's forecast-error figures (DESIGN.md §11): one ForecastErrorModel per (feed,
+// location) of the configured regions, learned from the stored forecast snapshots and actuals
+// of the last kErrorWindow, refreshed at most once per kErrorRefresh. The scheduler corrects
+// forecasts with them; GET /v1/regions and /metrics show them. Owned by the Daemon; used on its
+// io_context thread only.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "core/forecast_error.h"
+#include "core/reading_store.h"
+#include "daemon/config.h"
+
+namespace gridshift {
+
+// How far back forecasts are scored, and how often the figures are learned again.
+inline constexpr Seconds kErrorWindow{7 * 24 * 3600};
+inline constexpr Seconds kErrorRefresh{3600};
+
+class ForecastErrors {
+ public:
+  // Learns again when the figures are older than kErrorRefresh (or `force`). A store error
+  // leaves the previous figures of that feed and location in place.
+  void refresh(const Config& config, ReadingStore& store, TimePoint now, bool force = false);
+
+  // nullptr when nothing was learned for this feed and location.
+  const ForecastErrorModel* find(const std::string& feed, const std::string& location) const;
+
+  std::optional<TimePoint> learned_at() const { return learned_at_; }
+
+ private:
+  std::map<std::pair<std::string, std::string>, ForecastErrorModel> models_;
+  std::optional<TimePoint> learned_at_;
+};
+
+// {"bias_g", "mae_g", "samples", "by_lead": [{"lead", "bias_g", "mae_g", "samples"}]} or null.
+nlohmann::json forecast_error_json(const ForecastErrorModel* model);
+
+}  // namespace gridshift
