@@ -175,7 +175,6 @@ int main(int argc, char** argv) {
     }
   }
 
-
   // 2021 H2: overnight jobs, 200 per zone, time-only and time-plus-place.
   const auto time_only = overnight_jobs(*h2_actuals, JobMix{200, 0}, seed);
   const auto time_place = overnight_jobs(*h2_actuals, JobMix{200, 2}, seed);
@@ -230,11 +229,11 @@ int main(int argc, char** argv) {
     double min_gain;
     double error_margin;
   };
-  for (const Variant& v : {Variant{"defaults (model on, min_gain 0, error_margin 0)", true, 0, 0},
-                           Variant{"model off", false, 0, 0},
-                           Variant{"model on, error_margin 0.1", true, 0, 0.1},
-                           Variant{"model on, error_margin 0.25", true, 0, 0.25},
-                           Variant{"model on, min_gain 0.02", true, 0.02, 0}}) {
+  for (const Variant& v :
+       {Variant{"defaults (model on, min_gain 0, error_margin 0)", true, 0, 0},
+        Variant{"model off", false, 0, 0}, Variant{"model on, error_margin 0.1", true, 0, 0.1},
+        Variant{"model on, error_margin 0.25", true, 0, 0.25},
+        Variant{"model on, min_gain 0.02", true, 0.02, 0}}) {
     auto o = options;
     o.learn_forecast_error = v.learn;
     o.planner.min_gain = v.min_gain;

@@ -60,8 +60,8 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
   }
   if (input.outcome != JobOutcome::succeeded) return out;
   if (!input.job.regions.empty()) {
-    if (auto s = score_of(input.job.regions.front(), input.submitted_at,
-                          input.submitted_at + out.run)) {
+    if (auto s =
+            score_of(input.job.regions.front(), input.submitted_at, input.submitted_at + out.run)) {
       out.baseline_g = emissions_g(watts, out.run, *s);
     }
   }

@@ -8,7 +8,8 @@ namespace gridshift {
 namespace {
 
 // Upper bounds of the buckets but the last, in hours.
-constexpr std::array<std::int64_t, kLeadBuckets - 1> kBucketEndsHours = {1, 2, 3, 4, 6, 8, 12, 18, 24, 36, 48};
+constexpr std::array<std::int64_t, kLeadBuckets - 1> kBucketEndsHours = {1,  2,  3,  4,  6, 8,
+                                                                         12, 18, 24, 36, 48};
 
 }  // namespace
 

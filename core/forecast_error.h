@@ -58,9 +58,7 @@ struct PersistenceModel {
   std::array<double, kLeadBuckets> slope{};
   bool operator==(const PersistenceModel&) const = default;
   // The error expected `lead` after a point whose error (forecast - actual) was `present`.
-  double expected(Seconds lead, double present) const {
-    return slope[lead_bucket(lead)] * present;
-  }
+  double expected(Seconds lead, double present) const { return slope[lead_bucket(lead)] * present; }
 };
 
 class PersistenceAccumulator {

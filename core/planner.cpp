@@ -282,10 +282,10 @@ Evaluation evaluate(std::int64_t now, const PlannerJob& job, const PlanningConte
     if (!ev.signal) ev.signal = series.signal;
     if (!same_signal_group(series.signal, *ev.signal)) {
       // Never rank marginal against average intensities: the first region with data decides.
-      ev.excluded.push_back(Exclusion{
-          name, fmt::format("{} signal cannot be ranked with the {} signal of {}",
-                            to_string(series.signal), to_string(*ev.signal),
-                            job.regions[static_cast<std::size_t>(first_ranked)])});
+      ev.excluded.push_back(
+          Exclusion{name, fmt::format("{} signal cannot be ranked with the {} signal of {}",
+                                      to_string(series.signal), to_string(*ev.signal),
+                                      job.regions[static_cast<std::size_t>(first_ranked)])});
       continue;
     }
     if (std::find(seen.begin(), seen.end(), r) != seen.end()) continue;  // first mention counts

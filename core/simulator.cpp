@@ -244,8 +244,7 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
       views.reserve(regions.size());
       for (std::size_t r = 0; r < regions.size(); ++r) {
         learn_errors(regions[r], now);
-        views.push_back(
-            view_at(regions[r], now, built_until, options.learn_forecast_error));
+        views.push_back(view_at(regions[r], now, built_until, options.learn_forecast_error));
         built_at[r] = regions[r].current;
       }
       context.emplace(std::move(views));
@@ -271,10 +270,9 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
       out.start = d.action == PlanAction::dispatch ? now : *d.start;
       out.end = out.start + job.job.duration;
       out.reason = d.reason_code;
-      out.accounting = account_job(
-          AccountingInput{job.job, job.submit_at, d.region, d.score, out.start, out.end,
-                          JobOutcome::succeeded}, hindsight,
-          options.planner);
+      out.accounting = account_job(AccountingInput{job.job, job.submit_at, d.region, d.score,
+                                                   out.start, out.end, JobOutcome::succeeded},
+                                   hindsight, options.planner);
       if (!out.accounting.actual_g) {
         return make_error("invalid_simulation",
                           job.name + " ran past the end of the actuals of " + d.region);

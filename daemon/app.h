@@ -14,9 +14,9 @@
 #include "daemon/api_router.h"
 #include "daemon/api_server.h"
 #include "daemon/config.h"
-#include "daemon/forecast_errors.h"
 #include "daemon/dispatcher.h"
 #include "daemon/feed_poller.h"
+#include "daemon/forecast_errors.h"
 #include "daemon/http_client.h"
 #include "daemon/job_service.h"
 #include "daemon/local_target.h"
@@ -96,14 +96,14 @@ class Daemon {
   boost::asio::signal_set signals_;
   ApiRouter router_;
   std::unique_ptr<JobService> jobs_;
-  std::unique_ptr<HttpClient> http_;              // outbound HTTP(S): feeds (and the dispatcher)
-  std::unique_ptr<FeedPoller> feeds_;             // one timer per feed, started by run()
-  std::unique_ptr<TokenSource> tokens_;           // vertex_ai credentials; null otherwise
-  std::unique_ptr<Dispatcher> dispatcher_;        // the configured dispatch target
-  ForecastErrors forecast_errors_;  // learned by the scheduler's cycles, shown by /v1/regions
-  std::unique_ptr<Scheduler> scheduler_;          // re-plans every tick, dispatches, follows
-  std::unique_ptr<ApiServer> api_;                // listening once the constructor returns
-  ApiRouter metrics_router_;                      // GET /metrics only, for the TCP listener
+  std::unique_ptr<HttpClient> http_;        // outbound HTTP(S): feeds (and the dispatcher)
+  std::unique_ptr<FeedPoller> feeds_;       // one timer per feed, started by run()
+  std::unique_ptr<TokenSource> tokens_;     // vertex_ai credentials; null otherwise
+  std::unique_ptr<Dispatcher> dispatcher_;  // the configured dispatch target
+  ForecastErrors forecast_errors_;        // learned by the scheduler's cycles, shown by /v1/regions
+  std::unique_ptr<Scheduler> scheduler_;  // re-plans every tick, dispatches, follows
+  std::unique_ptr<ApiServer> api_;        // listening once the constructor returns
+  ApiRouter metrics_router_;              // GET /metrics only, for the TCP listener
   std::unique_ptr<TcpApiServer> metrics_server_;  // metrics.listen; null when not configured
   SystemdNotifier notifier_;
   // The listening socket handed over by gridshiftd.socket (LISTEN_FDS), to serve instead of

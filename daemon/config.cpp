@@ -597,8 +597,8 @@ class Parser {
       } else if (e.key == "retention") {
         read_duration(e, s.retention, true, kYear * 10);
       } else {
-        unknown(e, {"tick", "default_deadline", "dispatch_slack", "min_gain", "error_margin", "max_staleness",
-                    "max_concurrent_dispatches", "retention"});
+        unknown(e, {"tick", "default_deadline", "dispatch_slack", "min_gain", "error_margin",
+                    "max_staleness", "max_concurrent_dispatches", "retention"});
       }
     }
   }

@@ -7,8 +7,7 @@
 
 namespace gridshift {
 
-void ForecastErrors::refresh(const Config& config, ReadingStore& store, TimePoint now,
-                             bool force) {
+void ForecastErrors::refresh(const Config& config, ReadingStore& store, TimePoint now, bool force) {
   if (!force && learned_at_ && now - *learned_at_ < kErrorRefresh && now >= *learned_at_) return;
   learned_at_ = now;
   auto log = subsystem_logger("scheduler");
@@ -21,8 +20,8 @@ void ForecastErrors::refresh(const Config& config, ReadingStore& store, TimePoin
       // Forecasts issued in the window target up to a few days later: actuals cover it all.
       auto actuals = store.actuals(key.first, key.second, now - kErrorWindow, now);
       if (!forecasts || !actuals) {
-        log->warn("forecast errors of feed {} for {} not learned: cannot read the cache",
-                  key.first, key.second);
+        log->warn("forecast errors of feed {} for {} not learned: cannot read the cache", key.first,
+                  key.second);
         if (auto old = models_.find(key); old != models_.end()) fresh[key] = old->second;
         continue;
       }

@@ -147,8 +147,8 @@ asio::awaitable<void> Scheduler::loop() {
     // for a short dip starts in it (never before: the planner holds it until then).
     Seconds wait = config_.scheduler.tick;
     if (next_planned_start_) {
-      wait = std::min(wait, std::max(Seconds{1}, std::chrono::ceil<Seconds>(
-                                                     *next_planned_start_ - clock_.now())));
+      wait = std::min(wait, std::max(Seconds{1}, std::chrono::ceil<Seconds>(*next_planned_start_ -
+                                                                            clock_.now())));
     }
     timer_.expires_after(clock_.real_wait(wait));
     co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -142,8 +142,8 @@ TEST(Accounting, AFailedJobCountsItsEmissionsButNeverSavings) {
 TEST(Accounting, LateReadingsCompleteTheFigures) {
   // The run 02:00-04:00 when only 3 hours were observed: actual unknown, incomplete.
   auto in = two_hour_job_run(2, 4);
-  const auto early = account_job(in, PlanningContext({hourly("a", {400, 300, 200}, 1.0)}),
-                                 no_slack());
+  const auto early =
+      account_job(in, PlanningContext({hourly("a", {400, 300, 200}, 1.0)}), no_slack());
   EXPECT_FALSE(early.actual_g.has_value());
   EXPECT_TRUE(early.incomplete());
   // The readings arrive: 200 + 100 over the run = 300 g; baseline 400 + 300 = 700 g.

@@ -72,9 +72,9 @@ TEST(ForecastError, ABiasedFeedIsCorrectedAndChangesTheDecision) {
   EXPECT_DOUBLE_EQ(m.overall.bias_g, 40);
   EXPECT_DOUBLE_EQ(m.overall.mae_g, 40);
   ASSERT_TRUE(m.at_lead(Seconds{0}).has_value());
-  EXPECT_DOUBLE_EQ(correct_forecast(160, *m.at_lead(Seconds{0}), m.persistence, Seconds{3600},
-                                    std::nullopt),
-                   120);
+  EXPECT_DOUBLE_EQ(
+      correct_forecast(160, *m.at_lead(Seconds{0}), m.persistence, Seconds{3600}, std::nullopt),
+      120);
 
   // At 48:00 the actual is 150 and the forecast says 180 for the next hours. Taken raw, now is
   // cleanest; but the feed runs 40 high, so 180 means 140 and the job waits for 49:00.
@@ -89,9 +89,8 @@ TEST(ForecastError, ABiasedFeedIsCorrectedAndChangesTheDecision) {
   job.power_watts = 1000;
   PlannerSettings st;
   st.dispatch_slack = Seconds{0};
-  const auto raw = plan_one(at_hour(48), job,
-                            PlanningContext({build_series("b", 1.0, present, at_hour(48))}), {},
-                            st);
+  const auto raw = plan_one(
+      at_hour(48), job, PlanningContext({build_series("b", 1.0, present, at_hour(48))}), {}, st);
   EXPECT_EQ(raw.action, PlanAction::dispatch);
   const auto corrected =
       plan_one(at_hour(48), job,

@@ -286,8 +286,8 @@ TEST(Planner, AverageAndAnnualAverageRankTogetherWhateverTheOrder) {
   // An hourly average region at 300 and a region with only a yearly average of 100: both are
   // location-based g/kWh, so the yearly one wins in either order.
   const std::vector<RegionSeries> series = {
-      hourly("hourly", {300, 300, 300}), hourly("yearly", {100, 100, 100}, 1.0,
-                                                SignalType::annual_average)};
+      hourly("hourly", {300, 300, 300}),
+      hourly("yearly", {100, 100, 100}, 1.0, SignalType::annual_average)};
   for (const auto& regions : {std::vector<std::string>{"hourly", "yearly"},
                               std::vector<std::string>{"yearly", "hourly"}}) {
     auto d = one(kT0, job(regions, 1, 3), series);
@@ -305,7 +305,8 @@ TEST(Planner, CandidatesNotRankedAreExcludedWithTheirReason) {
   EXPECT_EQ(d.excluded[0].region, "missing");
   EXPECT_EQ(d.excluded[0].reason, "no fresh data");
   EXPECT_EQ(d.excluded[1].region, "m");
-  EXPECT_EQ(d.excluded[1].reason, "marginal signal cannot be ranked with the average signal of avg");
+  EXPECT_EQ(d.excluded[1].reason,
+            "marginal signal cannot be ranked with the average signal of avg");
 }
 
 TEST(Planner, WithoutAForecastOnlyThePlaceIsChosen) {
