@@ -82,6 +82,35 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
   return out;
 }
 
+std::optional<Accounting> accounting_from_json(std::string_view text) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto number = [&](const char* key) -> std::optional<double> {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number()) return std::nullopt;
+    return it->get<double>();
+  };
+  Accounting a;
+  if (auto it = j.find("region"); it != j.end() && it->is_string()) {
+    a.region = it->get<std::string>();
+  }
+  if (auto it = j.find("signal"); it != j.end() && it->is_string()) {
+    a.signal = parse_signal_type(it->get<std::string>());
+  }
+  if (auto it = j.find("outcome"); it != j.end() && it->is_string()) {
+    if (*it == "failed") a.outcome = JobOutcome::failed;
+    if (*it == "cancelled") a.outcome = JobOutcome::cancelled;
+  }
+  a.run = Seconds{static_cast<std::int64_t>(number("run_seconds").value_or(0))};
+  a.baseline_g = number("baseline_g");
+  a.planned_g = number("planned_g");
+  a.actual_g = number("actual_g");
+  a.oracle_g = number("oracle_g");
+  a.savings = number("savings");
+  a.regret = number("regret");
+  return a;
+}
+
 std::string accounting_to_json(const Accounting& a) {
   auto opt = [](const std::optional<double>& v) -> nlohmann::json {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);

@@ -58,4 +58,9 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
 // Job::accounting_json.
 std::string accounting_to_json(const Accounting& accounting);
 
+// The stored form read back (keys it does not know, such as the scheduler's planned_score, are
+// ignored); nullopt when `text` is not a JSON object. A form stored before `outcome` and
+// `run_seconds` existed reads as a succeeded run of length 0.
+std::optional<Accounting> accounting_from_json(std::string_view text);
+
 }  // namespace gridshift

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/planner.h"
+
 namespace gridshift {
 
 namespace {
@@ -46,6 +48,20 @@ std::optional<ErrorStats> ForecastErrorModel::at_lead(Seconds lead) const {
   return std::nullopt;
 }
 
+PersistenceModel PersistenceAccumulator::model(double bias) const {
+  PersistenceModel m;
+  for (std::size_t b = 0; b < kLeadBuckets; ++b) {
+    const Sums& s = sums_[b];
+    if (s.n < static_cast<long long>(kMinErrorSamples)) continue;
+    const double n = static_cast<double>(s.n);
+    // Sums of (x - bias)(y - bias) and (x - bias)^2 from the raw sums.
+    const double xy = s.xy - bias * (s.x + s.y) + n * bias * bias;
+    const double xx = s.xx - 2 * bias * s.x + n * bias * bias;
+    if (xx > 0) m.slope[b] = xy / xx;
+  }
+  return m;
+}
+
 double correct_forecast(double forecast, const ErrorStats& errors,
                         const PersistenceModel& persistence, Seconds since_present,
                         std::optional<double> present_error) {
@@ -56,44 +72,18 @@ double correct_forecast(double forecast, const ErrorStats& errors,
   return std::max(0.0, value);
 }
 
-ForecastErrorModel learn_forecast_error(std::span<const Reading> forecasts,
-                                        std::span<const Reading> actuals, TimePoint now) {
-  // Actuals as sorted, non-overlapping intervals (the newest fetch wins a duplicate start).
-  std::vector<const Reading*> sorted;
-  sorted.reserve(actuals.size());
-  for (const auto& r : actuals) {
-    if (r.kind == ReadingKind::actual && r.step > Seconds{0}) sorted.push_back(&r);
-  }
-  std::sort(sorted.begin(), sorted.end(), [](const Reading* a, const Reading* b) {
-    return a->timestamp != b->timestamp ? a->timestamp < b->timestamp
-                                        : a->fetched_at < b->fetched_at;
-  });
-  std::vector<const Reading*> intervals;
-  for (const Reading* r : sorted) {
-    if (!intervals.empty() && intervals.back()->timestamp == r->timestamp) {
-      intervals.back() = r;
-    } else {
-      intervals.push_back(r);
-    }
-  }
-  // Mean of the actuals over [from, to), when they cover all of it.
-  auto observed = [&](TimePoint from, TimePoint to) -> std::optional<double> {
-    auto it = std::upper_bound(intervals.begin(), intervals.end(), from,
-                               [](TimePoint t, const Reading* r) { return t < r->timestamp; });
-    if (it != intervals.begin()) --it;
-    double sum = 0;
-    std::int64_t covered = 0;
-    for (; it != intervals.end() && (*it)->timestamp < to; ++it) {
-      const TimePoint a = std::max(from, (*it)->timestamp);
-      const TimePoint b = std::min(to, (*it)->timestamp + (*it)->step);
-      if (b <= a) continue;
-      sum += (*it)->gco2_per_kwh * static_cast<double>((b - a).count());
-      covered += (b - a).count();
-    }
-    if (covered != (to - from).count() || covered <= 0) return std::nullopt;
-    return sum / static_cast<double>(covered);
-  };
+struct ForecastErrorLearner::Observed {
+  RegionSeries series;
+};
 
+ForecastErrorLearner::ForecastErrorLearner(std::span<const Reading> actuals, TimePoint now)
+    : observed_(std::make_unique<Observed>()), now_(now) {
+  observed_->series.points = observed_points(actuals);
+}
+
+ForecastErrorLearner::~ForecastErrorLearner() = default;
+
+void ForecastErrorLearner::add(std::span<const Reading> forecasts) {
   struct Scored {
     TimePoint issued;
     TimePoint timestamp;
@@ -101,45 +91,50 @@ ForecastErrorModel learn_forecast_error(std::span<const Reading> forecasts,
     double error;
   };
   std::vector<Scored> scored;
-  std::array<ErrorAccumulator, kLeadBuckets> buckets;
-  ErrorAccumulator all;
   for (const auto& f : forecasts) {
     if (f.kind != ReadingKind::forecast || f.step <= Seconds{0}) continue;
     const TimePoint end = f.timestamp + f.step;
-    if (end > now) continue;  // its target has not passed yet
-    const auto actual = observed(f.timestamp, end);
+    if (end > now_) continue;  // its target has not passed yet
+    const auto actual = window_mean(observed_->series, f.timestamp, end);
     if (!actual) continue;
     const Seconds lead = std::max(Seconds{0}, f.timestamp - f.issued_at);
-    buckets[lead_bucket(lead)].add(f.gco2_per_kwh, *actual);
-    all.add(f.gco2_per_kwh, *actual);
+    buckets_[lead_bucket(lead)].add(f.gco2_per_kwh, *actual);
+    all_.add(f.gco2_per_kwh, *actual);
     scored.push_back(Scored{f.issued_at, f.timestamp, lead, f.gco2_per_kwh - *actual});
   }
-  ForecastErrorModel model;
-  for (std::size_t i = 0; i < kLeadBuckets; ++i)
-    model.by_lead[i] = buckets[i].stats();
-  model.overall = all.stats();
-
   // Persistence, within each snapshot: an early point's error against each later point's.
   std::sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
     return a.issued != b.issued ? a.issued < b.issued : a.timestamp < b.timestamp;
   });
   constexpr Seconds kPresentLead{3 * 3600};
-  const double bias = model.overall.bias_g;
-  PersistenceAccumulator persistence;
   for (std::size_t i = 0; i < scored.size();) {
     std::size_t end = i;
     while (end < scored.size() && scored[end].issued == scored[i].issued)
       ++end;
     for (std::size_t c = i; c < end && scored[c].lead < kPresentLead; ++c) {
       for (std::size_t k = c + 1; k < end; ++k) {
-        persistence.add(scored[k].timestamp - scored[c].timestamp, scored[c].error - bias,
-                        scored[k].error - bias);
+        persistence_.add(scored[k].timestamp - scored[c].timestamp, scored[c].error,
+                         scored[k].error);
       }
     }
     i = end;
   }
-  model.persistence = persistence.model();
+}
+
+ForecastErrorModel ForecastErrorLearner::model() const {
+  ForecastErrorModel model;
+  for (std::size_t i = 0; i < kLeadBuckets; ++i)
+    model.by_lead[i] = buckets_[i].stats();
+  model.overall = all_.stats();
+  model.persistence = persistence_.model(model.overall.bias_g);
   return model;
+}
+
+ForecastErrorModel learn_forecast_error(std::span<const Reading> forecasts,
+                                        std::span<const Reading> actuals, TimePoint now) {
+  ForecastErrorLearner learner(actuals, now);
+  learner.add(forecasts);
+  return learner.model();
 }
 
 }  // namespace gridshift

@@ -356,13 +356,11 @@ std::optional<EarlyStart> start_early(std::int64_t now, std::int64_t d, const Ev
                                  bi.error_over(best.start + d - shift, best.start + d) * bi.pue;
     error_margin = settings.error_margin * error_seconds / static_cast<double>(d);
   }
-  if (gain_margin > 0 && advantage < gain_margin && gain_margin >= error_margin) {
-    return EarlyStart{PlanReason::min_gain, gain_margin};
-  }
-  if (error_margin > 0 && advantage < error_margin) {
-    return EarlyStart{PlanReason::forecast_error, error_margin};
-  }
-  return std::nullopt;
+  // The wider margin decides, and names the reason.
+  const bool by_gain = gain_margin >= error_margin;
+  const double margin = by_gain ? gain_margin : error_margin;
+  if (!(advantage < margin)) return std::nullopt;
+  return EarlyStart{by_gain ? PlanReason::min_gain : PlanReason::forecast_error, margin};
 }
 
 Window to_window(const Candidate& c, const PlanningContext& context, std::int64_t duration) {
@@ -647,6 +645,28 @@ std::optional<double> window_mean(const RegionSeries& series, TimePoint start, T
   }
   if (covered != e - s) return std::nullopt;
   return sum / static_cast<double>(e - s);
+}
+
+std::vector<Point> observed_points(std::span<const Reading> actuals) {
+  std::vector<const Reading*> sorted;
+  sorted.reserve(actuals.size());
+  for (const auto& r : actuals) {
+    if (r.kind == ReadingKind::actual && r.step > Seconds{0}) sorted.push_back(&r);
+  }
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Reading* a, const Reading* b) {
+    return a->timestamp != b->timestamp ? a->timestamp < b->timestamp
+                                        : a->fetched_at < b->fetched_at;
+  });
+  std::vector<Point> points;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (i + 1 < sorted.size() && sorted[i + 1]->timestamp == sorted[i]->timestamp) continue;
+    const Reading& r = *sorted[i];
+    const TimePoint start = points.empty() ? r.timestamp : std::max(r.timestamp, points.back().end);
+    if (start < r.timestamp + r.step) {
+      points.push_back(Point{start, r.timestamp + r.step, r.gco2_per_kwh});
+    }
+  }
+  return points;
 }
 
 RegionSeries build_series(std::string region, double pue, std::span<const Reading> readings,

@@ -163,6 +163,10 @@ std::string format_decision(const PlanDecision& decision);
 RegionSeries build_series(std::string region, double pue, std::span<const Reading> readings,
                           TimePoint now, const ForecastErrorModel* errors = nullptr);
 
+// The points of observed actuals in hindsight: sorted by start, the newest fetch winning a
+// duplicate start, an interval overlapping the one before it clipped to start where that ends.
+std::vector<Point> observed_points(std::span<const Reading> actuals);
+
 // Indexes series for fast planning. Holds one table of window means per (region, duration),
 // built on first use from prefix sums, with a sparse table for range minima over the feasible
 // starts. Rebuild (or construct anew) when series change; reuse across `now` values otherwise.

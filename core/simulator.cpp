@@ -21,30 +21,48 @@ struct ReplayRegion {
   double pue = 1.0;
   const std::vector<Point>* actual = nullptr;
   std::vector<double> forecast;
-  std::size_t current = 0;  // index of the latest actual at the clock's time
-  ErrorAccumulator errors;  // forecast vs actual over the intervals that have ended
-  std::size_t scored = 0;   // intervals [0, scored) are in `errors`
+  std::size_t current = 0;    // index of the latest actual at the clock's time
+  ErrorAccumulator errors;    // forecast vs actual over the intervals that have ended
+  std::size_t forgotten = 0;  // intervals [forgotten, scored) are in `errors`
+  std::size_t scored = 0;
   PersistenceAccumulator persistence;
 };
 
-// Adds the intervals that ended by `now` to the region's error figures (the past only).
+// How far apart two hours may be for the persistence of their errors to be learned.
+constexpr std::size_t kPersistencePairs = 72;
+
+// Adds (sign 1) or takes back (sign -1) interval k of the region to its error figures: its
+// error, and its pairs with the kPersistencePairs intervals before it.
+void count_interval(ReplayRegion& r, std::size_t k, int sign) {
+  const auto& actual = *r.actual;
+  if (std::isnan(r.forecast[k])) return;
+  const double forecast = r.forecast[k];
+  const double value = actual[k].gco2_per_kwh;
+  if (sign > 0) {
+    r.errors.add(forecast, value);
+  } else {
+    r.errors.remove(forecast, value);
+  }
+  const double ek = forecast - value;
+  for (std::size_t c = k >= kPersistencePairs ? k - kPersistencePairs : 0; c < k; ++c) {
+    if (std::isnan(r.forecast[c])) continue;
+    const double ec = r.forecast[c] - actual[c].gco2_per_kwh;
+    if (sign > 0) {
+      r.persistence.add(actual[k].start - actual[c].start, ec, ek);
+    } else {
+      r.persistence.remove(actual[k].start - actual[c].start, ec, ek);
+    }
+  }
+}
+
+// Learns the region's error figures from the intervals that ended by `now` (the past only) and
+// within kForecastErrorWindow of it, as the daemon does from its snapshots: a sliding window.
 void learn_errors(ReplayRegion& r, TimePoint now) {
   const auto& actual = *r.actual;
-  while (r.scored < actual.size() && actual[r.scored].end <= now) {
-    const std::size_t k = r.scored;
-    if (!std::isnan(r.forecast[k])) {
-      r.errors.add(r.forecast[k], actual[k].gco2_per_kwh);
-      // Persistence on de-biased errors, as the daemon learns it; up to 3 days apart.
-      const double bias = r.errors.stats().bias_g;
-      const double ek = r.forecast[k] - actual[k].gco2_per_kwh - bias;
-      for (std::size_t c = k >= 72 ? k - 72 : 0; c < k; ++c) {
-        if (std::isnan(r.forecast[c])) continue;
-        r.persistence.add(actual[k].start - actual[c].start,
-                          r.forecast[c] - actual[c].gco2_per_kwh - bias, ek);
-      }
-    }
-    ++r.scored;
-  }
+  while (r.scored < actual.size() && actual[r.scored].end <= now)
+    count_interval(r, r.scored++, 1);
+  while (r.forgotten < r.scored && actual[r.forgotten].end <= now - kForecastErrorWindow)
+    count_interval(r, r.forgotten++, -1);
 }
 
 std::vector<double> aligned_forecast(const std::vector<Point>& actual,
@@ -95,7 +113,7 @@ RegionSeries view_at(const ReplayRegion& r, TimePoint now, TimePoint until, bool
   if (!std::isnan(r.forecast[r.current])) {
     present_error = r.forecast[r.current] - present.gco2_per_kwh;
   }
-  const auto persistence = r.persistence.model();
+  const auto persistence = r.persistence.model(errors ? errors->bias_g : 0.0);
   for (std::size_t j = r.current + 1; j < actual.size() && actual[j].start < until; ++j) {
     if (std::isnan(r.forecast[j])) continue;  // a gap: windows across it are not scored
     Point p{actual[j].start, actual[j].end, r.forecast[j]};

@@ -33,7 +33,8 @@ struct SimulationOptions {
   std::uint64_t seed = 1;
   std::map<std::string, double, std::less<>> pue;  // per region; 1.0 when absent
   // Learn each region's forecast error from the trace's past only (intervals that ended before
-  // the simulated now), as the daemon does from its snapshots, and let the planner use it
+  // the simulated now, within the last kForecastErrorWindow), as the daemon does from its
+  // snapshots, and let the planner use it
   // (bias correction, error margin). A trace forecast has no issue times: like the trace_file
   // feed, which reissues it every hour, every lead sees the same errors, so one figure serves.
   bool learn_forecast_error = true;

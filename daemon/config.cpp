@@ -419,6 +419,18 @@ class Parser {
     return value;
   }
 
+  // A number in [least, most] (or [least, most) when `below_most`), assigned to `out`.
+  void read_bounded(const Entry& e, double least, double most, bool below_most, double& out) {
+    auto value = read_number(e);
+    if (!value) return;
+    if (*value < least || (below_most ? *value >= most : *value > most)) {
+      add(e, fmt::format("must be at least {} and {} {}, found {}", least,
+                         below_most ? "below" : "at most", most, e.value.Scalar()));
+      return;
+    }
+    out = *value;
+  }
+
   // `most` bounds what makes sense for the key: a tick of 99999d is a typo, not a setting.
   void read_duration(const Entry& e, Seconds& out, bool positive, Seconds most) {
     if (!scalar(e, "a duration such as 90s, 15m, 4h or 2d")) return;
@@ -575,21 +587,9 @@ class Parser {
       } else if (e.key == "dispatch_slack") {
         read_duration(e, s.dispatch_slack, false, kWeek);
       } else if (e.key == "min_gain") {
-        if (auto value = read_number(e)) {
-          if (*value < 0.0 || *value >= 1.0) {
-            add(e, fmt::format("must be at least 0 and below 1, found {}", e.value.Scalar()));
-          } else {
-            s.min_gain = *value;
-          }
-        }
+        read_bounded(e, 0, 1, /*below_most=*/true, s.min_gain);
       } else if (e.key == "error_margin") {
-        if (auto value = read_number(e)) {
-          if (*value < 0.0 || *value > 10.0) {
-            add(e, fmt::format("must be at least 0 and at most 10, found {}", e.value.Scalar()));
-          } else {
-            s.error_margin = *value;
-          }
-        }
+        read_bounded(e, 0, 10, /*below_most=*/false, s.error_margin);
       } else if (e.key == "max_staleness") {
         read_duration(e, s.max_staleness, true, kYear * 2);
       } else if (e.key == "max_concurrent_dispatches") {

@@ -6,9 +6,30 @@
 #include "daemon/logging.h"
 
 namespace gridshift {
+namespace {
 
-void ForecastErrors::refresh(const Config& config, ReadingStore& store, TimePoint now, bool force) {
-  if (!force && learned_at_ && now - *learned_at_ < kErrorRefresh && now >= *learned_at_) return;
+// Snapshots are read a day of issue times at a time: a week of them at once (some 12,000
+// readings per feed and location for hourly 72-hour forecasts) would only raise the heap's peak.
+constexpr Seconds kReadChunk{24 * 3600};
+
+Result<ForecastErrorModel> learn(ReadingStore& store, const std::string& feed,
+                                 const std::string& location, TimePoint now) {
+  // Forecasts issued in the window target up to a few days later: these actuals cover them.
+  auto actuals = store.actuals(feed, location, now - kForecastErrorWindow, now);
+  if (!actuals) return actuals.error();
+  ForecastErrorLearner learner(*actuals, now);
+  for (TimePoint from = now - kForecastErrorWindow; from < now; from += kReadChunk) {
+    auto forecasts = store.forecasts_issued(feed, location, from, std::min(now, from + kReadChunk));
+    if (!forecasts) return forecasts.error();
+    learner.add(*forecasts);
+  }
+  return learner.model();
+}
+
+}  // namespace
+
+void ForecastErrors::refresh(const Config& config, ReadingStore& store, TimePoint now) {
+  if (learned_at_ && now >= *learned_at_ && now - *learned_at_ < kErrorRefresh) return;
   learned_at_ = now;
   auto log = subsystem_logger("scheduler");
   std::map<std::pair<std::string, std::string>, ForecastErrorModel> fresh;
@@ -16,16 +37,14 @@ void ForecastErrors::refresh(const Config& config, ReadingStore& store, TimePoin
     for (const auto& feed : region.feeds) {
       auto key = std::make_pair(feed, feed_location(config, feed, region));
       if (fresh.contains(key)) continue;
-      auto forecasts = store.forecasts_issued(key.first, key.second, now - kErrorWindow, now);
-      // Forecasts issued in the window target up to a few days later: actuals cover it all.
-      auto actuals = store.actuals(key.first, key.second, now - kErrorWindow, now);
-      if (!forecasts || !actuals) {
-        log->warn("forecast errors of feed {} for {} not learned: cannot read the cache", key.first,
-                  key.second);
+      auto learned = learn(store, key.first, key.second, now);
+      if (!learned) {
+        log->warn("forecast errors of feed {} for {} not learned: cannot read the cache ({})",
+                  key.first, key.second, learned.error().message);
         if (auto old = models_.find(key); old != models_.end()) fresh[key] = old->second;
         continue;
       }
-      fresh[key] = learn_forecast_error(*forecasts, *actuals, now);
+      fresh[key] = *learned;
     }
   }
   models_ = std::move(fresh);

@@ -1,8 +1,8 @@
 // The daemon's forecast-error figures (DESIGN.md §11): one ForecastErrorModel per (feed,
 // location) of the configured regions, learned from the stored forecast snapshots and actuals
-// of the last kErrorWindow, refreshed at most once per kErrorRefresh. The scheduler corrects
-// forecasts with them; GET /v1/regions and /metrics show them. Owned by the Daemon; used on its
-// io_context thread only.
+// of the last kForecastErrorWindow, refreshed at most once per kErrorRefresh. The scheduler
+// corrects forecasts with them; GET /v1/regions and /metrics show them. Owned by the Daemon; used
+// on its io_context thread only.
 #pragma once
 
 #include <map>
@@ -17,15 +17,14 @@
 
 namespace gridshift {
 
-// How far back forecasts are scored, and how often the figures are learned again.
-inline constexpr Seconds kErrorWindow{7 * 24 * 3600};
+// How often the figures are learned again (over core's kForecastErrorWindow).
 inline constexpr Seconds kErrorRefresh{3600};
 
 class ForecastErrors {
  public:
-  // Learns again when the figures are older than kErrorRefresh (or `force`). A store error
-  // leaves the previous figures of that feed and location in place.
-  void refresh(const Config& config, ReadingStore& store, TimePoint now, bool force = false);
+  // Learns again when the figures are older than kErrorRefresh (or from the future: a clock
+  // set back). A store error leaves the previous figures of that feed and location in place.
+  void refresh(const Config& config, ReadingStore& store, TimePoint now);
 
   // nullptr when nothing was learned for this feed and location.
   const ForecastErrorModel* find(const std::string& feed, const std::string& location) const;

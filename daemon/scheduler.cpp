@@ -297,13 +297,7 @@ RegionSeries Scheduler::hindsight_series(const RegionConfig& region, TimePoint f
     if (!actuals || actuals->empty()) continue;
     series.feed = feed;
     series.signal = actuals->front().signal;
-    for (const auto& r : *actuals) {
-      const TimePoint start =
-          series.points.empty() ? r.timestamp : std::max(r.timestamp, series.points.back().end);
-      if (start < r.timestamp + r.step) {
-        series.points.push_back(Point{start, r.timestamp + r.step, r.gco2_per_kwh});
-      }
-    }
+    series.points = observed_points(*actuals);
     break;
   }
   return series;
@@ -345,11 +339,8 @@ std::string Scheduler::compute_accounting(const Job& job) const {
 bool Scheduler::awaits_readings(const Job& job, TimePoint now) const {
   if (!is_terminal(job.state) || !job.finished_at || !job.started_at || !job.region) return false;
   if (now > *job.finished_at + config_.scheduler.max_staleness + kLateReadingsGrace) return false;
-  const auto a = parse_object(job.accounting_json);
-  auto missing = [&](const char* key) { return !a.contains(key) || a[key].is_null(); };
-  if (missing("actual_g")) return true;
-  if (job.state != JobState::succeeded || a.value("run_seconds", 0) <= 0) return false;
-  return missing("baseline_g") || missing("oracle_g");
+  const auto accounting = accounting_from_json(job.accounting_json);
+  return !accounting || accounting->incomplete();
 }
 
 void Scheduler::fill_late_accounting(TimePoint now) {
@@ -631,10 +622,16 @@ void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint no
         jobs_.update_if(job, JobState::queued,
                         event_for(job, now, "deadline_missed", message, decision_json(decision))));
   }
-  // The job keeps its latest exclusions beside its accounting (the job JSON shows them).
-  auto stored = parse_object(job.accounting_json);
-  const auto excluded = excluded_json(decision.excluded);
-  const bool exclusions_changed = stored.value("excluded", nlohmann::json::array()) != excluded;
+  // The job keeps its latest exclusions beside its accounting (the job JSON shows them). Most
+  // jobs have none, before and after: then nothing is parsed on this per-job, per-cycle path.
+  bool exclusions_changed = false;
+  nlohmann::json stored;
+  nlohmann::json excluded;
+  if (!decision.excluded.empty() || job.accounting_json.find("\"excluded\"") != std::string::npos) {
+    stored = parse_object(job.accounting_json);
+    excluded = excluded_json(decision.excluded);
+    exclusions_changed = stored.value("excluded", nlohmann::json::array()) != excluded;
+  }
   const bool changed = job.planned_start != decision.start || exclusions_changed;
   if (!changed) {
     log->debug("{}", format_decision(decision));

@@ -20,6 +20,21 @@ inline std::vector<Point> hourly_points(TimePoint start, const std::vector<doubl
   return points;
 }
 
+// An hourly reading of feed "f" for location "x", issued (and fetched) at `issued`.
+inline Reading hourly_reading(ReadingKind kind, TimePoint timestamp, double value,
+                              TimePoint issued) {
+  Reading r;
+  r.feed = "f";
+  r.location = "x";
+  r.kind = kind;
+  r.timestamp = timestamp;
+  r.step = Seconds{3600};
+  r.gco2_per_kwh = value;
+  r.issued_at = issued;
+  r.fetched_at = issued;
+  return r;
+}
+
 inline RegionSeries hourly_series(std::string region, TimePoint start,
                                   const std::vector<double>& values, double pue = 1.0,
                                   SignalType signal = SignalType::average) {

@@ -155,6 +155,25 @@ TEST(Accounting, LateReadingsCompleteTheFigures) {
   EXPECT_NEAR(*later.savings, 1.0 - 300.0 / 700.0, 1e-12);
 }
 
+TEST(Accounting, TheStoredFormReadsBack) {
+  const PlanningContext observed({hourly("a", {400, 300, 200, 100, 500, 600}, 1.0)});
+  auto in = two_hour_job_run(0, 0.5);
+  in.outcome = JobOutcome::failed;
+  const auto failed = account_job(in, observed, no_slack());
+  EXPECT_EQ(accounting_from_json(accounting_to_json(failed)), failed);
+  const auto done = account_job(two_hour_job_run(3, 4), observed, no_slack());
+  EXPECT_EQ(accounting_from_json(accounting_to_json(done)), done);
+  // Before outcomes and run lengths were stored: a succeeded run of length 0.
+  const auto legacy = accounting_from_json(R"({"actual_g": 5, "planned_score": 3})");
+  ASSERT_TRUE(legacy);
+  EXPECT_EQ(legacy->outcome, JobOutcome::succeeded);
+  EXPECT_EQ(legacy->run, Seconds{0});
+  EXPECT_FALSE(legacy->incomplete());
+  EXPECT_TRUE(accounting_from_json(R"({"actual_g": null})")->incomplete());
+  EXPECT_FALSE(accounting_from_json("").has_value());
+  EXPECT_FALSE(accounting_from_json("[1]").has_value());
+}
+
 TEST(Accounting, SmallFiguresKeepADecimal) {
   EXPECT_EQ(format_grams(0.4), "0.4 g");
   EXPECT_EQ(format_grams(2.6), "2.6 g");

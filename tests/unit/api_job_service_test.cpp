@@ -62,6 +62,16 @@ class JobServiceTest : public ::testing::Test {
     EXPECT_EQ(r.status, 201) << r.body;
     return json(r).value("id", "");
   }
+  // A 1-hour, 1 kW job that ran 20:00-21:00 and ended in `state` with these accounting figures.
+  void store_ended(JobState state, const char* accounting) {
+    const auto id = submit(R"({"name": "a", "duration": "1h", "power_watts": 1000})");
+    Job job = **store_.get(id);
+    job.state = state;
+    job.started_at = at(26, 20);
+    job.finished_at = at(26, 21);
+    job.accounting_json = accounting;
+    ASSERT_TRUE(store_.update(job, JobEvent{0, id, at(26, 21), "state", "done", ""}));
+  }
   void set_state(const std::string& id, JobState state) {
     Job job = **store_.get(id);
     job.state = state;
@@ -203,15 +213,8 @@ TEST_F(JobServiceTest, ReportSumsTheAccountingOfFinishedJobsPerSignal) {
       R"({"signal": "average", "actual_g": 100, "baseline_g": 300, "oracle_g": 90})",
       R"({"signal": "average", "actual_g": 50, "baseline_g": 100, "oracle_g": 50})",
       R"({"signal": "marginal", "actual_g": 400, "baseline_g": 500, "oracle_g": null})"};
-  for (const char* figures : accounting) {
-    const auto id = submit(R"({"name": "a", "duration": "1h", "power_watts": 1000})");
-    Job job = **store_.get(id);
-    job.state = JobState::succeeded;
-    job.started_at = at(26, 20);
-    job.finished_at = at(26, 21);
-    job.accounting_json = figures;
-    ASSERT_TRUE(store_.update(job, JobEvent{0, id, at(26, 21), "state", "done", ""}));
-  }
+  for (const char* figures : accounting)
+    store_ended(JobState::succeeded, figures);
   auto report = json(request("GET", "/v1/report"));
   EXPECT_EQ(report["jobs_accounted"], 3);
   EXPECT_DOUBLE_EQ(report["emissions_g"].get<double>(), 550.0);
@@ -225,6 +228,35 @@ TEST_F(JobServiceTest, ReportSumsTheAccountingOfFinishedJobsPerSignal) {
   EXPECT_DOUBLE_EQ(average["oracle_g"].get<double>(), 140.0);
   EXPECT_NEAR(average["savings"].get<double>(), 0.625, 1e-12);
   EXPECT_DOUBLE_EQ(report["by_signal"]["marginal"]["saved_g"].get<double>(), 100.0);
+}
+
+TEST_F(JobServiceTest, ReportSumsFailedAndCancelledGramsApart) {
+  // One success, and a failed job whose (older, pre-outcome) accounting still carried a
+  // baseline: it must not count as saving anything.
+  const std::pair<JobState, const char*> jobs[] = {
+      {JobState::succeeded, R"({"signal": "average", "actual_g": 100, "baseline_g": 300})"},
+      {JobState::failed, R"({"signal": "average", "actual_g": 0.5, "baseline_g": 400})"},
+      {JobState::cancelled, R"({"signal": "average", "outcome": "cancelled", "actual_g": 2})"}};
+  for (const auto& [state, figures] : jobs)
+    store_ended(state, figures);
+  auto report = json(request("GET", "/v1/report"));
+  EXPECT_EQ(report["jobs_accounted"], 1);
+  EXPECT_DOUBLE_EQ(report["emissions_g"].get<double>(), 100.0);
+  EXPECT_DOUBLE_EQ(report["saved_g"].get<double>(), 200.0);
+  EXPECT_EQ(report["failed_or_cancelled"]["jobs_accounted"], 2);
+  EXPECT_DOUBLE_EQ(report["failed_or_cancelled"]["emissions_g"].get<double>(), 2.5);
+}
+
+TEST_F(JobServiceTest, TheJobShowsItsExclusionsApartFromItsAccounting) {
+  const auto id = submit(R"({"name": "x", "duration": "1h"})");
+  Job job = **store_.get(id);
+  job.accounting_json =
+      R"({"planned_score": 10, "excluded": [{"region": "r", "reason": "no fresh data"}]})";
+  ASSERT_TRUE(store_.update(job, JobEvent{0, id, at(26, 18), "planned", "held", ""}));
+  auto shown = json(request("GET", "/v1/jobs/" + id));
+  ASSERT_EQ(shown["excluded"].size(), 1u);
+  EXPECT_EQ(shown["excluded"][0]["reason"], "no fresh data");
+  EXPECT_FALSE(shown["accounting"].contains("excluded"));
 }
 
 TEST_F(JobServiceTest, HealthTakesTheFeedsFromTheHook) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/planner.h"
+#include "support/hourly_series.h"
 
 namespace gridshift {
 namespace {
@@ -16,15 +17,15 @@ TimePoint at_hour(int h) {
 }
 
 Reading reading(ReadingKind kind, int hour, double value, int issued_hour) {
-  Reading r;
-  r.feed = "f";
-  r.location = "x";
-  r.kind = kind;
-  r.timestamp = at_hour(hour);
-  r.step = Seconds{3600};
-  r.gco2_per_kwh = value;
-  r.issued_at = kind == ReadingKind::actual ? r.timestamp : at_hour(issued_hour);
-  return r;
+  return testing::hourly_reading(kind, at_hour(hour), value, at_hour(issued_hour));
+}
+
+TEST(ForecastError, AnAccumulatorSlides) {
+  ErrorAccumulator acc;
+  acc.add(110, 100);
+  acc.add(80, 100);
+  acc.remove(110, 100);
+  EXPECT_EQ(acc.stats(), (ErrorStats{-20, 20, 1}));
 }
 
 TEST(ForecastError, LeadBucketsAndLabels) {
@@ -100,13 +101,51 @@ TEST(ForecastError, ABiasedFeedIsCorrectedAndChangesTheDecision) {
   EXPECT_DOUBLE_EQ(*corrected.score, 140);
 }
 
+TEST(ForecastError, SnapshotsFedInBatchesLearnWhatOneBatchLearns) {
+  std::vector<Reading> actuals, early, late;
+  for (int h = 0; h < 48; ++h)
+    actuals.push_back(reading(ReadingKind::actual, h, 100 + 3 * (h % 7), h));
+  for (int issued = 0; issued < 40; ++issued) {
+    for (int h = issued; h < issued + 6; ++h) {
+      (issued < 20 ? early : late)
+          .push_back(reading(ReadingKind::forecast, h, 110 + 5 * (h % 5), issued));
+    }
+  }
+  std::vector<Reading> all = early;
+  all.insert(all.end(), late.begin(), late.end());
+  ForecastErrorLearner learner(actuals, at_hour(48));
+  learner.add(late);
+  learner.add(early);
+  const auto batched = learner.model();
+  const auto whole = learn_forecast_error(all, actuals, at_hour(48));
+  EXPECT_EQ(batched.overall.samples, 240u);
+  EXPECT_NEAR(batched.overall.bias_g, whole.overall.bias_g, 1e-9);
+  EXPECT_NEAR(batched.overall.mae_g, whole.overall.mae_g, 1e-9);
+  for (std::size_t b = 0; b < kLeadBuckets; ++b) {
+    EXPECT_EQ(batched.by_lead[b].samples, whole.by_lead[b].samples);
+    EXPECT_NEAR(batched.persistence.slope[b], whole.persistence.slope[b], 1e-9);
+  }
+  EXPECT_NE(whole.persistence.slope[1], 0.0);  // the pairs did teach something
+}
+
 TEST(ForecastError, PersistenceCarriesThePresentErrorForward) {
   PersistenceAccumulator acc;
   // The error one hour later is always half the present one.
   for (int i = 0; i < 30; ++i)
     acc.add(Seconds{3600}, 10.0 + i, (10.0 + i) / 2);
-  const auto p = acc.model();
+  const auto p = acc.model(0);
   EXPECT_DOUBLE_EQ(p.expected(Seconds{3600}, 20), 10);
+  // Pairs taken back leave the figures as they were (the simulator's sliding window).
+  PersistenceAccumulator slid = acc;
+  slid.add(Seconds{3600}, 5, 50);
+  slid.remove(Seconds{3600}, 5, 50);
+  EXPECT_NEAR(slid.model(0).slope[1], p.slope[1], 1e-12);
+  // The slope is fitted on de-biased errors: with bias 10, errors 10 + i and 10 + i / 2 are
+  // i and i / 2 around it.
+  PersistenceAccumulator biased;
+  for (int i = 1; i <= 30; ++i)
+    biased.add(Seconds{3600}, 10.0 + i, 10.0 + i / 2.0);
+  EXPECT_NEAR(biased.model(10).slope[1], 0.5, 1e-12);
   EXPECT_DOUBLE_EQ(p.expected(Seconds{7200}, 20), 0);  // no samples at 2 h
   // Forecast 150, no bias, the present ran 20 high: 150 - 0.5 x 20 = 140.
   EXPECT_DOUBLE_EQ(correct_forecast(150, ErrorStats{0, 5, 100}, p, Seconds{3600}, 20), 140);

@@ -424,16 +424,7 @@ TEST(Planner, BestWindowIgnoresDispatchRules) {
 }
 
 Reading reading(ReadingKind kind, double h, double value, double issued_h = 0) {
-  Reading r;
-  r.feed = "f";
-  r.location = "x";
-  r.kind = kind;
-  r.timestamp = hours(h);
-  r.step = Seconds{3600};
-  r.gco2_per_kwh = value;
-  r.issued_at = hours(issued_h);
-  r.fetched_at = hours(issued_h);
-  return r;
+  return testing::hourly_reading(kind, hours(h), value, hours(issued_h));
 }
 
 TEST(BuildSeries, LatestActualForThePresentNewestForecastForTheFuture) {
