@@ -94,6 +94,29 @@ std::string format_grams(const nlohmann::json& grams) {
   return format_grams(grams.get<double>());
 }
 
+namespace {
+
+// "europe-west9 (no fresh data); europe-north1 (not configured)", or "" for none.
+std::string excluded_text(const nlohmann::json& excluded) {
+  std::string out;
+  if (!excluded.is_array()) return out;
+  for (const auto& e : excluded) {
+    out +=
+        fmt::format("{}{} ({})", out.empty() ? "" : "; ", str(e.value("region", nlohmann::json())),
+                    str(e.value("reason", nlohmann::json())));
+  }
+  return out;
+}
+
+// "MAE 11.4, bias +3.1 g/kWh", or "-" before any forecast was scored.
+std::string forecast_error_text(const nlohmann::json& error) {
+  if (!error.is_object() || !error.value("mae_g", nlohmann::json()).is_number()) return "-";
+  return fmt::format("MAE {:.1f}, bias {:+.1f}", error["mae_g"].get<double>(),
+                     error.value("bias_g", 0.0));
+}
+
+}  // namespace
+
 std::string render_jobs(const nlohmann::json& list, TimePoint now) {
   std::vector<std::vector<std::string>> rows = {
       {"ID", "NAME", "STATE", "REGION", "SUBMITTED", "DEADLINE"}};
@@ -137,8 +160,15 @@ std::string render_job(const nlohmann::json& job, TimePoint now) {
       {"finished:", format_time_field(field("finished_at"), now)},
       {"remote job:", str(field("remote_name"))}};
   if (field("error").is_string()) rows.push_back({"error:", str(field("error"))});
+  if (auto excluded = excluded_text(field("excluded")); !excluded.empty()) {
+    rows.push_back({"not ranked:", excluded});
+  }
   const auto accounting = field("accounting");
   if (accounting.is_object()) {
+    const auto outcome = accounting.value("outcome", nlohmann::json());
+    if (outcome.is_string() && outcome != "succeeded") {
+      rows.push_back({"outcome:", str(outcome) + " (emissions count, savings do not)"});
+    }
     rows.push_back({"emissions:", format_grams(accounting.value("actual_g", nlohmann::json()))});
     rows.push_back({"baseline:", format_grams(accounting.value("baseline_g", nlohmann::json()))});
     rows.push_back({"savings:", percent(accounting.value("savings", nlohmann::json()))});
@@ -158,8 +188,9 @@ std::string render_job(const nlohmann::json& job, TimePoint now) {
 }
 
 std::string render_regions(const nlohmann::json& regions, TimePoint now) {
-  std::vector<std::vector<std::string>> rows = {
-      {"REGION", "INTENSITY", "SIGNAL", "FEED", "OBSERVED", "STATUS", "FORECAST UNTIL"}};
+  std::vector<std::vector<std::string>> rows = {{"REGION", "INTENSITY", "SIGNAL", "FEED",
+                                                 "OBSERVED", "STATUS", "FORECAST UNTIL",
+                                                 "FORECAST ERROR"}};
   for (const auto& r : regions.value("regions", nlohmann::json::array())) {
     auto observed = time_of(r.value("observed_at", nlohmann::json()));
     rows.push_back(
@@ -167,7 +198,8 @@ std::string render_regions(const nlohmann::json& regions, TimePoint now) {
          intensity_text(r.value("intensity", nlohmann::json())),
          str(r.value("signal", nlohmann::json())), str(r.value("feed", nlohmann::json())),
          observed ? format_age(now - *observed) : "-", r.value("stale", false) ? "STALE" : "fresh",
-         format_time_field(r.value("forecast_horizon", nlohmann::json()), now, false)});
+         format_time_field(r.value("forecast_horizon", nlohmann::json()), now, false),
+         forecast_error_text(r.value("forecast_error", nlohmann::json()))});
   }
   return table(rows);
 }
@@ -190,6 +222,12 @@ std::string render_report(const nlohmann::json& report) {
                      format_grams(report.value("baseline_g", nlohmann::json())));
   out += fmt::format("saved: {} ({})\n", format_grams(report.value("saved_g", nlohmann::json())),
                      percent(report.value("savings", nlohmann::json())));
+  const auto unsuccessful = report.value("failed_or_cancelled", nlohmann::json());
+  if (unsuccessful.is_object() && unsuccessful.value("jobs_accounted", 0) > 0) {
+    out += fmt::format("failed or cancelled: {} jobs, {} emitted (no savings counted)\n",
+                       unsuccessful.value("jobs_accounted", 0),
+                       format_grams(unsuccessful.value("emissions_g", nlohmann::json())));
+  }
   return out;
 }
 
@@ -211,6 +249,9 @@ std::string render_plan(const nlohmann::json& plan) {
   out += fmt::format("saved: {} ({})\n", format_grams(plan.value("saved_g", nlohmann::json())),
                      percent(plan.value("savings", nlohmann::json())));
   if (plan.contains("reason")) out += fmt::format("why: {}\n", str(plan["reason"]));
+  if (auto excluded = excluded_text(plan.value("excluded", nlohmann::json())); !excluded.empty()) {
+    out += fmt::format("not ranked: {}\n", excluded);
+  }
   return out;
 }
 

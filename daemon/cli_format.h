@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "core/units.h"
 
 namespace gridshift {
 
@@ -19,6 +20,7 @@ std::string format_local_time(TimePoint t);
 // "-" for null.
 std::string format_time_field(const nlohmann::json& value, TimePoint now, bool with_age = true);
 // "412 g" below a kilogram, "1.93 kg" above; "-" for null.
+// A JSON figure as format_grams(double) shows it (core/units.h); "-" when not a number.
 std::string format_grams(const nlohmann::json& grams);
 
 std::string render_jobs(const nlohmann::json& list, TimePoint now);

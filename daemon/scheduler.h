@@ -71,6 +71,9 @@ class Scheduler {
   const Histogram& cycle_seconds() const { return cycle_seconds_; }
   // Queued jobs that could no longer start in time to meet their deadline (DESIGN §11).
   std::uint64_t deadline_missed() const { return deadline_missed_; }
+  // The earliest planned start of a job the last cycle held: the loop wakes then when it comes
+  // before the next tick.
+  std::optional<TimePoint> next_planned_start() const { return next_planned_start_; }
   // What makes health `degraded` on the scheduler's side: quarantined jobs, failing writes.
   std::vector<std::string> problems() const;
 

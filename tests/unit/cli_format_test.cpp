@@ -119,6 +119,39 @@ TEST_F(CliFormat, ReportAndPlanShowGramsAndPercent) {
   EXPECT_NE(planned.find("2026-11-27 02:00 +0100"), std::string::npos);
 }
 
+TEST_F(CliFormat, ExclusionsOutcomesForecastErrorsAndSmallGrams) {
+  auto job = nlohmann::json::parse(R"({"id": "j-1", "state": "failed",
+    "excluded": [{"region": "europe-north1", "reason": "not configured"}],
+    "accounting": {"outcome": "failed", "actual_g": 0.4, "baseline_g": null, "savings": null}})");
+  const auto text = render_job(job, at(26, 18));
+  EXPECT_NE(text.find("not ranked:"), std::string::npos) << text;
+  EXPECT_NE(text.find("europe-north1 (not configured)"), std::string::npos) << text;
+  EXPECT_NE(text.find("failed (emissions count, savings do not)"), std::string::npos) << text;
+  EXPECT_NE(text.find("0.4 g"), std::string::npos) << text;
+
+  auto regions = nlohmann::json::parse(R"({"regions": [
+    {"name": "europe-west2", "intensity": 182.0, "signal": "average", "feed": "uk",
+     "observed_at": "2026-11-26T17:46:00Z", "stale": false, "forecast_horizon": null,
+     "forecast_error": {"bias_g": 3.14, "mae_g": 11.42, "samples": 300, "by_lead": []}},
+    {"name": "europe-west9", "intensity": null, "stale": true, "forecast_error": null}]})");
+  const auto table = render_regions(regions, at(26, 18));
+  EXPECT_NE(table.find("FORECAST ERROR"), std::string::npos);
+  EXPECT_NE(table.find("MAE 11.4, bias +3.1"), std::string::npos) << table;
+
+  auto report = nlohmann::json::parse(R"({"jobs": {"total": 1}, "emissions_g": null,
+    "failed_or_cancelled": {"jobs_accounted": 1, "emissions_g": 2.6}})");
+  EXPECT_NE(render_report(report).find("failed or cancelled: 1 jobs, 2.6 g emitted"),
+            std::string::npos)
+      << render_report(report);
+
+  auto plan = nlohmann::json::parse(R"({"action": "dispatch", "region": "europe-west2",
+    "reason": "no forecast: only the place can be chosen",
+    "excluded": [{"region": "us-east1", "reason": "no fresh data"}]})");
+  const auto planned = render_plan(plan);
+  EXPECT_NE(planned.find("why: no forecast: only the place can be chosen"), std::string::npos);
+  EXPECT_NE(planned.find("not ranked: us-east1 (no fresh data)"), std::string::npos) << planned;
+}
+
 TEST_F(CliFormat, ErrorsNameTheirFields) {
   const auto text = render_error(400, R"({"error": {"code": "invalid_job", "message": "bad",
     "details": [{"field": "duration", "message": "required", "line": 3}]}})");

@@ -528,5 +528,93 @@ TEST_F(SchedulerTest, TheWholeCycleIsMeasured) {
   EXPECT_EQ(scheduler_->cycle_seconds().count(), 2u);
 }
 
+TEST_F(SchedulerTest, WakesAtTheEarliestPlannedStartBeforeTheNextTick) {
+  store_evening("europe-west2");
+  submit("j-dip");
+  cycle();
+  EXPECT_EQ(scheduler_->next_planned_start(), kStart + 2 * kHour);
+  // Once nothing is held, nothing is awaited.
+  clock_.set(kStart + 2 * kHour);
+  ASSERT_TRUE(store_.upsert(std::vector<Reading>{actual("europe-west2", clock_.now(), 100)}));
+  cycle();
+  EXPECT_EQ(load("j-dip").state, JobState::running);
+  EXPECT_FALSE(scheduler_->next_planned_start().has_value());
+}
+
+TEST_F(SchedulerTest, CandidatesNotRankedAreNamedOnTheJob) {
+  store_evening("europe-west2");
+  submit("j-named", Policy::best_window, kHour, 10 * kHour,
+         {"europe-west2", "europe-west9", "europe-north1"});
+  cycle();
+  const auto stored = nlohmann::json::parse(load("j-named").accounting_json);
+  ASSERT_TRUE(stored.contains("excluded")) << stored.dump();
+  EXPECT_EQ(stored["excluded"],
+            nlohmann::json::parse(R"([{"region": "europe-west9", "reason": "no fresh data"},
+                                      {"region": "europe-north1", "reason": "not configured"}])"));
+}
+
+TEST_F(SchedulerTest, LateReadingsFillTheAccountingIn) {
+  // Only the first hour of a 2-hour run is observed when it ends.
+  ASSERT_TRUE(store_.upsert(std::vector<Reading>{actual("europe-west2", kStart, 300)}));
+  submit("j-late", Policy::now, 2 * kHour);
+  cycle();
+  ASSERT_EQ(load("j-late").state, JobState::running);
+  clock_.set(kStart + 2 * kHour);
+  cycle();
+  Job job = load("j-late");
+  ASSERT_EQ(job.state, JobState::succeeded);
+  auto accounting = nlohmann::json::parse(job.accounting_json);
+  EXPECT_TRUE(accounting["actual_g"].is_null()) << accounting.dump();
+
+  // The second hour's reading arrives: 1 kW x (1 h x 300 + 1 h x 200) = 500 g, and the
+  // baseline (the same 2 hours from submission) is the same.
+  ASSERT_TRUE(store_.upsert(std::vector<Reading>{actual("europe-west2", kStart + kHour, 200)}));
+  clock_.set(kStart + 2 * kHour + Seconds{60});
+  cycle();
+  job = load("j-late");
+  accounting = nlohmann::json::parse(job.accounting_json);
+  EXPECT_DOUBLE_EQ(accounting["actual_g"].get<double>(), 500) << accounting.dump();
+  EXPECT_DOUBLE_EQ(accounting["baseline_g"].get<double>(), 500);
+  EXPECT_EQ(accounting["run_seconds"], 7200);
+  EXPECT_EQ(event_types("j-late").back(), "accounting");
+  // Complete: later cycles leave it alone.
+  const auto events = event_types("j-late").size();
+  clock_.set(kStart + 3 * kHour);
+  cycle();
+  EXPECT_EQ(event_types("j-late").size(), events);
+}
+
+TEST_F(SchedulerTest, ForecastErrorsCorrectTheFeedsForecasts) {
+  // A day of hourly snapshots of europe-west2 that ran 40 high against an actual of 150.
+  std::vector<Reading> history;
+  for (int h = -24; h < 0; ++h) {
+    history.push_back(actual("europe-west2", kStart + h * kHour, 150));
+    history.push_back(forecast("europe-west2", kStart + h * kHour, kStart + h * kHour, 190));
+  }
+  // Now: 150, and the forecast says 180 from +1 h on, which means 140.
+  history.push_back(actual("europe-west2", kStart, 150));
+  for (int h = 1; h < 6; ++h)
+    history.push_back(forecast("europe-west2", kStart, kStart + h * kHour, 180));
+  ASSERT_TRUE(store_.upsert(history));
+  Job job = submit("j-biased", Policy::best_window, kHour, 5 * kHour);
+  auto raw = scheduler_->plan(job);
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(raw->action, PlanAction::dispatch);
+
+  ForecastErrors errors;
+  scheduler_->use_forecast_errors(errors);
+  cycle();
+  const auto* model = errors.find("grid", "europe-west2");
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->overall.samples, 24u);
+  EXPECT_DOUBLE_EQ(model->overall.bias_g, 40);
+  EXPECT_EQ(load("j-biased").state, JobState::queued);
+  auto corrected = scheduler_->plan(load("j-biased"));
+  ASSERT_TRUE(corrected);
+  EXPECT_EQ(corrected->action, PlanAction::hold);
+  EXPECT_EQ(corrected->start, kStart + kHour);
+  EXPECT_DOUBLE_EQ(*corrected->score, 140);
+}
+
 }  // namespace
 }  // namespace gridshift
