@@ -1,5 +1,6 @@
 // Benchmarks of SqliteStore on a real file (WAL, synchronous=FULL): reading upserts in
-// batches, the forecast query over a week of hourly data, and durable job inserts.
+// batches, the forecast query over a week of hourly data, learning the forecast-error model
+// from a week of snapshots (what the scheduler does hourly), and durable job inserts.
 // Run: storage_bench [--benchmark_filter=...]; the database lives in a fresh temp directory.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/forecast_errors.h"
 #include "storage/sqlite_store.h"
 
 namespace {
@@ -130,6 +132,31 @@ void BM_ForecastNext48h(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ForecastNext48h)->Unit(benchmark::kMicrosecond);
+
+// The daemon's hourly learning, per feed and location: a week of hourly snapshots of a 72-hour
+// forecast (as Electricity Maps or trace_file leave them) and the week's actuals.
+void BM_LearnForecastErrorsWeek(benchmark::State& state) {
+  BenchDb db;
+  std::vector<Reading> rows;
+  for (int h = 0; h < 168; ++h) {
+    const TimePoint t = kStart + hours{h};
+    rows.push_back(reading(ReadingKind::actual, t, t, 100.0 + h % 50));
+    for (int ahead = 0; ahead < 72; ++ahead) {
+      rows.push_back(reading(ReadingKind::forecast, t + hours{ahead}, t, 95.0 + (h + ahead) % 60));
+    }
+  }
+  check(db.store().upsert(rows));
+  const TimePoint now = kStart + hours{168};
+  std::size_t scored = 0;
+  for (auto _ : state) {
+    auto model = check(gridshift::learn_forecast_errors(db.store(), "emaps", "FR", now));
+    scored = model.overall.samples;
+    benchmark::DoNotOptimize(model.overall.mae_g);
+  }
+  state.counters["rows"] = static_cast<double>(rows.size());
+  state.counters["scored"] = static_cast<double>(scored);
+}
+BENCHMARK(BM_LearnForecastErrorsWeek)->Unit(benchmark::kMillisecond);
 
 // Durable job submission: one transaction (job row + first event) committed with fsync.
 void BM_JobInsert(benchmark::State& state) {

@@ -12,8 +12,10 @@ namespace {
 // readings per feed and location for hourly 72-hour forecasts) would only raise the heap's peak.
 constexpr Seconds kReadChunk{24 * 3600};
 
-Result<ForecastErrorModel> learn(ReadingStore& store, const std::string& feed,
-                                 const std::string& location, TimePoint now) {
+}  // namespace
+
+Result<ForecastErrorModel> learn_forecast_errors(ReadingStore& store, const std::string& feed,
+                                                 const std::string& location, TimePoint now) {
   // Forecasts issued in the window target up to a few days later: these actuals cover them.
   auto actuals = store.actuals(feed, location, now - kForecastErrorWindow, now);
   if (!actuals) return actuals.error();
@@ -26,8 +28,6 @@ Result<ForecastErrorModel> learn(ReadingStore& store, const std::string& feed,
   return learner.model();
 }
 
-}  // namespace
-
 void ForecastErrors::refresh(const Config& config, ReadingStore& store, TimePoint now) {
   if (learned_at_ && now >= *learned_at_ && now - *learned_at_ < kErrorRefresh) return;
   learned_at_ = now;
@@ -37,7 +37,7 @@ void ForecastErrors::refresh(const Config& config, ReadingStore& store, TimePoin
     for (const auto& feed : region.feeds) {
       auto key = std::make_pair(feed, feed_location(config, feed, region));
       if (fresh.contains(key)) continue;
-      auto learned = learn(store, key.first, key.second, now);
+      auto learned = learn_forecast_errors(store, key.first, key.second, now);
       if (!learned) {
         log->warn("forecast errors of feed {} for {} not learned: cannot read the cache ({})",
                   key.first, key.second, learned.error().message);

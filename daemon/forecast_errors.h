@@ -36,6 +36,11 @@ class ForecastErrors {
   std::optional<TimePoint> learned_at_;
 };
 
+// One feed and location's figures from the store: its actuals and the snapshots issued in the
+// last kForecastErrorWindow, read a day of issue times at a time. What refresh() does for each.
+Result<ForecastErrorModel> learn_forecast_errors(ReadingStore& store, const std::string& feed,
+                                                 const std::string& location, TimePoint now);
+
 // {"bias_g", "mae_g", "samples", "by_lead": [{"lead", "bias_g", "mae_g", "samples"}]} or null.
 nlohmann::json forecast_error_json(const ForecastErrorModel* model);
 
