@@ -19,9 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "daemon/feed_poller.h"
+#include "daemon/config/config.h"
+#include "daemon/feeds/feed_poller.h"
+#include "daemon/feeds/registry.h"
 #include "fakes/fake_feed_server.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace {
 
@@ -116,7 +118,7 @@ int main(int argc, char** argv) {
   }
   auto config = parse_config("state_dir: " + dir.string() + "\n" + feeds_yaml + regions_yaml +
                                  "dispatch: {type: dry_run}\n",
-                             "bench.yaml");
+                             "bench.yaml", feed_schemas());
   if (!config) {
     std::fprintf(stderr, "%s\n", to_string(config.error()).c_str());
     return 1;

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/job_spec.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "tests/integration/api_raw_client.h"
 #include "tests/support/process.h"
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/forecast_errors.h"
-#include "storage/sqlite_store.h"
+#include "daemon/scheduler/forecast_errors.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace {
 

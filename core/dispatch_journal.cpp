@@ -1,4 +1,4 @@
-#include "core/dispatch_journal.h"
+#include "core/ports/dispatch_journal.h"
 
 namespace gridshift {
 

@@ -6,7 +6,7 @@
 #include <numeric>
 #include <random>
 
-#include "core/clock.h"
+#include "core/ports/clock.h"
 
 namespace gridshift {
 

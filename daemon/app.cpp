@@ -17,16 +17,17 @@
 #include <ostream>
 #include <system_error>
 
+#include "common/logging.h"
+#include "common/scrub.h"
+#include "common/system_clock.h"
 #include "core/encoding.h"
-#include "daemon/dry_run_target.h"
-#include "daemon/feed_routes.h"
-#include "daemon/local_target.h"
-#include "daemon/logging.h"
+#include "daemon/api/feed_routes.h"
+#include "daemon/feeds/registry.h"
 #include "daemon/metrics_sections.h"
-#include "daemon/scrub.h"
-#include "daemon/system_clock.h"
-#include "daemon/token_source.h"
-#include "daemon/vertex_target.h"
+#include "deploy/dry_run/dry_run_target.h"
+#include "deploy/local/local_target.h"
+#include "deploy/vertex_ai/token_source.h"
+#include "deploy/vertex_ai/vertex_target.h"
 
 namespace gridshift {
 namespace {
@@ -50,7 +51,7 @@ std::string credentials_directory() {
 }
 
 Config load_config_or_throw(const std::string& path) {
-  auto config = load_config_file(path);
+  auto config = load_config_file(path, feed_schemas());
   if (!config) throw InvalidConfigError(format_config_errors(path, config.error()));
   return std::move(*config);
 }
@@ -62,9 +63,11 @@ void scrub_from_now_on(const Config& config, const ResolvedSecrets& secrets) {
   for (const auto& [key, secret] : secrets)
     values.push_back(secret.reveal());
   for (const auto& feed : config.feeds) {
-    if (!feed.username || !feed.password) continue;
-    auto user = secrets.find(feed.username->key);
-    auto password = secrets.find(feed.password->key);
+    auto user_source = feed.secrets.find("username");
+    auto password_source = feed.secrets.find("password");
+    if (user_source == feed.secrets.end() || password_source == feed.secrets.end()) continue;
+    auto user = secrets.find(user_source->second.key);
+    auto password = secrets.find(password_source->second.key);
     if (user == secrets.end() || password == secrets.end()) continue;
     values.push_back(base64_encode(user->second.reveal() + ":" + password->second.reveal()));
   }
@@ -117,31 +120,6 @@ void rethrow_if_failed(std::exception_ptr failure) {
   if (failure) std::rethrow_exception(failure);
 }
 
-// The dispatch credentials a vertex_ai target would use, loaded now so that a bad key file
-// fails startup and --check-config naming the key, not the first dispatch hours later.
-Result<std::unique_ptr<TokenSource>> load_dispatch_credentials(const Config& config,
-                                                               HttpClient& http,
-                                                               const Clock& clock) {
-  auto tokens = make_token_source(config.dispatch.vertex_ai, http, clock, lookup_env);
-  if (!tokens) {
-    // Reported as a config error of the key that named the file; the JSON fields of the file
-    // at fault go into the message.
-    const Error& cause = tokens.error();
-    Error e = cause;
-    e.details.clear();
-    if (cause.details.empty()) {
-      e.details.push_back(FieldError{"dispatch.vertex_ai.credentials", cause.message, 0});
-    }
-    for (const auto& detail : cause.details) {
-      e.details.push_back(
-          FieldError{"dispatch.vertex_ai.credentials",
-                     fmt::format("{}: {}: {}", cause.message, detail.field, detail.message), 0});
-    }
-    return e;
-  }
-  return tokens;
-}
-
 // The wall clock, or for soak tests a fast clock: GRIDSHIFT_TEST_CLOCK_RATE (how many times
 // faster than real time) and optionally GRIDSHIFT_TEST_CLOCK_START (RFC 3339; default now).
 std::unique_ptr<Clock> make_clock() {
@@ -167,83 +145,38 @@ std::unique_ptr<Clock> make_clock() {
   return std::make_unique<ScaledClock>(start, rate);
 }
 
-bool same_dispatch(const DispatchConfig& a, const DispatchConfig& b) {
-  const auto& va = a.vertex_ai;
-  const auto& vb = b.vertex_ai;
-  return a.type == b.type && a.local == b.local && va.project == vb.project &&
-         va.credentials == vb.credentials && va.endpoint == vb.endpoint &&
-         va.storage_endpoint == vb.storage_endpoint && va.token_uri == vb.token_uri &&
-         va.metadata_url == vb.metadata_url &&
-         va.staging_bucket.enabled == vb.staging_bucket.enabled &&
-         va.staging_bucket.prefix == vb.staging_bucket.prefix &&
-         va.staging_bucket.delete_after == vb.staging_bucket.delete_after;
-}
-
-// What the config names on this host, checked before anything is created: socket.group and
-// dispatch.local.run_as (an existing, unprivileged user other than the daemon's own).
-Status check_host_accounts(const Config& config, std::optional<RunIdentity>* run_as = nullptr) {
+// What the config names on this host, checked before anything is created: socket.group
+// and what the dispatch target needs (deploy/registry.h).
+Status check_host_accounts(const Config& config, const TargetEnvironment& env,
+                           std::optional<RunIdentity>* run_as = nullptr) {
   std::vector<FieldError> errors;
   if (auto gid = socket_group(config.socket.group); !gid) {
     errors.push_back({"socket.group", fmt::format("no group named '{}'", config.socket.group), 0});
   }
-  if (config.dispatch.type == DispatchType::local && config.dispatch.local.run_as != "owner") {
-    auto who = lookup_identity(config.dispatch.local.run_as);
-    if (!who) {
-      errors.push_back({"dispatch.local.run_as", who.error().details.front().message, 0});
-    } else if (who->uid == 0) {
-      errors.push_back({"dispatch.local.run_as",
-                        fmt::format("'{}' is root: local jobs run as an unprivileged user",
-                                    config.dispatch.local.run_as),
-                        0});
-    } else if (who->uid == ::geteuid()) {
-      errors.push_back({"dispatch.local.run_as",
-                        fmt::format("'{}' is the daemon's own user: local jobs must not be able "
-                                    "to read its credentials and database",
-                                    config.dispatch.local.run_as),
-                        0});
-    } else if (run_as != nullptr) {
-      *run_as = std::move(*who);
-    }
+  if (auto target = check_dispatch_target(config.dispatch, env, run_as); !target) {
+    for (auto& detail : target.error().details)
+      errors.push_back(detail);
+    if (target.error().details.empty()) errors.push_back({"dispatch", target.error().message, 0});
   }
   if (errors.empty()) return {};
-  return make_error("invalid_config", "the config names accounts this host lacks",
-                    std::move(errors));
+  return make_error("invalid_config", "the config names what this host lacks", std::move(errors));
 }
 
 }  // namespace
 
-std::string format_config_errors(const std::string& path, const Error& error) {
-  std::string out;
-  if (error.details.empty()) return error.message;
-  for (const auto& detail : error.details) {
-    if (!out.empty()) out += '\n';
-    out += path;
-    if (detail.line > 0) out += fmt::format(":{}", detail.line);
-    out += ": ";
-    if (!detail.field.empty()) out += detail.field + ": ";
-    out += detail.message;
-  }
-  return out;
-}
-
 int check_config_file(const std::string& path, std::ostream& out, std::ostream& err) {
-  auto config = load_config_file(path);
+  auto config = load_config_file(path, feed_schemas());
   if (!config) {
     err << format_config_errors(path, config.error()) << '\n';
     return 2;
   }
-  if (auto accounts = check_host_accounts(*config); !accounts) {
+  boost::asio::io_context io;
+  HttpClient http(io.get_executor(), HttpClientOptions{});
+  const SystemClock clock;
+  const TargetEnvironment env{io.get_executor(), &http, &clock, &clock, lookup_env, {}};
+  if (auto accounts = check_host_accounts(*config, env); !accounts) {
     err << format_config_errors(path, accounts.error()) << '\n';
     return 2;
-  }
-  if (config->dispatch.type == DispatchType::vertex_ai) {
-    boost::asio::io_context io;
-    HttpClient http(io.get_executor(), HttpClientOptions{});
-    const SystemClock clock;
-    if (auto tokens = load_dispatch_credentials(*config, http, clock); !tokens) {
-      err << format_config_errors(path, tokens.error()) << '\n';
-      return 2;
-    }
   }
   out << fmt::format("{}: OK ({} feeds, {} regions, dispatch {})\n", path, config->feeds.size(),
                      config->regions.size(), to_string(config->dispatch.type));
@@ -270,8 +203,11 @@ Daemon::Daemon(std::string config_path)
         *activated_socket_);
   }
 
+  HttpClientOptions http_options;
+  http_options.proxy = ProxySettings::from_env(lookup_env);
+  http_ = std::make_unique<HttpClient>(io_.get_executor(), std::move(http_options));
   std::optional<RunIdentity> run_as;
-  if (auto accounts = check_host_accounts(config_, &run_as); !accounts) {
+  if (auto accounts = check_host_accounts(config_, target_environment(), &run_as); !accounts) {
     throw InvalidConfigError(format_config_errors(config_path_, accounts.error()));
   }
   run_as_ = std::move(run_as);
@@ -299,16 +235,16 @@ Daemon::Daemon(std::string config_path)
 
   jobs_ = std::make_unique<JobService>(*store_, config_, *clock_, io_.get_executor());
   jobs_->register_routes(router_);
-  HttpClientOptions http_options;
-  http_options.proxy = ProxySettings::from_env(lookup_env);
-  http_ = std::make_unique<HttpClient>(io_.get_executor(), std::move(http_options));
   feeds_ =
       std::make_unique<FeedPoller>(io_.get_executor(), *clock_, *store_, config_, secrets_, *http_);
   register_feed_routes(router_, config_, *store_, *clock_, &forecast_errors_);
   jobs_->feeds_health = [this] { return feeds_health(config_, *store_, *feeds_, clock_->now()); };
-  dispatcher_ = make_dispatcher();
+  auto target = make_dispatch_target(config_.dispatch, target_environment(), run_as_);
+  if (!target) throw InvalidConfigError(format_config_errors(config_path_, target.error()));
+  target_ = std::move(*target);
+  subsystem_logger("dispatch")->info("dispatch target: {}", target_.description);
   scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), config_, *store_, *store_, *store_,
-                                           *clock_, *dispatcher_);
+                                           *clock_, *target_.dispatcher);
   scheduler_->use_forecast_errors(forecast_errors_);
   jobs_->plan = [this](const JobSpec&, const ApiRequest& request) { return answer_plan(request); };
   jobs_->on_submitted = [this] { scheduler_->wake(); };
@@ -458,37 +394,18 @@ void Daemon::prune_readings() {
   }
 }
 
-std::unique_ptr<Dispatcher> Daemon::make_dispatcher() {
-  switch (config_.dispatch.type) {
-    case DispatchType::local: {
-      auto local = std::make_unique<LocalTarget>(io_.get_executor(), config_.dispatch.local,
-                                                 *clock_, LocalTarget::kDefaultKillGrace, run_as_);
-      // A finished process is recorded at once rather than at the next tick.
-      local->on_exit([this] {
+TargetEnvironment Daemon::target_environment() {
+  // Tokens live on Google's clock, the real one, even when a test runs the daemon's fast.
+  return TargetEnvironment{
+      io_.get_executor(), http_.get(), clock_.get(), &wall_clock_, lookup_env, [this] {
         if (scheduler_) scheduler_->wake();
-      });
-      return local;
-    }
-    case DispatchType::vertex_ai: {
-      // Tokens live on Google's clock, the real one, even when a test runs the daemon's fast.
-      auto tokens = load_dispatch_credentials(config_, *http_, wall_clock_);
-      if (!tokens) throw InvalidConfigError(format_config_errors(config_path_, tokens.error()));
-      tokens_ = std::move(*tokens);
-      subsystem_logger("vertex")->info("Vertex AI project {} with {} credentials",
-                                       config_.dispatch.vertex_ai.project, tokens_->kind());
-      return std::make_unique<VertexTarget>(io_.get_executor(), config_.dispatch.vertex_ai, *http_,
-                                            *tokens_, *clock_);
-    }
-    case DispatchType::dry_run:
-      break;
-  }
-  return std::make_unique<DryRunTarget>(*clock_);
+      }};
 }
 
 void Daemon::reload() {
   auto log = subsystem_logger("config");
   log->info("SIGHUP: reloading {}", config_path_);
-  auto config = load_config_file(config_path_);
+  auto config = load_config_file(config_path_, feed_schemas());
   if (!config) {
     log->error("reload rejected, keeping the running configuration:\n{}",
                format_config_errors(config_path_, config.error()));
@@ -505,17 +422,20 @@ void Daemon::reload() {
               config_.state_dir, config->state_dir);
     config->state_dir = config_.state_dir;
   }
-  if (config->socket.path != config_.socket.path) {
-    log->warn("socket.path changed from {} to {}: takes effect at the next restart",
-              config_.socket.path, config->socket.path);
+  if (config->socket != config_.socket) {
+    // The socket is bound (or handed over by systemd) once, at start.
+    log->warn(
+        "socket settings changed (path {} mode {:o} group '{}'): they take effect at the "
+        "next restart",
+        config->socket.path, config->socket.mode, config->socket.group);
     config->socket = config_.socket;
   }
-  if (config->metrics.listen != config_.metrics.listen) {
+  if (config->metrics != config_.metrics) {
     log->warn("metrics.listen changed from {} to {}: takes effect at the next restart",
               config_.metrics.listen.value_or("(none)"), config->metrics.listen.value_or("(none)"));
     config->metrics = config_.metrics;
   }
-  if (!same_dispatch(config->dispatch, config_.dispatch)) {
+  if (config->dispatch != config_.dispatch) {
     // The dispatcher holds jobs in flight on the old target; switching under them would strand
     // them, so the change waits for a restart (which reconciles through the journal).
     log->warn("dispatch settings changed: they take effect at the next restart");

@@ -10,22 +10,21 @@
 #include <stdexcept>
 #include <string>
 
-#include "core/clock.h"
-#include "daemon/api_router.h"
-#include "daemon/api_server.h"
-#include "daemon/config.h"
-#include "daemon/dispatcher.h"
-#include "daemon/feed_poller.h"
-#include "daemon/forecast_errors.h"
-#include "daemon/http_client.h"
-#include "daemon/job_service.h"
-#include "daemon/local_target.h"
-#include "daemon/scheduler.h"
+#include "common/system_clock.h"
+#include "core/ports/clock.h"
+#include "core/ports/dispatcher.h"
+#include "daemon/api/api_router.h"
+#include "daemon/api/api_server.h"
+#include "daemon/api/job_service.h"
+#include "daemon/config/config.h"
+#include "daemon/feeds/feed_poller.h"
+#include "daemon/scheduler/forecast_errors.h"
+#include "daemon/scheduler/scheduler.h"
 #include "daemon/state_lock.h"
-#include "daemon/system_clock.h"
 #include "daemon/systemd_notify.h"
-#include "daemon/token_source.h"
-#include "storage/sqlite_store.h"
+#include "deploy/registry.h"
+#include "net/http_client.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace gridshift {
 
@@ -44,9 +43,6 @@ class InvalidConfigError : public StartupError {
 // Validates a config file the way the daemon would load it. Prints "OK ..." to `out`, or one
 // line per error ("FILE:LINE: key.path: message") to `err`. Returns 0 or 2.
 int check_config_file(const std::string& path, std::ostream& out, std::ostream& err);
-
-// Formats every detail of a config error as "FILE:LINE: key.path: message" lines.
-std::string format_config_errors(const std::string& path, const Error& error);
 
 class Daemon {
  public:
@@ -76,8 +72,8 @@ class Daemon {
   // One line for systemctl status: queue depth and feed health.
   std::string status_text();
   void reload();
-  // The configured dispatch target (dry_run, local or vertex_ai with its credentials).
-  std::unique_ptr<Dispatcher> make_dispatcher();
+  // What the dispatch target may use from the daemon (deploy/registry.h).
+  TargetEnvironment target_environment();
   // POST /v1/plan: the spec resolved as a submit would be, planned now, nothing stored.
   ApiResponse answer_plan(const ApiRequest& request);
   void prune_readings();
@@ -96,10 +92,9 @@ class Daemon {
   boost::asio::signal_set signals_;
   ApiRouter router_;
   std::unique_ptr<JobService> jobs_;
-  std::unique_ptr<HttpClient> http_;        // outbound HTTP(S): feeds (and the dispatcher)
-  std::unique_ptr<FeedPoller> feeds_;       // one timer per feed, started by run()
-  std::unique_ptr<TokenSource> tokens_;     // vertex_ai credentials; null otherwise
-  std::unique_ptr<Dispatcher> dispatcher_;  // the configured dispatch target
+  std::unique_ptr<HttpClient> http_;      // outbound HTTP(S): feeds (and the dispatcher)
+  std::unique_ptr<FeedPoller> feeds_;     // one timer per feed, started by run()
+  DispatchTarget target_;                 // the configured target and its credentials
   ForecastErrors forecast_errors_;        // learned by the scheduler's cycles, shown by /v1/regions
   std::unique_ptr<Scheduler> scheduler_;  // re-plans every tick, dispatches, follows
   std::unique_ptr<ApiServer> api_;        // listening once the constructor returns

@@ -2,12 +2,12 @@
 
 #include <chrono>
 
-#include "daemon/feed_adapters.h"
-#include "daemon/metrics.h"
+#include "common/config_slices.h"
+#include "common/metrics.h"
 
 namespace gridshift {
 
-Result<std::string> feed_metrics(const Config& config, ReadingStore& store,
+Result<std::string> feed_metrics(const ServiceConfig& config, ReadingStore& store,
                                  const FeedPoller& poller) {
   MetricsWriter out;
   out.family("gridshift_intensity_grams_per_kwh",
@@ -53,7 +53,7 @@ Result<std::string> feed_metrics(const Config& config, ReadingStore& store,
   return out.take();
 }
 
-std::string forecast_error_metrics(const Config& config, const ForecastErrors& errors) {
+std::string forecast_error_metrics(const ServiceConfig& config, const ForecastErrors& errors) {
   MetricsWriter out;
   struct Family {
     const char* name;

@@ -7,19 +7,19 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "core/reading_store.h"
+#include "common/config_slices.h"
+#include "core/ports/reading_store.h"
 #include "core/result.h"
-#include "daemon/config.h"
-#include "daemon/feed_poller.h"
-#include "daemon/forecast_errors.h"
-#include "daemon/scheduler.h"
+#include "daemon/feeds/feed_poller.h"
+#include "daemon/scheduler/forecast_errors.h"
+#include "daemon/scheduler/scheduler.h"
 
 namespace gridshift {
 
 // gridshift_intensity_grams_per_kwh (the latest actual reading of every feed of every
 // region's chain), gridshift_feed_requests_total, gridshift_feed_readings_stored_total and
 // gridshift_feed_last_success_timestamp_seconds.
-Result<std::string> feed_metrics(const Config& config, ReadingStore& store,
+Result<std::string> feed_metrics(const ServiceConfig& config, ReadingStore& store,
                                  const FeedPoller& poller);
 
 // gridshift_scheduler_cycles_total, gridshift_dispatches_total and
@@ -32,6 +32,6 @@ std::string accounting_metrics(const nlohmann::json& report);
 
 // gridshift_forecast_mae_gco2_per_kwh and gridshift_forecast_bias_gco2_per_kwh per region and
 // feed of its chain, for the feeds whose forecasts have been scored.
-std::string forecast_error_metrics(const Config& config, const ForecastErrors& errors);
+std::string forecast_error_metrics(const ServiceConfig& config, const ForecastErrors& errors);
 
 }  // namespace gridshift

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "daemon/logging.h"
+#include "common/logging.h"
 
 namespace gridshift {
 namespace {

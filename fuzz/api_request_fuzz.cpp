@@ -14,13 +14,13 @@
 #include <sstream>
 #include <string>
 
-#include "core/clock.h"
-#include "daemon/api_router.h"
-#include "daemon/api_server.h"
-#include "daemon/config.h"
-#include "daemon/job_service.h"
+#include "core/ports/clock.h"
+#include "daemon/api/api_router.h"
+#include "daemon/api/api_server.h"
+#include "daemon/api/job_service.h"
+#include "daemon/config/config.h"
 #include "fuzz_support.h"
-#include "storage/memory_store.h"
+#include "storage/memory/memory_store.h"
 
 namespace gf = gridshift::fuzz;
 

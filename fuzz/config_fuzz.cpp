@@ -1,13 +1,14 @@
 // Fuzz target: the configuration parser (YAML, DESIGN.md §3) with its validation; secrets are
 // only named by the text, never resolved here.
-#include "daemon/config.h"
+#include "daemon/config/config.h"
+#include "daemon/feeds/registry.h"
 #include "fuzz_support.h"
 
 namespace gf = gridshift::fuzz;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace gridshift;
-  auto config = parse_config(gf::as_text(data, size), "fuzz.yaml");
+  auto config = parse_config(gf::as_text(data, size), "fuzz.yaml", feed_schemas());
   if (!config) {
     gf::require_error(config.error(), "invalid_config");
     return 0;

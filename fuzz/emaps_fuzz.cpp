@@ -1,6 +1,6 @@
 // Fuzz target: the Electricity Maps v3 response parsers (latest, history, forecast, power
 // breakdown) on the same body, as the feed adapter hands them an untrusted HTTP body.
-#include "core/feed_parsers.h"
+#include "daemon/feeds/electricitymaps/parser.h"
 #include "fuzz_support.h"
 
 namespace gf = gridshift::fuzz;

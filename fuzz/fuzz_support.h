@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "core/feed_parsers.h"
 #include "core/result.h"
+#include "daemon/feeds/parse_support.h"
 
 namespace gridshift::fuzz {
 

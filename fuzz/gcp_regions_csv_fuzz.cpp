@@ -1,6 +1,6 @@
 // Fuzz target: the gcp_region_dataset CSV parser (data/gcp-regions.csv, or any file the
 // operator configures).
-#include "core/feed_parsers.h"
+#include "daemon/feeds/gcp_region_dataset/parser.h"
 #include "fuzz_support.h"
 
 namespace gf = gridshift::fuzz;

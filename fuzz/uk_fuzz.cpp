@@ -1,5 +1,5 @@
 // Fuzz target: the UK Carbon Intensity API parsers (national and regional bodies).
-#include "core/feed_parsers.h"
+#include "daemon/feeds/carbon_intensity_uk/parser.h"
 #include "fuzz_support.h"
 
 namespace gf = gridshift::fuzz;

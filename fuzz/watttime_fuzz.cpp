@@ -1,6 +1,6 @@
 // Fuzz target: the WattTime v3 response parsers (login token, region lookup, forecast and
 // historical MOER data) on the same body.
-#include "core/feed_parsers.h"
+#include "daemon/feeds/watttime/parser.h"
 #include "fuzz_support.h"
 
 namespace gf = gridshift::fuzz;

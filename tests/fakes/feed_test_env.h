@@ -14,13 +14,14 @@
 #include <sstream>
 #include <string>
 
-#include "core/clock.h"
-#include "daemon/config.h"
-#include "daemon/feed_poller.h"
-#include "daemon/http_client.h"
-#include "daemon/logging.h"
+#include "common/logging.h"
+#include "core/ports/clock.h"
+#include "daemon/config/config.h"
+#include "daemon/feeds/feed_poller.h"
+#include "daemon/feeds/registry.h"
 #include "fakes/fake_feed_server.h"
-#include "storage/sqlite_store.h"
+#include "net/http_client.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "support/process.h"
 
 namespace gridshift::testing {
@@ -81,7 +82,7 @@ class FeedTestEnv {
     }
     const std::string text = "state_dir: " + dir_.path().string() + "\n" + feeds_and_regions +
                              "dispatch: {type: dry_run}\n";
-    auto config = parse_config(text, "test.yaml");
+    auto config = parse_config(text, "test.yaml", feed_schemas());
     if (!config) throw std::runtime_error(to_string(config.error()));
     config_ = std::move(*config);
     const std::map<std::string, std::string> env = {

@@ -10,10 +10,11 @@
 #include <string>
 #include <thread>
 
-#include "daemon/api_server.h"
-#include "daemon/job_service.h"
-#include "daemon/system_clock.h"
-#include "storage/sqlite_store.h"
+#include "common/system_clock.h"
+#include "daemon/api/api_server.h"
+#include "daemon/api/job_service.h"
+#include "daemon/config/config.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace gridshift::testing {
 

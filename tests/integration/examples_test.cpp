@@ -17,10 +17,11 @@
 #include <vector>
 
 #include "api_raw_client.h"
+#include "common/system_clock.h"
 #include "core/job_spec.h"
 #include "core/time.h"
-#include "daemon/config.h"
-#include "daemon/system_clock.h"
+#include "daemon/config/config.h"
+#include "daemon/feeds/registry.h"
 #include "support/daemon_fixture.h"
 #include "support/process.h"
 
@@ -151,7 +152,7 @@ TEST(Examples, CheckRejectsAnExampleWhoseDeadlineHasPassed) {
 // A daemon on the dry_run target whose regions are config.example.yaml's (all on the bundled
 // yearly dataset, so nothing reaches the network).
 std::string daemon_config_with_example_regions(const TempDir& dir) {
-  auto example = load_config_file(kExampleConfig.string());
+  auto example = load_config_file(kExampleConfig.string(), feed_schemas());
   if (!example) throw std::runtime_error(example.error().message);
   std::string config = "state_dir: " + (dir / "state").string() + "\n" +
                        "socket: {path: " + (dir / "gridshift.sock").string() + "}\n" +

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fakes/fake_feed_server.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "support/process.h"
 
 namespace gridshift::testing {

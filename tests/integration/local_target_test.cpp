@@ -1,6 +1,6 @@
 // The local dispatcher with real processes in a temporary workdir: success, failure, a missing
 // program, cancel by SIGTERM and by SIGKILL, the job's environment, and a daemon restart.
-#include "daemon/local_target.h"
+#include "deploy/local/local_target.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // TokenSource against the fake Google server: service-account JWT exchange, authorized_user
 // refresh, metadata server, the Application Default Credentials order, caching and renewal on
 // a ManualClock, single flight, failures, and no token or key text in logs or errors.
-#include "daemon/token_source.h"
+#include "deploy/vertex_ai/token_source.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "daemon/logging.h"
-#include "daemon/system_clock.h"
+#include "common/logging.h"
+#include "common/system_clock.h"
 #include "fakes/fake_google.h"
 #include "fakes/feed_test_env.h"
 #include "support/process.h"

@@ -1,7 +1,7 @@
 // VertexTarget in-process on an io_context against the fake Google server: staging, create,
 // follow, cancel, adopt; the at-most-once reconcile after ambiguous creates; 401 renewal, 429
 // and 5xx handling; a hanging endpoint. Tokens come straight from the fake (issue_token).
-#include "daemon/vertex_target.h"
+#include "deploy/vertex_ai/vertex_target.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "daemon/logging.h"
+#include "common/logging.h"
 #include "fakes/fake_google.h"
 #include "fakes/feed_test_env.h"
 

@@ -8,10 +8,11 @@
 #include <set>
 
 #include "core/job_spec.h"
-#include "daemon/api_router.h"
-#include "daemon/api_server.h"
-#include "daemon/job_service.h"
-#include "storage/memory_store.h"
+#include "daemon/api/api_router.h"
+#include "daemon/api/api_server.h"
+#include "daemon/api/job_service.h"
+#include "daemon/config/config.h"
+#include "storage/memory/memory_store.h"
 
 namespace gridshift {
 namespace {

@@ -1,13 +1,12 @@
 // The CLI's renderings on canned API JSON (docs/api.md shapes): ages, local times, grams, the
 // tables and the forecast chart with its cleanest window.
-#include "daemon/cli_format.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <ctime>
 
-#include "daemon/cli_commands.h"
+#include "cli/commands.h"
+#include "cli/format.h"
 
 namespace gridshift {
 namespace {

@@ -1,6 +1,6 @@
 // Tests of parse_config / load_config_file (daemon/config.h): the shipped example, a config with
 // every key, defaults, and malformed configs whose errors must name key path and line.
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,6 +10,8 @@
 #include <fstream>
 #include <random>
 #include <string>
+
+#include "daemon/feeds/registry.h"
 
 namespace gridshift {
 namespace {
@@ -26,14 +28,14 @@ std::string all_errors(const Error& error) {
 }
 
 Config parse_ok(const std::string& text) {
-  auto config = parse_config(text, "test.yaml");
+  auto config = parse_config(text, "test.yaml", feed_schemas());
   EXPECT_TRUE(config) << (config ? "" : all_errors(config.error()));
   return config ? *config : Config{};
 }
 
 TEST(ConfigExample, ShippedExampleParses) {
   const std::string path = std::string(GRIDSHIFT_SOURCE_DIR) + "/config.example.yaml";
-  auto config = load_config_file(path);
+  auto config = load_config_file(path, feed_schemas());
   ASSERT_TRUE(config) << all_errors(config.error());
   EXPECT_EQ(config->state_dir, "./var");
   EXPECT_EQ(config->socket.path, "./var/gridshift.sock");
@@ -51,15 +53,16 @@ TEST(ConfigExample, ShippedExampleParses) {
   ASSERT_EQ(config->feeds.size(), 2u);
   const FeedConfig* uk = config->find_feed("uk");
   ASSERT_NE(uk, nullptr);
-  EXPECT_EQ(uk->type, FeedType::carbon_intensity_uk);
+  EXPECT_EQ(uk->type(), "carbon_intensity_uk");
   EXPECT_EQ(uk->base_url, "https://api.carbonintensity.org.uk");
   EXPECT_EQ(uk->poll_interval, minutes(30));
   const FeedConfig* annual = config->find_feed("annual");
   ASSERT_NE(annual, nullptr);
-  EXPECT_EQ(annual->type, FeedType::gcp_region_dataset);
-  EXPECT_EQ(annual->file, "data/gcp-regions.csv");
+  EXPECT_EQ(annual->type(), "gcp_region_dataset");
+  EXPECT_EQ(annual->option("file"), "data/gcp-regions.csv");
   // The dataset the example points at ships with the repository.
-  EXPECT_TRUE(std::filesystem::exists(std::string(GRIDSHIFT_SOURCE_DIR) + "/" + annual->file));
+  EXPECT_TRUE(
+      std::filesystem::exists(std::string(GRIDSHIFT_SOURCE_DIR) + "/" + annual->option("file")));
 
   ASSERT_GE(config->regions.size(), 3u);
   const RegionConfig* london = config->find_region("europe-west2");
@@ -98,20 +101,20 @@ TEST(ConfigExample, CommentedExamplesParseWhenUncommented) {
     inside = false;
     text += line + "\n";
   }
-  auto config = parse_config(text, "uncommented.yaml");
+  auto config = parse_config(text, "uncommented.yaml", feed_schemas());
   ASSERT_TRUE(config) << all_errors(config.error()) << "\n" << text;
   EXPECT_EQ(config->feeds.size(), 5u);
   const FeedConfig* emaps = config->find_feed("emaps");
   ASSERT_NE(emaps, nullptr);
-  ASSERT_TRUE(emaps->token.has_value());
-  EXPECT_EQ(emaps->token->name, "ELECTRICITYMAPS_TOKEN");
+  ASSERT_TRUE(emaps->secrets.contains("token"));
+  EXPECT_EQ(emaps->secrets.at("token").name, "ELECTRICITYMAPS_TOKEN");
   const FeedConfig* wt = config->find_feed("wt");
   ASSERT_NE(wt, nullptr);
-  ASSERT_TRUE(wt->password.has_value());
-  EXPECT_EQ(wt->password->kind, SecretSource::Kind::file);
+  ASSERT_TRUE(wt->secrets.contains("password"));
+  EXPECT_EQ(wt->secrets.at("password").kind, SecretSource::Kind::file);
   const FeedConfig* replay = config->find_feed("replay");
   ASSERT_NE(replay, nullptr);
-  EXPECT_EQ(replay->actuals, "traces/actuals.csv");
+  EXPECT_EQ(replay->option("actuals"), "traces/actuals.csv");
   EXPECT_EQ(config->dispatch.vertex_ai.project, "my-project");
   EXPECT_EQ(config->dispatch.local.workdir, "./var/jobs");
 }
@@ -180,7 +183,7 @@ dispatch:
   ASSERT_EQ(c.feeds.size(), 5u);
   const FeedConfig& uk = c.feeds[0];
   EXPECT_EQ(uk.name, "uk");
-  EXPECT_EQ(uk.type, FeedType::carbon_intensity_uk);
+  EXPECT_EQ(uk.type(), "carbon_intensity_uk");
   EXPECT_EQ(uk.base_url, "http://127.0.0.1:8081");
   EXPECT_EQ(uk.poll_interval, minutes(10));
   EXPECT_EQ(uk.timeout, seconds(5));
@@ -188,37 +191,36 @@ dispatch:
   EXPECT_EQ(uk.line, 14);
 
   const FeedConfig& em = c.feeds[1];
-  EXPECT_EQ(em.type, FeedType::electricitymaps);
+  EXPECT_EQ(em.type(), "electricitymaps");
   EXPECT_EQ(em.base_url, "https://em.example");
-  ASSERT_TRUE(em.token.has_value());
-  EXPECT_EQ(em.token->kind, SecretSource::Kind::file);
-  EXPECT_EQ(em.token->name, "em-token");
-  EXPECT_EQ(em.token->key, "feeds[1].token_file");
+  ASSERT_TRUE(em.secrets.contains("token"));
+  EXPECT_EQ(em.secrets.at("token").kind, SecretSource::Kind::file);
+  EXPECT_EQ(em.secrets.at("token").name, "em-token");
+  EXPECT_EQ(em.secrets.at("token").key, "feeds[1].token_file");
   EXPECT_EQ(em.poll_interval, minutes(20));
   EXPECT_EQ(em.timeout, seconds(45));
   EXPECT_EQ(em.daily_budget, 50);
-  EXPECT_TRUE(em.forecast);
-  EXPECT_EQ(em.emission_factor_type, "direct");
+  EXPECT_EQ(em.option("forecast"), "true");
+  EXPECT_EQ(em.option("emission_factor_type"), "direct");
   EXPECT_EQ(em.line, 15);
 
   const FeedConfig& wt = c.feeds[2];
-  EXPECT_EQ(wt.type, FeedType::watttime);
+  EXPECT_EQ(wt.type(), "watttime");
   EXPECT_EQ(wt.base_url, "https://api.watttime.org");
-  ASSERT_TRUE(wt.username && wt.password);
-  EXPECT_EQ(wt.username->kind, SecretSource::Kind::env);
-  EXPECT_EQ(wt.username->name, "WT_USER");
-  EXPECT_EQ(wt.username->key, "feeds[2].username_env");
-  EXPECT_EQ(wt.password->kind, SecretSource::Kind::file);
-  EXPECT_EQ(wt.password->name, "/etc/gs/wt-pass");
-  EXPECT_EQ(wt.password->key, "feeds[2].password_file");
-  EXPECT_FALSE(wt.token.has_value());
+  ASSERT_TRUE(wt.secrets.contains("username") && wt.secrets.contains("password"));
+  EXPECT_EQ(wt.secrets.at("username").kind, SecretSource::Kind::env);
+  EXPECT_EQ(wt.secrets.at("username").name, "WT_USER");
+  EXPECT_EQ(wt.secrets.at("username").key, "feeds[2].username_env");
+  EXPECT_EQ(wt.secrets.at("password").kind, SecretSource::Kind::file);
+  EXPECT_EQ(wt.secrets.at("password").name, "/etc/gs/wt-pass");
+  EXPECT_EQ(wt.secrets.at("password").key, "feeds[2].password_file");
+  EXPECT_FALSE(wt.secrets.contains("token"));
 
-  EXPECT_EQ(c.feeds[3].type, FeedType::gcp_region_dataset);
-  EXPECT_EQ(c.feeds[3].file, "/opt/regions.csv");
-  EXPECT_EQ(c.feeds[4].type, FeedType::trace_file);
-  EXPECT_EQ(c.feeds[4].actuals, "a.csv");
-  EXPECT_EQ(c.feeds[4].forecast_file, "f.csv");
-  EXPECT_FALSE(c.feeds[4].forecast);
+  EXPECT_EQ(c.feeds[3].type(), "gcp_region_dataset");
+  EXPECT_EQ(c.feeds[3].option("file"), "/opt/regions.csv");
+  EXPECT_EQ(c.feeds[4].type(), "trace_file");
+  EXPECT_EQ(c.feeds[4].option("actuals"), "a.csv");
+  EXPECT_EQ(c.feeds[4].option("forecast"), "f.csv");
 
   ASSERT_EQ(c.regions.size(), 3u);
   EXPECT_EQ(c.regions[1].name, "europe-west9");
@@ -271,10 +273,10 @@ regions:
   EXPECT_EQ(c.feeds[0].timeout, seconds(30));
   EXPECT_FALSE(c.feeds[0].daily_budget.has_value());
   EXPECT_EQ(c.feeds[1].base_url, "https://api.electricitymap.org");
-  EXPECT_EQ(c.feeds[1].emission_factor_type, "lifecycle");
-  EXPECT_FALSE(c.feeds[1].forecast);
+  EXPECT_EQ(c.feeds[1].option("emission_factor_type"), "lifecycle");
+  EXPECT_EQ(c.feeds[1].option("forecast"), "false");
   EXPECT_EQ(c.feeds[2].base_url, "https://api.watttime.org");
-  EXPECT_EQ(c.feeds[3].file, "/usr/share/gridshift/gcp-regions.csv");
+  EXPECT_EQ(c.feeds[3].option("file"), "/usr/share/gridshift/gcp-regions.csv");
   EXPECT_TRUE(c.feeds[3].base_url.empty());
   EXPECT_EQ(c.regions[0].location, "europe-west2");
   EXPECT_DOUBLE_EQ(c.regions[0].pue, 1.0);
@@ -298,8 +300,12 @@ TEST(ConfigParse, ModeWithoutQuotesOrLeadingZero) {
 }
 
 TEST(ConfigParse, Helpers) {
-  EXPECT_EQ(to_string(FeedType::watttime), "watttime");
-  EXPECT_EQ(to_string(FeedType::trace_file), "trace_file");
+  // Every registered feed type is named once, in the registry's order.
+  std::vector<std::string_view> types;
+  for (const auto* schema : feed_schemas())
+    types.push_back(schema->type);
+  EXPECT_EQ(types, (std::vector<std::string_view>{"carbon_intensity_uk", "electricitymaps",
+                                                  "watttime", "gcp_region_dataset", "trace_file"}));
   EXPECT_EQ(to_string(DispatchType::vertex_ai), "vertex_ai");
   EXPECT_EQ(to_string(DispatchType::dry_run), "dry_run");
   EXPECT_EQ(to_string(LogLevel::warn), "warn");
@@ -329,7 +335,7 @@ class ConfigBad : public testing::TestWithParam<BadCase> {};
 
 TEST_P(ConfigBad, NamesKeyAndLine) {
   const BadCase& c = GetParam();
-  auto config = parse_config(c.yaml, "bad.yaml");
+  auto config = parse_config(c.yaml, "bad.yaml", feed_schemas());
   ASSERT_FALSE(config) << c.yaml;
   const Error& error = config.error();
   EXPECT_EQ(error.code, "invalid_config");
@@ -551,7 +557,7 @@ regions:
   - {name: europe-west2, feeds: [uk, nope], pue: 0.5}
 socket: {mode: "0777"}
 )";
-  auto config = parse_config(text, "/etc/gridshift/config.yaml");
+  auto config = parse_config(text, "/etc/gridshift/config.yaml", feed_schemas());
   ASSERT_FALSE(config);
   const Error& e = config.error();
   EXPECT_EQ(e.message, "/etc/gridshift/config.yaml: configuration is invalid (8 errors)");
@@ -573,7 +579,7 @@ TEST(ConfigBadMulti, SecretWrittenInFileIsNotEchoed) {
   auto config = parse_config(
       "feeds:\n  - name: em\n    type: electricitymaps\n    token: PLANTED-TOKEN-93\n"
       "    token_env: \"PLANTED TOKEN 94\"\n",
-      "x.yaml");
+      "x.yaml", feed_schemas());
   ASSERT_FALSE(config);
   ASSERT_EQ(config.error().details.size(), 2u) << all_errors(config.error());
   EXPECT_EQ(config.error().details[0].field, "feeds[0].token");
@@ -602,12 +608,12 @@ class ConfigFile : public testing::Test {
 
 TEST_F(ConfigFile, LoadsAndNamesThePathInErrors) {
   const std::string good = write("good.yaml", "state_dir: /srv/x\n");
-  auto config = load_config_file(good);
+  auto config = load_config_file(good, feed_schemas());
   ASSERT_TRUE(config) << all_errors(config.error());
   EXPECT_EQ(config->state_dir, "/srv/x");
 
   const std::string bad = write("bad.yaml", "state_dir: /srv/x\nlog_level: noisy\n");
-  auto failed = load_config_file(bad);
+  auto failed = load_config_file(bad, feed_schemas());
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().message, bad + ": configuration is invalid (1 error)");
   ASSERT_EQ(failed.error().details.size(), 1u);
@@ -617,7 +623,7 @@ TEST_F(ConfigFile, LoadsAndNamesThePathInErrors) {
 
 TEST_F(ConfigFile, MissingFileNamesPathAndReason) {
   const std::string missing = (dir_ / "absent.yaml").string();
-  auto config = load_config_file(missing);
+  auto config = load_config_file(missing, feed_schemas());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().code, "invalid_config");
   EXPECT_THAT(config.error().message, HasSubstr(missing));
@@ -625,7 +631,7 @@ TEST_F(ConfigFile, MissingFileNamesPathAndReason) {
 }
 
 TEST_F(ConfigFile, DirectoryIsAnError) {
-  auto config = load_config_file(dir_.string());
+  auto config = load_config_file(dir_.string(), feed_schemas());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().code, "invalid_config");
   EXPECT_THAT(config.error().message, HasSubstr(dir_.string()));
@@ -661,7 +667,7 @@ dispatch: {type: local, local: {run_as: "root; rm -rf /"}}
 feeds:
   - {name: uk, type: carbon_intensity_uk, poll_interval: 400d}
 )";
-  auto config = parse_config(text, "c.yaml");
+  auto config = parse_config(text, "c.yaml", feed_schemas());
   ASSERT_FALSE(config);
   std::vector<std::pair<std::string, int>> got;
   for (const auto& d : config.error().details)

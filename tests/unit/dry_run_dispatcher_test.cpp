@@ -1,4 +1,4 @@
-#include "deploy/dry_run_dispatcher.h"
+#include "deploy/dry_run/dry_run_dispatcher.h"
 
 #include <gtest/gtest.h>
 

@@ -13,8 +13,8 @@
 #include <regex>
 
 #include "core/encoding.h"
-#include "daemon/http_client.h"
 #include "fakes/feed_test_env.h"
+#include "net/http_client.h"
 
 namespace gridshift::testing {
 namespace {

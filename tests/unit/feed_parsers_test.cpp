@@ -1,9 +1,12 @@
 // The pure feed parsers: documented shapes in, readings out; every bad-data case of issue 4
 // (malformed JSON, missing/null fields, absurd values, wrong zone, HTML, truncated bodies)
 // gives an error naming the field and no readings.
-#include "core/feed_parsers.h"
-
 #include <gtest/gtest.h>
+
+#include "daemon/feeds/carbon_intensity_uk/parser.h"
+#include "daemon/feeds/electricitymaps/parser.h"
+#include "daemon/feeds/gcp_region_dataset/parser.h"
+#include "daemon/feeds/watttime/parser.h"
 
 namespace gridshift {
 namespace {

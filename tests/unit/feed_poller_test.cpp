@@ -2,13 +2,14 @@
 // the five feed types land in SQLite; bad data, 429, 500, timeouts and TLS failures store
 // nothing, are counted and logged once per episode; back-off, Retry-After, daily budget,
 // no overlapping polls; a feed down for hours falls back along the chain and recovers.
-#include "daemon/feed_poller.h"
+#include "daemon/feeds/feed_poller.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
-#include "daemon/feed_routes.h"
+#include "daemon/api/feed_routes.h"
+#include "daemon/feeds/registry.h"
 #include "fakes/feed_test_env.h"
 
 namespace gridshift::testing {
@@ -543,7 +544,7 @@ Reloaded reloaded(const FeedTestEnv& env, std::string feeds_and_regions,
     feeds_and_regions.replace(pos, 6, env.fake_.base_url());
   }
   auto config = parse_config("state_dir: " + env.dir_.path().string() + "\n" + feeds_and_regions,
-                             "reload.yaml");
+                             "reload.yaml", feed_schemas());
   if (!config) throw std::runtime_error(to_string(config.error()));
   auto secrets = resolve_secrets(
       *config,

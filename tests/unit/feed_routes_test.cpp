@@ -1,6 +1,6 @@
 // GET /v1/regions, GET /v1/regions/{name}/forecast and the health "feeds" array, built from a
 // real poll of the fake feed server into SQLite, called directly and through the ApiRouter.
-#include "daemon/feed_routes.h"
+#include "daemon/api/feed_routes.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Google credentials without client libraries: key file parsing, the RS256 JWT assertion
 // (checked with a key pair generated here), form bodies and token responses. Errors must
 // name the field and never carry key material or tokens.
-#include "deploy/google_auth.h"
+#include "deploy/vertex_ai/google_auth.h"
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>

@@ -1,7 +1,7 @@
 // The async HTTP client against the fake feed server on 127.0.0.1: URL parsing, Basic auth,
 // proxy selection (HTTPS_PROXY/HTTP_PROXY/NO_PROXY, CONNECT for https), response size limit,
 // timeouts, truncated and closed responses, TLS failure and per-host concurrency.
-#include "daemon/http_client.h"
+#include "net/http_client.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The Prometheus text writer (daemon/metrics) and the accounting family built from a report
 // document: escaping, sample lines, histogram buckets, special values.
-#include "daemon/metrics.h"
+#include "common/metrics.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The scheduler loop in process: MemoryStore, ManualClock and the dry-run target. Each test
 // drives run_cycle() on an io_context, so nothing waits on real time.
-#include "daemon/scheduler.h"
+#include "daemon/scheduler/scheduler.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,10 @@
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
-#include "daemon/dry_run_target.h"
-#include "storage/memory_store.h"
+#include "daemon/config/config.h"
+#include "daemon/feeds/trace_file/source.h"
+#include "deploy/dry_run/dry_run_target.h"
+#include "storage/memory/memory_store.h"
 
 namespace gridshift {
 namespace {
@@ -47,7 +49,7 @@ class SchedulerTest : public ::testing::Test {
   SchedulerTest() : clock_(kStart), target_(clock_) {
     FeedConfig feed;
     feed.name = "grid";
-    feed.type = FeedType::trace_file;
+    feed.schema = trace_file_feed().schema;
     config_.feeds.push_back(feed);
     for (const char* name : {"europe-west2", "europe-west9"}) {
       RegionConfig region;

@@ -1,6 +1,6 @@
 // Secret scrubbing (daemon/scrub.h): every registered value and its usual encodings are replaced
 // in any text (the log formatter and the API server apply it: see security_test).
-#include "daemon/scrub.h"
+#include "common/scrub.h"
 
 #include <gtest/gtest.h>
 

@@ -10,8 +10,9 @@
 #include <sstream>
 #include <string>
 
-#include "daemon/config.h"
-#include "daemon/secret.h"
+#include "common/secret.h"
+#include "daemon/config/config.h"
+#include "daemon/feeds/registry.h"
 
 namespace gridshift {
 namespace {
@@ -30,7 +31,7 @@ std::function<std::optional<std::string>(const std::string&)> env_of(Env env) {
 }
 
 Config config_of(const std::string& feeds_yaml) {
-  auto config = parse_config("feeds:\n" + feeds_yaml, "secrets.yaml");
+  auto config = parse_config("feeds:\n" + feeds_yaml, "secrets.yaml", feed_schemas());
   EXPECT_TRUE(config) << (config ? "" : to_string(config.error()));
   return config ? *config : Config{};
 }

@@ -7,7 +7,7 @@
 #include <random>
 #include <sstream>
 
-#include "daemon/cli_simulate.h"
+#include "cli/simulate.h"
 
 namespace gridshift {
 namespace {

@@ -1,6 +1,6 @@
 // SQLite-specific behaviour of SqliteStore: durability across reopen, pragmas, schema
 // versioning, refusal of corrupt or newer files, append-only events, lock contention.
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite_db.h"
+#include "storage/sqlite/sqlite_db.h"
 
 namespace gridshift {
 namespace {

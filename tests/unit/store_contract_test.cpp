@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "storage/memory_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/memory/memory_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace gridshift {
 namespace {

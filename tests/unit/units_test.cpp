@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/dispatch_journal.h"
 #include "core/job.h"
+#include "core/ports/dispatch_journal.h"
 #include "core/reading.h"
 
 namespace gridshift {

@@ -1,6 +1,6 @@
 // The pure Vertex AI / Cloud Storage shapes: CustomJob bodies field by field, response parsing
 // (unknown fields, every state, int64 as strings), the §1.5 error table, names and URLs.
-#include "deploy/vertex_api.h"
+#include "deploy/vertex_ai/vertex_api.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,201 @@
+#include "daemon/api/feed_routes.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/config_slices.h"
+
+namespace gridshift {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kUnit = "gCO2e/kWh";
+
+json time_or_null(const std::optional<TimePoint>& t) {
+  return t ? json(format_rfc3339(*t)) : json();
+}
+
+json optional_number(const std::optional<double>& v) {
+  return v ? json(*v) : json();
+}
+
+SignalType configured_signal(const ServiceConfig& config, const std::string& feed) {
+  const auto* f = config.find_feed(feed);
+  return f ? feed_signal(*f) : SignalType::average;
+}
+
+// The newest forecast points of `feed` for `location` that end after `now`.
+Result<std::vector<Reading>> upcoming_forecast(ReadingStore& store, const std::string& feed,
+                                               const std::string& location, TimePoint now) {
+  auto points = store.forecast(feed, location, now - Seconds{24 * 3600}, now + kForecastLookahead);
+  if (!points) return points;
+  std::erase_if(*points, [&](const Reading& r) { return r.timestamp + r.step <= now; });
+  return points;
+}
+
+int status_for_store(const Error& error) {
+  return error.code == "not_found" ? 404 : 503;
+}
+
+}  // namespace
+
+Result<ChainResolution> resolve_region(const ServiceConfig& config, const RegionConfig& region,
+                                       ReadingStore& store, TimePoint now) {
+  std::vector<ChainLink> links;
+  for (const auto& feed : region.feeds) {
+    ChainLink link;
+    link.feed = feed;
+    link.signal = configured_signal(config, feed);
+    auto latest = store.latest_actual(feed, feed_location(config, feed, region));
+    if (!latest) return latest.error();
+    if (*latest) {
+      link.observed_at = (*latest)->timestamp;
+      link.step = (*latest)->step;
+      link.signal = (*latest)->signal;
+    }
+    links.push_back(std::move(link));
+  }
+  return resolve_chain(links, now, config.scheduler.max_staleness);
+}
+
+Result<nlohmann::json> regions_json(const ServiceConfig& config, ReadingStore& store, TimePoint now,
+                                    const ForecastErrors* errors) {
+  json regions = json::array();
+  for (const auto& region : config.regions) {
+    auto chain = resolve_region(config, region, store, now);
+    if (!chain) return chain.error();
+    json entry = {{"name", region.name},
+                  {"location", region.location},
+                  {"pue", region.pue},
+                  {"intensity", nullptr},
+                  {"unit", kUnit},
+                  {"signal", nullptr},
+                  {"feed", nullptr},
+                  {"observed_at", nullptr},
+                  {"age_seconds", nullptr},
+                  {"stale", true},
+                  {"estimated", nullptr},
+                  {"renewable_percent", nullptr},
+                  {"fossil_free_percent", nullptr},
+                  {"forecast_horizon", nullptr},
+                  {"forecast_error", nullptr}};
+    if (chain->winner) {
+      const auto& feed = region.feeds[*chain->winner];
+      const auto location = feed_location(config, feed, region);
+      auto latest = store.latest_actual(feed, location);
+      if (!latest) return latest.error();
+      const Reading& r = **latest;
+      entry["intensity"] = r.gco2_per_kwh;
+      entry["signal"] = to_string(r.signal);
+      entry["feed"] = feed;
+      entry["observed_at"] = format_rfc3339(r.timestamp);
+      entry["age_seconds"] = std::max(Seconds{0}, now - r.timestamp).count();
+      entry["stale"] = false;
+      entry["estimated"] = r.estimated;
+      entry["renewable_percent"] = optional_number(r.renewable_percent);
+      entry["fossil_free_percent"] = optional_number(r.fossil_free_percent);
+      if (errors) entry["forecast_error"] = forecast_error_json(errors->find(feed, location));
+      auto forecast = upcoming_forecast(store, feed, location, now);
+      if (!forecast) return forecast.error();
+      if (!forecast->empty()) {
+        entry["forecast_horizon"] =
+            format_rfc3339(forecast->back().timestamp + forecast->back().step);
+      }
+    }
+    json chain_json = json::array();
+    for (const auto& link : chain->links) {
+      chain_json.push_back({{"feed", link.feed},
+                            {"status", to_string(link.status)},
+                            {"observed_at", time_or_null(link.observed_at)}});
+    }
+    entry["chain"] = std::move(chain_json);
+    regions.push_back(std::move(entry));
+  }
+  return json{{"regions", std::move(regions)}};
+}
+
+Result<nlohmann::json> region_forecast_json(const ServiceConfig& config, ReadingStore& store,
+                                            const std::string& region_name, TimePoint now) {
+  const auto* region = config.find_region(region_name);
+  if (region == nullptr) {
+    return make_error("not_found", fmt::format("no region '{}' is configured", region_name),
+                      {FieldError{"name", "unknown region"}});
+  }
+  json out = {{"region", region->name}, {"feed", nullptr},      {"signal", nullptr},
+              {"unit", kUnit},          {"issued_at", nullptr}, {"points", json::array()}};
+  for (const auto& feed : region->feeds) {
+    auto points = upcoming_forecast(store, feed, feed_location(config, feed, *region), now);
+    if (!points) return points.error();
+    if (points->empty()) continue;
+    TimePoint issued = points->front().issued_at;
+    for (const auto& p : *points)
+      issued = std::max(issued, p.issued_at);
+    // A forecast is fresh while its newest snapshot is younger than max_staleness.
+    if (!is_fresh(issued, Seconds{0}, now, config.scheduler.max_staleness)) continue;
+    out["feed"] = feed;
+    out["signal"] = to_string(points->front().signal);
+    out["issued_at"] = format_rfc3339(issued);
+    for (const auto& p : *points) {
+      out["points"].push_back({{"start", format_rfc3339(p.timestamp)},
+                               {"end", format_rfc3339(p.timestamp + p.step)},
+                               {"intensity", p.gco2_per_kwh}});
+    }
+    break;
+  }
+  return out;
+}
+
+FeedsHealth feeds_health(const ServiceConfig& config, ReadingStore& store, const FeedPoller& poller,
+                         TimePoint now) {
+  FeedsHealth out;
+  for (const auto& h : poller.health()) {
+    const bool polled = !h.locations.empty();
+    std::string status = !polled          ? "unused"
+                         : h.failing()    ? "failing"
+                         : h.last_success ? "ok"
+                                          : "pending";
+    if (h.failing()) out.degraded = true;
+    json errors = json::object();
+    for (const auto& [code, count] : h.errors_by_code)
+      errors[code] = count;
+    out.feeds.push_back(
+        {{"name", h.name},
+         {"type", h.type},
+         {"signal", to_string(h.signal)},
+         {"status", status},
+         {"last_success", time_or_null(h.last_success)},
+         {"last_error", time_or_null(h.last_error)},
+         {"last_error_message", h.last_error_message.empty() ? json() : json(h.last_error_message)},
+         {"consecutive_failures", h.consecutive_failures},
+         {"next_poll", time_or_null(h.next_poll)},
+         {"calls_today", h.calls_today},
+         {"readings_stored", h.readings_stored},
+         {"errors", std::move(errors)}});
+  }
+  for (const auto& region : config.regions) {
+    auto chain = resolve_region(config, region, store, now);
+    if (!chain || !chain->winner) out.degraded = true;
+  }
+  return out;
+}
+
+void register_feed_routes(ApiRouter& router, const ServiceConfig& config, ReadingStore& store,
+                          const Clock& clock, const ForecastErrors* errors) {
+  router.add("GET", "/v1/regions", [&config, &store, &clock, errors](const ApiRequest&) {
+    auto body = regions_json(config, store, clock.now(), errors);
+    return body ? ApiResponse::json(200, *body)
+                : ApiResponse::error(status_for_store(body.error()), body.error());
+  });
+  router.add("GET", "/v1/regions/{name}/forecast",
+             [&config, &store, &clock](const ApiRequest& request) {
+               auto it = request.path_params.find("name");
+               const std::string name = it == request.path_params.end() ? "" : it->second;
+               auto body = region_forecast_json(config, store, name, clock.now());
+               return body ? ApiResponse::json(200, *body)
+                           : ApiResponse::error(status_for_store(body.error()), body.error());
+             });
+}
+
+}  // namespace gridshift

@@ -1,0 +1,739 @@
+#include "daemon/api/job_service.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <limits>
+#include <map>
+
+#include "common/logging.h"
+#include "common/version.h"
+#include "core/accelerators.h"
+#include "core/units.h"
+
+namespace gridshift {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr std::size_t kDefaultPageSize = 100;
+constexpr std::size_t kMaxPageSize = 1000;
+constexpr std::size_t kMaxIdempotencyKey = 128;
+constexpr int kMaxJsonDepth = 64;
+constexpr std::array kAllStates = {JobState::queued,    JobState::dispatching, JobState::running,
+                                   JobState::succeeded, JobState::failed,      JobState::cancelled};
+
+nlohmann::json time_or_null(const std::optional<TimePoint>& t) {
+  return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json();
+}
+
+nlohmann::json string_or_null(const std::optional<std::string>& s) {
+  return s ? nlohmann::json(*s) : nlohmann::json();
+}
+
+nlohmann::json object_or_null(const std::string& text) {
+  if (text.empty()) return nullptr;
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json() : parsed;
+}
+
+// Nesting depth of JSON text, counted before any parser sees it (brackets inside strings do
+// not count), so that a deeply nested body cannot exhaust a recursive parser's stack.
+int json_depth(std::string_view text) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// The checks every JSON body passes before the spec parser sees it: media type, depth, syntax
+// and UTF-8, and an object at the top. Returns the error response, or nothing when fine.
+std::optional<ApiResponse> check_json_body(const ApiRequest& request) {
+  auto type = request.headers.find("content-type");
+  std::string media = type == request.headers.end() ? "" : type->second;
+  media = media.substr(0, media.find(';'));
+  while (!media.empty() && media.back() == ' ')
+    media.pop_back();
+  std::transform(media.begin(), media.end(), media.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (media != "application/json") {
+    return ApiResponse::error(
+        415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)",
+        {{"Content-Type", "expected application/json, got '" +
+                              (type == request.headers.end() ? std::string() : type->second) +
+                              "'"}});
+  }
+  if (json_depth(request.body) > kMaxJsonDepth) {
+    return ApiResponse::error(400, "invalid_json",
+                              fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth));
+  }
+  try {
+    auto parsed = nlohmann::json::parse(request.body);
+    if (!parsed.is_object()) {
+      return ApiResponse::error(
+          400, "invalid_job", "the body must be a JSON object",
+          {{"", std::string("expected an object, got ") + parsed.type_name()}});
+    }
+  } catch (const nlohmann::json::parse_error& e) {
+    return ApiResponse::error(400, "invalid_json",
+                              std::string("the body is not valid JSON: ") + e.what());
+  } catch (const nlohmann::json::out_of_range&) {
+    // A number beyond a double (1e400): valid JSON syntax. The spec parser names the field.
+  }
+  return std::nullopt;
+}
+
+// JSON types of the spec's fields (DESIGN.md §4). The spec parser reads JSON as YAML, where 5
+// and "5" are the same scalar; the API is JSON, so a number where a string belongs is an error.
+enum class Kind { string, number, integer, string_list, string_map, object };
+struct FieldKind {
+  std::string_view name;
+  Kind kind;
+  const std::vector<FieldKind>* children = nullptr;
+};
+const std::vector<FieldKind> kContainerFields = {{"image_uri", Kind::string},
+                                                 {"command", Kind::string_list},
+                                                 {"args", Kind::string_list},
+                                                 {"env", Kind::string_map}};
+const std::vector<FieldKind> kPythonFields = {{"executor_image_uri", Kind::string},
+                                              {"package_uris", Kind::string_list},
+                                              {"python_module", Kind::string},
+                                              {"args", Kind::string_list}};
+const std::vector<FieldKind> kSchedulingFields = {{"strategy", Kind::string},
+                                                  {"timeout", Kind::string}};
+const std::vector<FieldKind> kVertexFields = {{"machine_type", Kind::string},
+                                              {"accelerator_type", Kind::string},
+                                              {"accelerator_count", Kind::integer},
+                                              {"replica_count", Kind::integer},
+                                              {"container", Kind::object, &kContainerFields},
+                                              {"python_package", Kind::object, &kPythonFields},
+                                              {"service_account", Kind::string},
+                                              {"scheduling", Kind::object, &kSchedulingFields},
+                                              {"labels", Kind::string_map}};
+const std::vector<FieldKind> kLocalFields = {{"command", Kind::string_list}};
+const std::vector<FieldKind> kSpecFields = {{"name", Kind::string},
+                                            {"regions", Kind::string_list},
+                                            {"duration", Kind::string},
+                                            {"deadline", Kind::string},
+                                            {"not_before", Kind::string},
+                                            {"policy", Kind::string},
+                                            {"threshold", Kind::number},
+                                            {"power_watts", Kind::number},
+                                            {"vertex", Kind::object, &kVertexFields},
+                                            {"local", Kind::object, &kLocalFields}};
+
+bool all_strings(const nlohmann::json& value) {
+  return std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_string(); });
+}
+
+void check_kinds(const nlohmann::json& object, const std::vector<FieldKind>& fields,
+                 const std::string& prefix, std::vector<FieldError>& errors) {
+  for (const auto& field : fields) {
+    auto found = object.find(field.name);
+    if (found == object.end() || found->is_null()) continue;
+    const auto& v = *found;
+    const std::string path = prefix + std::string(field.name);
+    switch (field.kind) {
+      case Kind::string:
+        if (!v.is_string()) errors.push_back({path, "expected a string"});
+        break;
+      case Kind::number:
+        if (!v.is_number()) errors.push_back({path, "expected a number"});
+        break;
+      case Kind::integer:
+        if (!v.is_number_integer()) errors.push_back({path, "expected an integer"});
+        break;
+      case Kind::string_list:
+        if (!v.is_array() || !all_strings(v))
+          errors.push_back({path, "expected a list of strings"});
+        break;
+      case Kind::string_map:
+        if (!v.is_object() || !all_strings(v)) {
+          errors.push_back({path, "expected an object of strings"});
+        }
+        break;
+      case Kind::object:
+        if (!v.is_object()) {
+          errors.push_back({path, "expected an object"});
+        } else {
+          check_kinds(v, *field.children, path + ".", errors);
+        }
+        break;
+    }
+  }
+}
+
+// True when JSON text escapes a UTF-16 surrogate (\ud83d\ude00, Python's default for emoji),
+// which the YAML reader rejects although it is valid JSON.
+bool has_surrogate_escape(std::string_view text) {
+  for (auto at = text.find("\\u"); at != std::string_view::npos; at = text.find("\\u", at + 2)) {
+    if (at + 3 < text.size() && (text[at + 2] == 'd' || text[at + 2] == 'D') &&
+        std::string_view("89abAB").find(text[at + 3]) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// load_job_spec plus, for JSON text, the JSON type checks: every error in one answer.
+Result<JobSpec> load_json_job_spec(std::string_view text, const JobSpecContext& context) {
+  std::vector<FieldError> errors;
+  const auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_object()) check_kinds(json, kSpecFields, "", errors);
+  // The JSON parser decodes surrogate pairs into UTF-8; its re-serialization reads as YAML.
+  const std::string decoded = json.is_object() && has_surrogate_escape(text) ? json.dump() : "";
+  auto spec = load_job_spec(decoded.empty() ? text : std::string_view(decoded), context);
+  if (errors.empty()) return spec;
+  if (!spec) {
+    for (const auto& e : spec.error().details) {
+      const bool known = std::any_of(errors.begin(), errors.end(),
+                                     [&](const FieldError& t) { return t.field == e.field; });
+      if (!known) errors.push_back(e);
+    }
+  }
+  // Counted before the call: the vector may be moved into its parameter before the message
+  // argument is evaluated (the order is unspecified; GCC goes right to left).
+  const std::size_t n = errors.size();
+  return make_error("invalid_job",
+                    fmt::format("job spec is invalid ({} error{})", n, n == 1 ? "" : "s"),
+                    std::move(errors));
+}
+
+std::optional<std::string> header(const ApiRequest& request, const std::string& name) {
+  auto found = request.headers.find(name);
+  if (found == request.headers.end()) return std::nullopt;
+  return found->second;
+}
+
+void log_commit_failure(std::exception_ptr failure) {
+  if (!failure) return;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    subsystem_logger("api")->error("job commit failed: {}", e.what());
+  }
+}
+
+// "no job ID", with no more of the asked id than a real one can hold: an answer never echoes
+// 10,000 characters of whatever a client sent.
+Error no_such_job(std::string_view id) {
+  constexpr std::size_t kLongestId = 40;
+  if (id.size() <= kLongestId && is_valid_job_id(id)) {
+    return make_error("not_found", fmt::format("no job {}", id));
+  }
+  return make_error("not_found", fmt::format("no such job: the {} characters asked for are not "
+                                             "a job id (lowercase [a-z0-9-], at most {})",
+                                             id.size(), kLongestId));
+}
+
+}  // namespace
+
+int status_for(const Error& error) {
+  const auto& c = error.code;
+  if (c == "invalid_job" || c == "invalid_request" || c == "invalid_json") return 400;
+  if (c == "forbidden") return 403;
+  if (c == "not_found") return 404;
+  if (c == "conflict" || c == "idempotency_conflict") return 409;
+  if (c == "payload_too_large") return 413;
+  if (c == "queue_full") return 429;
+  if (c.rfind("storage_", 0) == 0 || c == "planner_unavailable") return 503;
+  return 500;
+}
+
+bool may_see_spec(const Job& job, std::uint32_t viewer) {
+  return viewer == 0 || viewer == job.owner_uid;
+}
+
+nlohmann::json job_to_json(const Job& job, std::uint32_t viewer) {
+  // Other users see what the job is (name, hardware, windows), never how it runs: env values,
+  // command lines and arguments may hold secrets. Lists carry summaries for everyone.
+  const bool whole = !job.spec_is_summary && may_see_spec(job, viewer);
+  const std::string spec_json = job_spec_to_json(whole ? job.spec : summarize(job.spec));
+  nlohmann::json out = {{"id", job.id},
+                        {"name", job.spec.name},
+                        {"owner_uid", job.owner_uid},
+                        {"state", to_string(job.state)},
+                        {"submitted_at", format_rfc3339(job.submitted_at)},
+                        {"updated_at", format_rfc3339(job.updated_at)},
+                        {"deadline", format_rfc3339(job.deadline)},
+                        {"regions", job.regions},
+                        {"power_watts", job.power_watts},
+                        {"spec", object_or_null(spec_json)},
+                        {"spec_complete", whole},
+                        {"region", string_or_null(job.region)},
+                        {"planned_start", time_or_null(job.planned_start)},
+                        {"started_at", time_or_null(job.started_at)},
+                        {"finished_at", time_or_null(job.finished_at)},
+                        {"remote_name", string_or_null(job.remote_name)},
+                        {"error", job.error.empty() ? nlohmann::json() : nlohmann::json(job.error)},
+                        {"accounting", object_or_null(job.accounting_json)}};
+  // The candidates the planner did not rank at its last decision, and why (kept beside the
+  // accounting by the scheduler).
+  auto& accounting = out["accounting"];
+  out["excluded"] = nlohmann::json::array();
+  if (accounting.is_object() && accounting.contains("excluded")) {
+    out["excluded"] = accounting["excluded"];
+    accounting.erase("excluded");
+  }
+  return out;
+}
+
+nlohmann::json event_to_json(const JobEvent& event) {
+  return {{"seq", event.seq},
+          {"at", format_rfc3339(event.at)},
+          {"type", event.type},
+          {"message", event.message},
+          {"data", object_or_null(event.data_json)}};
+}
+
+std::string make_job_id(std::mt19937_64& random) {
+  static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::uniform_int_distribution<std::size_t> pick(0, kAlphabet.size() - 1);
+  std::string id = "j-";
+  for (int i = 0; i < 20; ++i)
+    id += kAlphabet[pick(random)];
+  return id;
+}
+
+struct JobService::Pending {
+  explicit Pending(asio::any_io_executor executor) : done(std::move(executor)) {}
+  JobInsert item;
+  asio::steady_timer done;
+  std::optional<Result<Job>> result;
+};
+
+JobService::JobService(JobStore& store, const ServiceConfig& config, const Clock& clock,
+                       asio::any_io_executor executor)
+    : store_(store), config_(config), clock_(clock), executor_(std::move(executor)) {
+  std::random_device seed;
+  random_.seed((std::uint64_t{seed()} << 32) ^ seed());
+}
+
+JobSpecContext JobService::spec_context() const {
+  JobSpecContext context;
+  context.known_regions = config_.region_names();
+  context.now = clock_.now();
+  context.default_deadline = config_.scheduler.default_deadline;
+  context.dispatch_slack = config_.scheduler.dispatch_slack;
+  return context;
+}
+
+Result<Job> JobService::prepare(std::string_view spec_text, std::uint32_t uid,
+                                std::optional<std::string> idempotency_key) {
+  const auto limit = config_.limits.max_spec_bytes;
+  if (spec_text.size() > limit) {
+    return make_error("payload_too_large",
+                      fmt::format("the job spec is {} bytes; limits.max_spec_bytes is {}",
+                                  spec_text.size(), limit),
+                      {FieldError{"spec", fmt::format("at most {} bytes", limit)}});
+  }
+  const auto context = spec_context();
+  auto spec = load_json_job_spec(spec_text, context);
+  if (!spec) return spec.error();
+  Job job;
+  job.id = make_job_id(random_);
+  job.owner_uid = uid;
+  job.submitted_at = context.now;
+  job.updated_at = context.now;
+  job.deadline = spec->deadline.value_or(context.now + context.default_deadline);
+  job.regions = spec->regions.empty() ? context.known_regions : spec->regions;
+  job.power_watts = derive_power_watts(*spec, *context.accelerators);
+  job.idempotency_key = std::move(idempotency_key);
+  job.spec = std::move(*spec);
+  return job;
+}
+
+asio::awaitable<Result<std::pair<Job, bool>>> JobService::submit(Job job) {
+  auto pending = std::make_shared<Pending>(executor_);
+  pending->item.first_event.at = job.submitted_at;
+  pending->item.first_event.type = "submitted";
+  pending->item.first_event.message = fmt::format(
+      "submitted by uid {}: {} for {}, deadline {}, power {} W", job.owner_uid, job.spec.name,
+      format_duration(job.spec.duration), format_rfc3339(job.deadline), job.power_watts);
+  pending->item.job = std::move(job);
+  pending_.push_back(pending);
+  if (!commit_scheduled_) {
+    commit_scheduled_ = true;
+    asio::co_spawn(executor_, commit_pending(), log_commit_failure);
+  }
+  pending->done.expires_at(asio::steady_timer::time_point::max());
+  while (!pending->result) {
+    co_await pending->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  auto& result = *pending->result;
+  if (!result) co_return result.error();
+  const bool created = result->id == pending->item.job.id;
+  if (created && on_submitted) on_submitted();
+  co_return std::make_pair(std::move(*result), created);
+}
+
+// Group commit: waiting one turn of the event loop lets every submit that is already readable
+// on other connections join the batch; each batch is one transaction (one fsync).
+asio::awaitable<void> JobService::commit_pending() {
+  asio::steady_timer turn(executor_);
+  for (;;) {
+    turn.expires_after(std::chrono::seconds(0));
+    co_await turn.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (pending_.empty()) break;
+    auto batch = std::move(pending_);
+    pending_.clear();
+    std::vector<JobInsert> items;
+    items.reserve(batch.size());
+    for (const auto& p : batch)
+      items.push_back(p->item);
+    auto results = store_.insert_batch(items);
+    ++commits_;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->result = results ? (*results)[i] : Result<Job>(results.error());
+      batch[i]->done.cancel();
+    }
+    if (!results) {
+      subsystem_logger("api")->error("storing {} submitted jobs failed: {}", batch.size(),
+                                     to_string(results.error()));
+      storage_problem_ = "submits cannot be stored: " + results.error().message;
+    } else {
+      storage_problem_.clear();
+    }
+  }
+  commit_scheduled_ = false;
+}
+
+Result<JobPage> JobService::list(const JobQuery& query) {
+  return store_.list(query);
+}
+
+Result<std::pair<Job, std::vector<JobEvent>>> JobService::show(std::string_view id) {
+  auto job = store_.get(id);
+  if (!job) return job.error();
+  if (!*job) return no_such_job(id);
+  auto events = store_.events(id);
+  if (!events) return events.error();
+  return std::make_pair(std::move(**job), std::move(*events));
+}
+
+Result<Job> JobService::cancel(std::string_view id, std::uint32_t uid) {
+  auto found = store_.get(id);
+  if (!found) return found.error();
+  if (!*found) return no_such_job(id);
+  Job job = std::move(**found);
+  if (uid != 0 && uid != job.owner_uid) {
+    return make_error("forbidden", fmt::format("job {} belongs to uid {}: only its owner or root "
+                                               "may cancel it",
+                                               job.id, job.owner_uid));
+  }
+  if (is_terminal(job.state)) {
+    return make_error("conflict",
+                      fmt::format("job {} is already {}", job.id, to_string(job.state)));
+  }
+  const JobState before = job.state;
+  const auto now = clock_.now();
+  JobEvent event;
+  event.at = now;
+  if (before == JobState::queued) {
+    event.type = "state";
+    event.message = fmt::format("cancelled by uid {} while queued", uid);
+  } else {
+    event.type = "cancel_requested";
+    event.message = fmt::format("cancel requested by uid {} while {}: the remote job is cancelled",
+                                uid, to_string(before));
+  }
+  event.data_json =
+      nlohmann::json{{"from", to_string(before)}, {"to", "cancelled"}, {"uid", uid}}.dump();
+  job.state = JobState::cancelled;
+  job.updated_at = now;
+  job.finished_at = now;
+  if (auto updated = store_.update(job, event); !updated) return updated.error();
+  if (before != JobState::queued && on_cancel_requested) on_cancel_requested(job);
+  return job;
+}
+
+Result<nlohmann::json> JobService::report() {
+  nlohmann::json by_state = nlohmann::json::object();
+  std::size_t total = 0;
+  for (auto state : kAllStates) {
+    auto n = store_.count(state);
+    if (!n) return n.error();
+    by_state[std::string(to_string(state))] = *n;
+    total += *n;
+  }
+  double kwh = 0;
+  std::size_t measured = 0;
+  // Failed and cancelled runs emitted grams but saved nothing: summed apart (DESIGN §11).
+  double unsuccessful_g = 0;
+  std::size_t unsuccessful = 0;
+  // Grams are summed over jobs whose accounting has both the actual and the baseline figure, so
+  // that saved = baseline - actual compares like with like; per signal type as well, since
+  // average and marginal grams mean different things.
+  struct Sums {
+    double actual = 0, baseline = 0, oracle = 0;
+    std::size_t jobs = 0, with_oracle = 0;
+  };
+  Sums all;
+  std::map<std::string, Sums> by_signal;
+  JobQuery query;
+  query.limit = kMaxPageSize;
+  query.summary = true;
+  for (;;) {
+    auto page = store_.list(query);
+    if (!page) return page.error();
+    for (const auto& job : page->jobs) {
+      if (!job.started_at || !job.finished_at || *job.finished_at < *job.started_at) continue;
+      const double hours =
+          std::chrono::duration<double>(*job.finished_at - *job.started_at).count() / 3600.0;
+      const RegionConfig* region = job.region ? config_.find_region(*job.region) : nullptr;
+      kwh += energy_kwh(job.power_watts, hours, region ? region->pue : 1.0);
+      ++measured;
+      const auto accounting = nlohmann::json::parse(job.accounting_json, nullptr, false);
+      if (!accounting.is_object() || !accounting.value("actual_g", nlohmann::json()).is_number()) {
+        continue;
+      }
+      if (job.state == JobState::failed || job.state == JobState::cancelled) {
+        unsuccessful_g += accounting["actual_g"].get<double>();
+        ++unsuccessful;
+        continue;
+      }
+      if (!accounting.value("baseline_g", nlohmann::json()).is_number()) continue;
+      const std::string signal = accounting.value("signal", nlohmann::json()).is_string()
+                                     ? accounting["signal"].get<std::string>()
+                                     : "unknown";
+      for (Sums* sums : {&all, &by_signal[signal]}) {
+        sums->actual += accounting["actual_g"].get<double>();
+        sums->baseline += accounting["baseline_g"].get<double>();
+        ++sums->jobs;
+        if (accounting.value("oracle_g", nlohmann::json()).is_number()) {
+          sums->oracle += accounting["oracle_g"].get<double>();
+          ++sums->with_oracle;
+        }
+      }
+    }
+    if (!page->next) break;
+    query.after = page->next;
+  }
+  auto grams = [](const Sums& sums) {
+    nlohmann::json out = {{"jobs_accounted", sums.jobs}, {"emissions_g", nullptr},
+                          {"baseline_g", nullptr},       {"oracle_g", nullptr},
+                          {"saved_g", nullptr},          {"savings", nullptr}};
+    if (sums.jobs == 0) return out;
+    out["emissions_g"] = sums.actual;
+    out["baseline_g"] = sums.baseline;
+    out["saved_g"] = sums.baseline - sums.actual;
+    if (sums.baseline > 0) out["savings"] = 1.0 - sums.actual / sums.baseline;
+    if (sums.with_oracle == sums.jobs) out["oracle_g"] = sums.oracle;
+    return out;
+  };
+  nlohmann::json report = grams(all);
+  report["jobs"] = {{"total", total}, {"by_state", by_state}};
+  report["energy_kwh"] = kwh;
+  report["jobs_with_energy"] = measured;
+  report["failed_or_cancelled"] = {{"jobs_accounted", unsuccessful},
+                                   {"emissions_g", unsuccessful_g}};
+  report["by_signal"] = nlohmann::json::object();
+  for (const auto& [signal, sums] : by_signal)
+    report["by_signal"][signal] = grams(sums);
+  return report;
+}
+
+Result<nlohmann::json> JobService::health() {
+  auto depth = store_.count(JobState::queued);
+  FeedsHealth feeds = feeds_health ? feeds_health() : FeedsHealth{};
+  std::vector<std::string> found = problems ? problems() : std::vector<std::string>{};
+  if (!storage_problem_.empty()) found.push_back(storage_problem_);
+  if (!depth) found.push_back("the database cannot be read: " + depth.error().message);
+  const bool degraded = feeds.degraded || !found.empty();
+  return nlohmann::json{{"status", degraded ? "degraded" : "ok"},
+                        {"queue_depth", depth ? nlohmann::json(*depth) : nlohmann::json()},
+                        {"database", depth ? "ok" : "error"},
+                        {"problems", found},
+                        {"feeds", feeds.feeds}};
+}
+
+Result<std::string> JobService::metrics() {
+  std::string out;
+  out += "# HELP gridshift_build_info Build of the running gridshiftd.\n";
+  out += "# TYPE gridshift_build_info gauge\n";
+  out += fmt::format("gridshift_build_info{{version=\"{}\"}} 1\n", kVersion);
+  out += "# HELP gridshift_jobs Jobs in the store by state.\n";
+  out += "# TYPE gridshift_jobs gauge\n";
+  for (auto state : kAllStates) {
+    auto n = store_.count(state);
+    if (!n) return n.error();
+    out += fmt::format("gridshift_jobs{{state=\"{}\"}} {}\n", to_string(state), *n);
+  }
+  out += "# HELP gridshift_job_commits_total Transactions that stored submitted jobs.\n";
+  out += "# TYPE gridshift_job_commits_total counter\n";
+  out += fmt::format("gridshift_job_commits_total {}\n", commits_);
+  for (const auto& section : metrics_sections)
+    out += section();
+  return out;
+}
+
+Status JobService::check_queue_limit(std::uint32_t uid) {
+  if (uid == 0) return {};
+  auto queued = store_.count_owned(JobState::queued, uid);
+  if (!queued) return queued.error();
+  const auto in_flight =
+      static_cast<std::size_t>(std::count_if(pending_.begin(), pending_.end(), [&](const auto& p) {
+        return p->item.job.owner_uid == uid;
+      }));
+  const auto limit = config_.limits.max_queued_per_user;
+  if (*queued + in_flight < limit) return {};
+  return make_error(
+      "queue_full",
+      fmt::format("uid {} has {} jobs queued; limits.max_queued_per_user is {}", uid,
+                  *queued + in_flight, limit),
+      {FieldError{"limits.max_queued_per_user", "wait for queued jobs to start, or cancel some"}});
+}
+
+ApiResponse JobService::handle_list(const ApiRequest& request) {
+  JobQuery query;
+  query.limit = kDefaultPageSize;
+  std::vector<FieldError> errors;
+  for (const auto& [name, value] : request.query) {
+    if (name == "state") {
+      auto state = parse_job_state(value);
+      if (!state) {
+        errors.push_back({"state", "unknown state '" + value +
+                                       "' (queued, dispatching, running, succeeded, failed, "
+                                       "cancelled)"});
+      }
+      query.state = state;
+    } else if (name == "limit") {
+      std::size_t limit = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc() || end != value.data() + value.size() || limit < 1 ||
+          limit > kMaxPageSize) {
+        errors.push_back({"limit", fmt::format("must be an integer from 1 to {}", kMaxPageSize)});
+      }
+      query.limit = limit;
+    } else if (name == "after") {
+      if (!is_valid_job_id(value)) errors.push_back({"after", "not a job id cursor"});
+      query.after = value;
+    } else {
+      errors.push_back({name, "unknown query parameter"});
+    }
+  }
+  if (!errors.empty()) {
+    return ApiResponse::error(400, "invalid_request", "invalid query", std::move(errors));
+  }
+  query.summary = true;
+  auto page = list(query);
+  if (!page) return ApiResponse::error(status_for(page.error()), page.error());
+  nlohmann::json jobs = nlohmann::json::array();
+  for (const auto& job : page->jobs)
+    jobs.push_back(job_to_json(job, request.uid));
+  nlohmann::json unreadable = nlohmann::json::array();
+  for (const auto& bad : page->unreadable)
+    unreadable.push_back({{"id", bad.id}, {"reason", bad.reason}});
+  nlohmann::json out = {{"jobs", std::move(jobs)}, {"next", string_or_null(page->next)}};
+  if (!unreadable.empty()) out["unreadable"] = std::move(unreadable);
+  return ApiResponse::json(200, out);
+}
+
+ApiResponse JobService::handle_show(const ApiRequest& request) {
+  auto shown = show(request.path_params.at("id"));
+  if (!shown) return ApiResponse::error(status_for(shown.error()), shown.error());
+  auto json = job_to_json(shown->first, request.uid);
+  json["events"] = nlohmann::json::array();
+  for (const auto& event : shown->second)
+    json["events"].push_back(event_to_json(event));
+  return ApiResponse::json(200, json);
+}
+
+ApiResponse JobService::handle_cancel(const ApiRequest& request) {
+  auto cancelled = cancel(request.path_params.at("id"), request.uid);
+  if (!cancelled) return ApiResponse::error(status_for(cancelled.error()), cancelled.error());
+  return ApiResponse::json(200, job_to_json(*cancelled, request.uid));
+}
+
+ApiResponse JobService::handle_plan(const ApiRequest& request) {
+  if (auto rejected = check_json_body(request)) return *rejected;
+  auto spec = load_json_job_spec(request.body, spec_context());
+  if (!spec) return ApiResponse::error(400, spec.error());
+  if (!plan) {
+    return ApiResponse::error(503, "planner_unavailable",
+                              "the spec is valid, but this daemon has no planner yet");
+  }
+  return plan(*spec, request);
+}
+
+asio::awaitable<ApiResponse> JobService::handle_submit(ApiRequest request) {
+  if (auto rejected = check_json_body(request)) co_return *rejected;
+  auto key = header(request, "idempotency-key");
+  if (key && (key->empty() || key->size() > kMaxIdempotencyKey ||
+              !std::all_of(key->begin(), key->end(), [](char c) { return c > ' ' && c < 127; }))) {
+    co_return ApiResponse::error(
+        400, "invalid_request", "bad Idempotency-Key",
+        {{"Idempotency-Key",
+          fmt::format("1 to {} printable ASCII characters without spaces", kMaxIdempotencyKey)}});
+  }
+  auto job = prepare(request.body, request.uid, key);
+  if (!job) co_return ApiResponse::error(status_for(job.error()), job.error());
+  if (auto full = check_queue_limit(request.uid); !full) {
+    co_return ApiResponse::error(status_for(full.error()), full.error());
+  }
+  const std::string submitted_spec = job_spec_to_json(job->spec);
+  auto stored = co_await submit(std::move(*job));
+  if (!stored) co_return ApiResponse::error(status_for(stored.error()), stored.error());
+  if (!stored->second && job_spec_to_json(stored->first.spec) != submitted_spec) {
+    // The key names an earlier submit of another spec: answering with that job would pass
+    // a different job off as this one.
+    co_return ApiResponse::error(
+        409, "idempotency_conflict",
+        fmt::format("Idempotency-Key already used for job {} with a different spec",
+                    stored->first.id),
+        {{"Idempotency-Key", "reuse a key only to repeat the same submit"}});
+  }
+  auto response =
+      ApiResponse::json(stored->second ? 201 : 200, job_to_json(stored->first, request.uid));
+  response.headers.emplace_back("Location", "/v1/jobs/" + stored->first.id);
+  co_return response;
+}
+
+void JobService::register_routes(ApiRouter& router) {
+  router.add_async("POST", "/v1/jobs", std::bind_front(&JobService::handle_submit, this));
+  router.add("GET", "/v1/jobs", std::bind_front(&JobService::handle_list, this));
+  router.add("GET", "/v1/jobs/{id}", std::bind_front(&JobService::handle_show, this));
+  router.add("POST", "/v1/jobs/{id}/cancel", std::bind_front(&JobService::handle_cancel, this));
+  router.add("POST", "/v1/plan", std::bind_front(&JobService::handle_plan, this));
+  router.add("GET", "/v1/health", [this](const ApiRequest&) {
+    auto h = health();
+    return h ? ApiResponse::json(200, *h) : ApiResponse::error(status_for(h.error()), h.error());
+  });
+  router.add("GET", "/v1/report", [this](const ApiRequest&) {
+    auto r = report();
+    return r ? ApiResponse::json(200, *r) : ApiResponse::error(status_for(r.error()), r.error());
+  });
+  register_metrics_route(router);
+}
+
+void JobService::register_metrics_route(ApiRouter& router) {
+  router.add("GET", "/metrics", [this](const ApiRequest&) {
+    auto m = metrics();
+    return m ? ApiResponse::text(200, *m, "text/plain; version=0.0.4")
+             : ApiResponse::error(status_for(m.error()), m.error());
+  });
+}
+
+}  // namespace gridshift
