@@ -1,4 +1,4 @@
-// The `gridshift` commands that talk to the daemon (DESIGN.md §7): each sends one request over
+// The `gridshift` commands that talk to the daemon (docs/cli.md): each sends one request over
 // the socket and prints the answer, readable or (--json) exactly the API's JSON. They return
 // the exit code: 0 success, 1 runtime failure (unreachable, server error), 2 invalid input.
 #pragma once

@@ -1,5 +1,5 @@
 // gridshift: the command-line client. The offline `check` command, and the commands that talk
-// to gridshiftd over its Unix socket (daemon/cli_commands). Exit codes (DESIGN.md §7):
+// to gridshiftd over its Unix socket (cli/commands.h). Exit codes (docs/cli.md):
 // 0 success, 1 runtime failure, 2 bad usage or invalid input.
 #include <fmt/format.h>
 

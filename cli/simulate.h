@@ -1,4 +1,4 @@
-// `gridshift simulate` (DESIGN.md §7): reads the trace, forecast, jobs and config files, runs
+// `gridshift simulate` (docs/cli.md): reads the trace, forecast, jobs and config files, runs
 // core/simulator.h on them and prints the per-job table or JSON. Offline, no daemon. The file
 // reading lives here so that core stays pure. Single-threaded; writes only to the given streams.
 #pragma once

@@ -1,4 +1,4 @@
-# Install layout of the service (DESIGN.md §8): systemd units, sysusers/tmpfiles snippets, man
+# Install layout of the service (docs/operations.md): systemd units, sysusers/tmpfiles snippets, man
 # pages, operations docs, and the service's config (the example with FHS paths), which
 # `cmake --install` also puts in <sysconfdir>/gridshift/config.yaml when none is there yet.
 include(GNUInstallDirs)

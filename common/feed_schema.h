@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/reading.h"
@@ -25,6 +26,32 @@ struct FeedOption {
   std::string_view default_value;         // filled in when the key is absent; "" = none
   bool required = false;
 };
+
+// The three kinds of option.
+inline FeedOption text_option(std::string_view key, std::string_view default_value = "",
+                              bool required = false) {
+  FeedOption option;
+  option.key = key;
+  option.default_value = default_value;
+  option.required = required;
+  return option;
+}
+inline FeedOption flag_option(std::string_view key, bool default_value) {
+  FeedOption option;
+  option.key = key;
+  option.kind = FeedOption::Kind::flag;
+  option.default_value = default_value ? "true" : "false";
+  return option;
+}
+inline FeedOption choice_option(std::string_view key, std::vector<std::string_view> choices,
+                                std::string_view default_value) {
+  FeedOption option;
+  option.key = key;
+  option.kind = FeedOption::Kind::choice;
+  option.choices = std::move(choices);
+  option.default_value = default_value;
+  return option;
+}
 
 // A secret the feed needs: the config gives exactly one of `<base>_env` and `<base>_file`.
 struct FeedSecret {

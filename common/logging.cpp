@@ -74,7 +74,7 @@ LoggingState& state() {
   return s;
 }
 
-// Formats with the pattern, then scrubs registered secrets from the whole line (daemon/scrub.h):
+// Formats with the pattern, then scrubs registered secrets from the whole line (common/scrub.h):
 // whatever a message quotes, a secret never reaches the log.
 class ScrubbingFormatter final : public spdlog::formatter {
  public:

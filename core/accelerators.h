@@ -1,5 +1,5 @@
 // The accelerator power table (data/accelerators.csv, compiled into the binary) and the
-// derivation of a job's power draw from it (DESIGN.md §1). Immutable after construction.
+// derivation of a job's power draw from it (docs/design.md, "Carbon basics"). Immutable after construction.
 #pragma once
 
 #include <string>

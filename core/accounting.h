@@ -1,4 +1,4 @@
-// Carbon accounting per job (DESIGN.md §5): baseline, planned, actual and oracle grams, savings
+// Carbon accounting per job (docs/scheduling.md): baseline, planned, actual and oracle grams, savings
 // and regret, with the signal type. Pure: the observed (hindsight) series are passed in.
 #pragma once
 
@@ -24,7 +24,7 @@ struct AccountingInput {
   JobOutcome outcome = JobOutcome::succeeded;
 };
 
-// Like for like (DESIGN §11): every figure covers the same run length, the real one
+// Like for like (docs/scheduling.md, "Accounting"): every figure covers the same run length, the real one
 // (finished_at - started_at), whatever the declared duration was.
 struct Accounting {
   std::string region;

@@ -1,4 +1,4 @@
-// Pure resolution of a region's feed fallback chain (DESIGN.md §3): given what each feed of
+// Pure resolution of a region's feed fallback chain (docs/configuration.md): given what each feed of
 // the chain last delivered for the region's location, pick the first feed with fresh data.
 // No clock reads: `now` is passed in. Values only; safe anywhere.
 #pragma once

@@ -1,4 +1,4 @@
-// The forecast-error model (DESIGN.md §11): how far a feed's forecasts for one region missed,
+// The forecast-error model (docs/scheduling.md): how far a feed's forecasts for one region missed,
 // by lead time (the target interval's start minus the time the forecast was issued). Learned
 // only from forecasts whose target interval has ended, scored against the actuals observed for
 // it. The planner corrects forecast values with it (bias, and the present error that persists)

@@ -1,4 +1,4 @@
-// Training jobs: the spec a user submits (DESIGN.md §4) and the record the daemon keeps.
+// Training jobs: the spec a user submits (docs/design.md, "Job specs") and the record the daemon keeps.
 // Plain values; the stores own the persisted copies.
 #pragma once
 
@@ -97,7 +97,7 @@ struct Job {
   std::optional<TimePoint> finished_at;
   std::optional<std::string> remote_name;  // e.g. projects/p/locations/r/customJobs/123
   std::string error;                       // last failure, shown to the user
-  std::string accounting_json;             // accounting figures (DESIGN §5), JSON object or ""
+  std::string accounting_json;             // accounting figures (docs/scheduling.md), JSON object or ""
   // True when `spec` is summarize(spec) (job lists); JobStore::get gives the whole spec.
   bool spec_is_summary = false;
   bool operator==(const Job&) const = default;

@@ -1,4 +1,4 @@
-// Parsing and validation of job specs (DESIGN.md §4) from YAML or JSON text. Pure: the
+// Parsing and validation of job specs (docs/design.md, "Job specs") from YAML or JSON text. Pure: the
 // context (configured regions, accelerator table, now) is passed in. Every error is returned
 // at once, each naming its field.
 #pragma once

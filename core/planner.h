@@ -1,4 +1,4 @@
-// The scheduling policy (DESIGN.md §5): for each queued job, which region and start emit least,
+// The scheduling policy (docs/scheduling.md): for each queued job, which region and start emit least,
 // and whether to dispatch now or hold. Pure: `now`, series and jobs are plain values passed in.
 // A PlanningContext caches per-region, per-duration window tables; it is not thread-safe.
 #pragma once
@@ -100,7 +100,7 @@ struct Window {
 enum class PlanAction { dispatch, hold };
 std::string_view to_string(PlanAction action);
 
-// Why a decision was taken (the rules of DESIGN §5, in the order they are tried).
+// Why a decision was taken (the rules of docs/scheduling.md, in the order they are tried).
 enum class PlanReason {
   not_before,            // hold: not_before is in the future
   policy_now,            // dispatch: policy now, best region now

@@ -1,4 +1,4 @@
-// The simulator behind `gridshift simulate` (DESIGN.md §7): replays a trace through the same
+// The simulator behind `gridshift simulate` (docs/cli.md): replays a trace through the same
 // planner the daemon runs (plan_all), on a virtual clock, and accounts every job in hindsight.
 // Pure and single-threaded: traces and jobs come in as values, results go out as values.
 #pragma once

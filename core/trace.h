@@ -1,4 +1,4 @@
-// Canonical carbon-intensity trace CSV (`region,timestamp,gco2_per_kwh`, DESIGN.md §7): parsed
+// Canonical carbon-intensity trace CSV (`region,timestamp,gco2_per_kwh`, docs/cli.md): parsed
 // from text into per-region series. Pure; the caller reads the file. Values are plain and
 // immutable once parsed.
 #pragma once

@@ -19,6 +19,7 @@
 
 #include "common/logging.h"
 #include "common/scrub.h"
+#include "common/spawn.h"
 #include "common/system_clock.h"
 #include "core/encoding.h"
 #include "daemon/api/feed_routes.h"
@@ -114,10 +115,6 @@ void restrict_database_file(const std::string& path) {
     const std::string side = path + suffix;
     if (::stat(side.c_str(), &st) == 0 && (st.st_mode & 077) != 0) ::chmod(side.c_str(), 0600);
   }
-}
-
-void rethrow_if_failed(std::exception_ptr failure) {
-  if (failure) std::rethrow_exception(failure);
 }
 
 // The wall clock, or for soak tests a fast clock: GRIDSHIFT_TEST_CLOCK_RATE (how many times
@@ -300,9 +297,11 @@ ApiResponse Daemon::answer_plan(const ApiRequest& request) {
 }
 
 int Daemon::run() {
-  asio::co_spawn(io_, handle_signals(), rethrow_if_failed);
-  asio::co_spawn(io_, prune_periodically(), rethrow_if_failed);
-  if (notifier_.enabled()) asio::co_spawn(io_, notify_periodically(), rethrow_if_failed);
+  spawn(io_, handle_signals(), "main", "signal handling", OnFailure::stop);
+  spawn(io_, prune_periodically(), "storage", "pruning", OnFailure::stop);
+  if (notifier_.enabled()) {
+    spawn(io_, notify_periodically(), "systemd", "systemd notification", OnFailure::stop);
+  }
   api_->start();
   if (metrics_server_) {
     metrics_server_->start();

@@ -1,6 +1,6 @@
 // gridshiftd's service object: owns the io_context (run on the calling thread only, so the
 // daemon needs no mutexes), the current configuration and the database. Built and run by
-// gridshiftd_main; construction throws StartupError with a clear message on any startup failure.
+// daemon/main.cpp; construction throws StartupError with a clear message on any startup failure.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

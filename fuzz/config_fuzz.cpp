@@ -1,4 +1,4 @@
-// Fuzz target: the configuration parser (YAML, DESIGN.md §3) with its validation; secrets are
+// Fuzz target: the configuration parser (YAML, docs/configuration.md) with its validation; secrets are
 // only named by the text, never resolved here.
 #include "daemon/config/config.h"
 #include "daemon/feeds/registry.h"

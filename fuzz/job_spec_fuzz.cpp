@@ -1,4 +1,4 @@
-// Fuzz target: the job spec parser (YAML or JSON text, DESIGN.md §4), structure then context
+// Fuzz target: the job spec parser (YAML or JSON text, docs/design.md, "Job specs"), structure then context
 // validation. An accepted spec must survive its canonical JSON unchanged (the stored form).
 #include "core/job_spec.h"
 #include "fuzz_support.h"

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -14,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <cctype>
+#include <charconv>
 #include <deque>
 
 #include "core/encoding.h"
@@ -383,6 +385,33 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest req) {
                          fmt::format("TLS handshake failed: {}", hec.message()));
   }
   co_return co_await exchange(tls, req, *url, false, options_);
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view header, TimePoint now) {
+  while (!header.empty() && header.front() == ' ')
+    header.remove_prefix(1);
+  while (!header.empty() && header.back() == ' ')
+    header.remove_suffix(1);
+  if (header.empty()) return std::nullopt;
+  if (std::isdigit(static_cast<unsigned char>(header.front()))) {
+    std::int64_t seconds = 0;
+    auto [end, ec] = std::from_chars(header.data(), header.data() + header.size(), seconds);
+    if (ec != std::errc{} || end != header.data() + header.size()) return std::nullopt;
+    if (seconds > 10LL * 365 * 86400) return std::nullopt;
+    return std::chrono::milliseconds(seconds * 1000);
+  }
+  // IMF-fixdate: "Wed, 21 Oct 2026 07:28:00 GMT" -> RFC 3339 for the shared parser.
+  static constexpr std::array<std::string_view, 12> kMonths = {
+      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (header.size() != 29 || header[3] != ',' || header.substr(25) != " GMT") return std::nullopt;
+  const auto month = std::find(kMonths.begin(), kMonths.end(), header.substr(8, 3));
+  if (month == kMonths.end()) return std::nullopt;
+  const auto text = fmt::format("{}-{:02}-{}T{}Z", header.substr(12, 4),
+                                std::distance(kMonths.begin(), month) + 1, header.substr(5, 2),
+                                header.substr(17, 8));
+  auto at = parse_rfc3339(text);
+  if (!at) return std::nullopt;
+  return std::chrono::milliseconds(std::max(Seconds(0), *at - now));
 }
 
 }  // namespace gridshift

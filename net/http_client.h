@@ -15,11 +15,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/encoding.h"  // percent_encode for the adapters building URLs
 #include "core/result.h"
+#include "core/time.h"
 
 namespace gridshift {
 
@@ -109,5 +111,9 @@ class HttpClient {
   // client (at shutdown) still release their slot safely.
   std::shared_ptr<Slots> slots_;
 };
+
+// Retry-After as delta-seconds or an IMF-fixdate ("Wed, 21 Oct 2026 07:28:00 GMT"); a date in
+// the past is zero. nullopt when malformed or more than ten years away.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view header, TimePoint now);
 
 }  // namespace gridshift

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages gridshift builds against (DESIGN.md §2), and nothing else.
+# Installs the Debian 12 packages gridshift builds against (LAYOUT.md), and nothing else.
 # Idempotent: when every package is already present it only asks dpkg and exits in well under a second.
 set -euo pipefail
 

@@ -1,4 +1,4 @@
-// The DispatchJournal port (DESIGN.md §9): the intent to create a remote job is written
+// The DispatchJournal port (docs/design.md, "Promises"): the intent to create a remote job is written
 // durably before the create call, so that after a crash the daemon knows to look for, and
 // adopt, what it may already have created. Not thread-safe.
 #pragma once

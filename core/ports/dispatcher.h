@@ -45,7 +45,7 @@ class Dispatcher {
   // Asks the target to stop the job; idempotent.
   virtual boost::asio::awaitable<Status> cancel(Job job) = 0;
 
-  // After a crash with a dispatch intent journalled but no confirmed create (DESIGN.md §9):
+  // After a crash with a dispatch intent journalled but no confirmed create (docs/design.md, "Promises"):
   // finds what the target already runs for `job` in `region` (remote targets list by the
   // `gridshift-job` label), keeps the oldest, stops any duplicate. nullopt: nothing exists, so
   // the job can be dispatched anew.

@@ -22,6 +22,7 @@ struct FetchResult {
   std::vector<Error> errors;
   std::optional<Seconds> retry_after;  // the feed answered 429 (Retry-After, when given)
   int calls = 0;                       // HTTP requests made, for the daily budget
+  TimePoint polled_at{};               // the poll's `now`: Retry-After dates are judged by it
 };
 
 struct FetchRequest {

@@ -1,5 +1,5 @@
 // The JobStore port: durable home of jobs and their append-only event history.
-// Implementations: storage/sqlite_store (production) and storage/memory_store (tests).
+// Implementations: storage/sqlite/ (production) and storage/memory/ (tests).
 // Not thread-safe: the daemon calls it from its single io_context thread.
 #pragma once
 

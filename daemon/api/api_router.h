@@ -1,6 +1,7 @@
-// Routing of the socket API (DESIGN.md §6): handlers are plain synchronous functions called on
+// Routing of the socket API (docs/api.md): handlers are plain synchronous functions called on
 // the daemon's single io_context thread, so they may use the stores without locks. The server
-// (daemon/api_server) parses HTTP and fills ApiRequest; subsystems register their routes here.
+// (daemon/api/api_server.h) parses HTTP and fills ApiRequest; subsystems register their routes
+// here.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -36,7 +37,7 @@ struct ApiResponse {
 
   static ApiResponse json(int status, const nlohmann::json& value);
   static ApiResponse text(int status, std::string body, std::string content_type);
-  // The error body of DESIGN.md §6: {"error": {"code", "message", "details": [...]}}.
+  // The error body of docs/api.md: {"error": {"code", "message", "details": [...]}}.
   static ApiResponse error(int status, const Error& error);
   static ApiResponse error(int status, std::string code, std::string message,
                            std::vector<FieldError> details = {});

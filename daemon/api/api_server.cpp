@@ -20,6 +20,7 @@
 
 #include "common/logging.h"
 #include "common/scrub.h"
+#include "common/spawn.h"
 
 namespace gridshift {
 namespace {
@@ -187,15 +188,6 @@ asio::awaitable<WriteResult> send_response(Stream<Protocol>& stream, ApiResponse
   co_return co_await http::async_write(stream, message, asio::as_tuple(asio::use_awaitable));
 }
 
-void log_session_end(std::exception_ptr failure) {
-  if (!failure) return;
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    subsystem_logger("api")->warn("connection ended with an error: {}", e.what());
-  }
-}
-
 // Who is calling: the peer's credentials on the Unix socket; nobody in particular over TCP.
 struct Caller {
   bool known = false;
@@ -314,8 +306,8 @@ asio::awaitable<void> accept_connections(asio::io_context& io,
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    asio::co_spawn(io, serve_connection<Protocol>(std::move(socket), router, options, connections),
-                   log_session_end);
+    spawn(io, serve_connection<Protocol>(std::move(socket), router, options, connections), "api",
+          "connection", OnFailure::log);
   }
 }
 
@@ -542,8 +534,8 @@ Status ApiServer::adopt(int fd, std::string path) {
 
 void ApiServer::start() {
   accepting_ = true;
-  asio::co_spawn(io_, accept_connections<local>(io_, acceptor_, router_, options_, connections_),
-                 log_session_end);
+  spawn(io_, accept_connections<local>(io_, acceptor_, router_, options_, connections_), "api",
+        "accepting connections", OnFailure::log);
 }
 
 void ApiServer::stop() {
@@ -596,8 +588,8 @@ Status TcpApiServer::listen(const std::string& host_port) {
 }
 
 void TcpApiServer::start() {
-  asio::co_spawn(io_, accept_connections<tcp>(io_, acceptor_, router_, options_, connections_),
-                 log_session_end);
+  spawn(io_, accept_connections<tcp>(io_, acceptor_, router_, options_, connections_), "metrics",
+        "accepting connections", OnFailure::log);
 }
 
 void TcpApiServer::stop() {

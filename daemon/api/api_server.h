@@ -1,4 +1,4 @@
-// The socket API's HTTP/1.1 server (DESIGN.md §6): Boost.Beast over an AF_UNIX stream socket,
+// The socket API's HTTP/1.1 server (docs/api.md): Boost.Beast over an AF_UNIX stream socket,
 // one coroutine per connection on the daemon's io_context thread, requests routed through an
 // ApiRouter. Enforces the request limits; the caller's uid comes from SO_PEERCRED. The same
 // session code also serves TCP (TcpApiServer, for metrics.listen) with anonymous callers.

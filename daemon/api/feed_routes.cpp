@@ -21,11 +21,6 @@ json optional_number(const std::optional<double>& v) {
   return v ? json(*v) : json();
 }
 
-SignalType configured_signal(const ServiceConfig& config, const std::string& feed) {
-  const auto* f = config.find_feed(feed);
-  return f ? feed_signal(*f) : SignalType::average;
-}
-
 // The newest forecast points of `feed` for `location` that end after `now`.
 Result<std::vector<Reading>> upcoming_forecast(ReadingStore& store, const std::string& feed,
                                                const std::string& location, TimePoint now) {
@@ -40,25 +35,6 @@ int status_for_store(const Error& error) {
 }
 
 }  // namespace
-
-Result<ChainResolution> resolve_region(const ServiceConfig& config, const RegionConfig& region,
-                                       ReadingStore& store, TimePoint now) {
-  std::vector<ChainLink> links;
-  for (const auto& feed : region.feeds) {
-    ChainLink link;
-    link.feed = feed;
-    link.signal = configured_signal(config, feed);
-    auto latest = store.latest_actual(feed, feed_location(config, feed, region));
-    if (!latest) return latest.error();
-    if (*latest) {
-      link.observed_at = (*latest)->timestamp;
-      link.step = (*latest)->step;
-      link.signal = (*latest)->signal;
-    }
-    links.push_back(std::move(link));
-  }
-  return resolve_chain(links, now, config.scheduler.max_staleness);
-}
 
 Result<nlohmann::json> regions_json(const ServiceConfig& config, ReadingStore& store, TimePoint now,
                                     const ForecastErrors* errors) {

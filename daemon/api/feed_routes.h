@@ -15,15 +15,12 @@
 #include "daemon/api/job_service.h"
 #include "daemon/feeds/feed_poller.h"
 #include "daemon/scheduler/forecast_errors.h"
+#include "daemon/scheduler/region_resolver.h"
 
 namespace gridshift {
 
 // How far ahead the forecast endpoints look.
 inline constexpr Seconds kForecastLookahead{7 * 24 * 3600};
-
-// The chain of `region` resolved against the cache at `now` (the planner's view of it too).
-Result<ChainResolution> resolve_region(const ServiceConfig& config, const RegionConfig& region,
-                                       ReadingStore& store, TimePoint now);
 
 // {"regions": [...]} as docs/api.md shows it; with `errors`, each region's "forecast_error"
 // (of the feed that supplies it) is filled in.

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "common/logging.h"
+#include "common/spawn.h"
 #include "common/version.h"
 #include "core/accelerators.h"
 #include "core/units.h"
@@ -105,8 +106,9 @@ std::optional<ApiResponse> check_json_body(const ApiRequest& request) {
   return std::nullopt;
 }
 
-// JSON types of the spec's fields (DESIGN.md §4). The spec parser reads JSON as YAML, where 5
-// and "5" are the same scalar; the API is JSON, so a number where a string belongs is an error.
+// JSON types of the spec's fields (docs/design.md, "Job specs"). The spec parser reads JSON as
+// YAML, where 5 and "5" are the same scalar; the API is JSON, so a number where a string belongs is
+// an error.
 enum class Kind { string, number, integer, string_list, string_map, object };
 struct FieldKind {
   std::string_view name;
@@ -225,15 +227,6 @@ std::optional<std::string> header(const ApiRequest& request, const std::string& 
   auto found = request.headers.find(name);
   if (found == request.headers.end()) return std::nullopt;
   return found->second;
-}
-
-void log_commit_failure(std::exception_ptr failure) {
-  if (!failure) return;
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    subsystem_logger("api")->error("job commit failed: {}", e.what());
-  }
 }
 
 // "no job ID", with no more of the asked id than a real one can hold: an answer never echoes
@@ -376,7 +369,7 @@ asio::awaitable<Result<std::pair<Job, bool>>> JobService::submit(Job job) {
   pending_.push_back(pending);
   if (!commit_scheduled_) {
     commit_scheduled_ = true;
-    asio::co_spawn(executor_, commit_pending(), log_commit_failure);
+    spawn(executor_, commit_pending(), "api", "job commit", OnFailure::log);
   }
   pending->done.expires_at(asio::steady_timer::time_point::max());
   while (!pending->result) {
@@ -480,7 +473,7 @@ Result<nlohmann::json> JobService::report() {
   }
   double kwh = 0;
   std::size_t measured = 0;
-  // Failed and cancelled runs emitted grams but saved nothing: summed apart (DESIGN §11).
+  // Failed and cancelled runs emitted grams but saved nothing: summed apart (docs/scheduling.md).
   double unsuccessful_g = 0;
   std::size_t unsuccessful = 0;
   // Grams are summed over jobs whose accounting has both the actual and the baseline figure, so

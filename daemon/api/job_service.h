@@ -1,4 +1,4 @@
-// The job queue behind the socket API (DESIGN.md §6): submit, list, show and cancel over a
+// The job queue behind the socket API (docs/api.md): submit, list, show and cancel over a
 // JobStore, plus the health, report and metrics documents. Lives on the daemon's io_context
 // thread (no locks). Submits are group-committed: the submits that arrive while one commit is
 // under way are inserted together in one transaction, and none is answered before it commits.

@@ -9,21 +9,13 @@
 #include <cmath>
 
 #include "common/logging.h"
+#include "common/spawn.h"
+#include "core/backoff.h"
 
 namespace gridshift {
 namespace {
 
 namespace asio = boost::asio;
-
-void rethrow_loop_failure(std::exception_ptr failure) {
-  if (!failure) return;
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    subsystem_logger("feeds")->critical("feed poller stopped by an exception: {}", e.what());
-  }
-  std::rethrow_exception(failure);
-}
 
 // Resets `flag` when a poll ends, however it ends. At shutdown the io_context may destroy a
 // suspended poll after the poller: `alive` says whether `flag` still exists.
@@ -138,7 +130,7 @@ void FeedPoller::start() {
   stopped_ = false;
   for (const auto& slot : slots_) {
     if (slot->health.locations.empty()) continue;  // no region uses it
-    asio::co_spawn(executor_, loop(slot), rethrow_loop_failure);
+    spawn(executor_, loop(slot), "feeds", "feed poller", OnFailure::stop);
   }
 }
 
@@ -162,7 +154,7 @@ std::size_t FeedPoller::reconfigure(const ServiceConfig& config, const ResolvedS
     }
     log->info("feed {}: {} by the reload", slot->config.name, old ? "changed" : "added");
     if (!stopped_ && !slot->health.locations.empty()) {
-      asio::co_spawn(executor_, loop(slot), rethrow_loop_failure);
+      spawn(executor_, loop(slot), "feeds", "feed poller", OnFailure::stop);
       ++restarted;
     }
   }
@@ -296,11 +288,8 @@ Seconds FeedPoller::wait_after(const Slot& slot, const FetchResult* result) {
   const auto& health = slot.health;
   Seconds wait = config.poll_interval;
   if (health.consecutive_failures > 0) {
-    const int exponent = std::min(health.consecutive_failures - 1, 30);
-    const double backoff =
-        static_cast<double>(options_.backoff_base.count()) * std::pow(2.0, exponent);
-    wait = Seconds{static_cast<long long>(
-        std::min(backoff, static_cast<double>(options_.backoff_cap.count())))};
+    const Backoff backoff{options_.backoff_base, options_.backoff_cap};
+    wait = std::chrono::duration_cast<Seconds>(backoff.ceiling(health.consecutive_failures - 1));
     if (result != nullptr && result->retry_after) wait = std::max(wait, *result->retry_after);
   } else if (config.daily_budget && result != nullptr && result->calls > 0) {
     // Spread the budget over the day: never poll faster than it allows.

@@ -39,7 +39,11 @@ std::optional<std::string> body_or_error(const Result<HttpResponse>& response,
   if (response->status == 200) return response->body;
   if (response->status == 429) {
     auto header = response->header("retry-after");
-    auto after = header ? parse_retry_after(*header) : std::nullopt;
+    // A feed may ask for at most a day's pause: a longer one is capped rather than obeyed.
+    std::optional<Seconds> after;
+    if (auto asked = header ? parse_retry_after(*header, result.polled_at) : std::nullopt) {
+      after = std::min(std::chrono::ceil<Seconds>(*asked), Seconds{86400});
+    }
     result.retry_after =
         std::max(result.retry_after.value_or(Seconds{0}), after.value_or(Seconds{0}));
     result.errors.push_back(
@@ -89,17 +93,6 @@ boost::asio::awaitable<Result<HttpResponse>> feed_get(HttpClient& http, const Fe
 }
 
 }  // namespace wire
-
-std::optional<Seconds> parse_retry_after(const std::string& value) {
-  long long seconds = 0;
-  const char* begin = value.data();
-  const char* end = begin + value.size();
-  while (begin < end && *begin == ' ')
-    ++begin;
-  auto [ptr, ec] = std::from_chars(begin, end, seconds);
-  if (ec != std::errc() || ptr == begin || seconds < 0) return std::nullopt;
-  return Seconds{std::min(seconds, 86400LL)};
-}
 
 std::optional<LatLon> parse_lat_lon(const std::string& location) {
   auto comma = location.find(',');

@@ -34,9 +34,6 @@ struct FeedType {
                                       HttpClient& http) = nullptr;
 };
 
-// Seconds from a Retry-After header (delta-seconds form; HTTP dates are not used by these APIs).
-std::optional<Seconds> parse_retry_after(const std::string& value);
-
 // "lat,lon" locations (Electricity Maps and WattTime accept coordinates instead of a zone).
 struct LatLon {
   std::string lat;
@@ -113,6 +110,7 @@ class PerLocationSource : public FeedSource {
  public:
   boost::asio::awaitable<FetchResult> fetch(FetchRequest request) override {
     FetchResult result;
+    result.polled_at = request.now;
     co_await fetch_all(static_cast<Derived*>(this), request, result);
     co_return result;
   }

@@ -1,4 +1,4 @@
-// The daemon's forecast-error figures (DESIGN.md §11): one ForecastErrorModel per (feed,
+// The daemon's forecast-error figures (docs/scheduling.md): one ForecastErrorModel per (feed,
 // location) of the configured regions, learned from the stored forecast snapshots and actuals
 // of the last kForecastErrorWindow, refreshed at most once per kErrorRefresh. The scheduler
 // corrects forecasts with them; GET /v1/regions and /metrics show them. Owned by the Daemon; used

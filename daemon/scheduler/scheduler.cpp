@@ -15,21 +15,24 @@
 #include "common/config_slices.h"
 #include "common/logging.h"
 #include "common/scrub.h"
+#include "common/spawn.h"
 #include "core/accounting.h"
 #include "core/feed_chain.h"
+#include "daemon/scheduler/region_resolver.h"
 
 namespace gridshift {
 namespace {
 
 namespace asio = boost::asio;
 
-// How far ahead forecasts are loaded: beyond any sensible deadline (DESIGN: 7-day horizons).
+// How far ahead forecasts are loaded: beyond any sensible deadline (feeds forecast at most a few
+// days ahead).
 constexpr Seconds kForecastLookahead{8 * 24 * 3600};
 // How far back actuals and forecasts are looked for to cover the present.
 constexpr Seconds kLookback{2 * 24 * 3600};
 constexpr std::size_t kPageSize = 1000;
 // How long a region that refused a job for quota or capacity is avoided for that accelerator
-// (vertex-ai-api.md §1.5 suggests about an hour: retrying at once is pointless).
+// (Vertex AI's quota errors clear on the scale of an hour: retrying at once is pointless).
 constexpr Seconds kRegionCooldown{3600};
 // The longest the scheduler keeps the event loop while recording a cycle's decisions.
 constexpr std::chrono::milliseconds kLoopTurn{20};
@@ -38,19 +41,6 @@ constexpr Seconds kLateReadingsGrace{3600};
 
 std::string accelerator_of(const Job& job) {
   return job.spec.vertex ? job.spec.vertex->accelerator_type : std::string();
-}
-
-void log_failure(std::exception_ptr failure) {
-  if (!failure) return;
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    subsystem_logger("scheduler")->error("background task failed: {}", e.what());
-  }
-}
-
-void rethrow_failure(std::exception_ptr failure) {
-  if (failure) std::rethrow_exception(failure);
 }
 
 std::optional<double> json_number(const nlohmann::json& object, const char* key) {
@@ -124,7 +114,7 @@ Scheduler::Scheduler(asio::any_io_executor executor, const ServiceConfig& config
       timer_(executor) {}
 
 void Scheduler::start() {
-  asio::co_spawn(executor_, loop(), rethrow_failure);
+  spawn(executor_, loop(), "scheduler", "scheduler loop", OnFailure::stop);
 }
 
 void Scheduler::stop() {
@@ -250,21 +240,14 @@ std::vector<RegionSeries> Scheduler::current_series(TimePoint now) {
   auto log = subsystem_logger("scheduler");
   std::vector<RegionSeries> series;
   for (const auto& region : config_.regions) {
-    std::vector<ChainLink> links;
-    for (const auto& feed : region.feeds) {
-      ChainLink link;
-      link.feed = feed;
-      auto latest = readings_.latest_actual(feed, feed_location(config_, feed, region));
-      if (latest && *latest) {
-        link.observed_at = (*latest)->timestamp;
-        link.step = (*latest)->step;
-        link.signal = (*latest)->signal;
-      }
-      links.push_back(std::move(link));
+    const auto resolution = resolve_region(config_, region, readings_, now);
+    if (!resolution) {
+      log->warn("region {}: cannot read cached readings: {}", region.name,
+                resolution.error().message);
+      continue;
     }
-    const auto resolution = resolve_chain(links, now, config_.scheduler.max_staleness);
-    if (!resolution.winner) continue;
-    const auto& feed = region.feeds[*resolution.winner];
+    if (!resolution->winner) continue;
+    const auto& feed = region.feeds[*resolution->winner];
     const auto location = feed_location(config_, feed, region);
     std::vector<Reading> readings;
     auto actuals = readings_.actuals(feed, location, now - kLookback, now + Seconds(1));
@@ -407,7 +390,7 @@ asio::awaitable<void> Scheduler::reconcile(Job job, TimePoint now) {
     }
   }
   // An intent without a confirmed create: look for what the target may have made, in every
-  // region tried (DESIGN.md §9), before dispatching anew.
+  // region tried (docs/design.md, "Promises"), before dispatching anew.
   std::optional<std::pair<DispatchRecord, DispatchStarted>> adopted;
   for (auto record : *records) {
     if (record.status != DispatchStatus::intent) continue;
@@ -902,7 +885,7 @@ nlohmann::json Scheduler::plan_to_json(const Job& job, const PlanDecision& decis
 
 void Scheduler::cancel_remote(const Job& job) {
   if (!job.remote_name) return;
-  asio::co_spawn(executor_, cancel_in_background(job), log_failure);
+  spawn(executor_, cancel_in_background(job), "scheduler", "remote cancel", OnFailure::log);
 }
 
 asio::awaitable<void> Scheduler::cancel_in_background(Job job) {

@@ -1,5 +1,5 @@
-// The scheduler loop (DESIGN.md §5): every `scheduler.tick`, and whenever woken (a new job, new
-// readings, a reload), it follows running jobs to their end, re-plans every queued job with the
+// The scheduler loop (docs/scheduling.md): every `scheduler.tick`, and whenever woken (a new job,
+// new readings, a reload), it follows running jobs to their end, re-plans every queued job with the
 // pure planner over the cached readings, and dispatches the jobs whose time has come. One log
 // line per decision with its reason. Runs on the daemon's io_context thread; the config, stores,
 // clock and dispatcher are owned by the Daemon and outlive it.
@@ -69,7 +69,7 @@ class Scheduler {
   const Histogram& replan_seconds() const { return replan_seconds_; }
   // Seconds each whole cycle took: reconcile, follow, list, plan and record (yields included).
   const Histogram& cycle_seconds() const { return cycle_seconds_; }
-  // Queued jobs that could no longer start in time to meet their deadline (DESIGN §11).
+  // Queued jobs that could no longer start in time to meet their deadline (docs/scheduling.md).
   std::uint64_t deadline_missed() const { return deadline_missed_; }
   // The earliest planned start of a job the last cycle held: the loop wakes then when it comes
   // before the next tick.

@@ -1,5 +1,5 @@
 // The dry_run dispatcher as a Dispatcher: logs what it would do and lets the job "run" for its
-// expected duration on the daemon clock (deploy/dry_run_dispatcher). Stateless, so a restart
+// expected duration on the daemon clock (deploy/dry_run/dry_run_dispatcher.h). Stateless, so a restart
 // finds every dry-run job where the clock says it is. io_context thread only.
 #pragma once
 

@@ -17,6 +17,7 @@
 #include "core/job.h"
 #include "core/result.h"
 #include "core/time.h"
+#include "net/http_client.h"  // parse_retry_after
 
 namespace gridshift {
 
@@ -36,14 +37,15 @@ inline constexpr std::string_view kVertexBadResponse = "vertex_bad_response";
 
 // ---- Request bodies ----
 
-// The CustomJob to create for `job` in `region` (§1.2). `output_uri` ("gs://b/output/") becomes
-// jobSpec.baseOutputDirectory when non-empty. Error "invalid_job" naming field `vertex` when the
-// spec has no vertex section (or `vertex.container` when it has neither workload).
+// The CustomJob to create for `job` in `region` (projects.locations.customJobs.create).
+// `output_uri` ("gs://b/output/") becomes jobSpec.baseOutputDirectory when non-empty. Error
+// "invalid_job" naming field `vertex` when the spec has no vertex section (or `vertex.container`
+// when it has neither workload).
 Result<nlohmann::json> custom_job_body(const Job& job, const std::string& region,
                                        const std::string& output_uri);
 
-// The bucket to create for a job's staging (§3.1): regional, uniform access, no public access,
-// labelled like the job.
+// The bucket to create for a job's staging (buckets.insert): regional, uniform access, no public
+// access, labelled like the job.
 nlohmann::json staging_bucket_body(const std::string& bucket, const std::string& region,
                                    const std::string& job_id);
 
@@ -96,7 +98,7 @@ struct StorageObjectPage {
   std::vector<StorageObject> items;
   std::string next_page_token;
 };
-// A GCS objects list (§3.3); `items` is absent when the bucket is empty.
+// A GCS objects list (objects.list); `items` is absent when the bucket is empty.
 Result<StorageObjectPage> parse_object_list(std::string_view body);
 
 // ---- Errors ----
@@ -124,20 +126,17 @@ struct ApiError {
   std::optional<std::chrono::milliseconds> retry_after;  // Retry-After header or RetryInfo
 };
 
-// A non-2xx Vertex AI answer per §1.5's table. `retry_after_header` is the Retry-After header
-// (seconds or an HTTP-date, which is judged against `now`).
+// A non-2xx Vertex AI answer classified by its HTTP status and error status (see
+// docs/configuration.md, "How Vertex AI dispatch works"). `retry_after_header` is the
+// Retry-After header (seconds or an HTTP-date, which is judged against `now`).
 ApiError classify_vertex_error(ApiCall call, int http_status, std::string_view body,
                                const std::optional<std::string>& retry_after_header, TimePoint now);
 
-// A non-2xx Cloud Storage answer (§3.5, §3.6 body shape): 401 renew_token, 404 not_found,
-// 409 conflict, 412 precondition_failed, 408/429/5xx retry, anything else fatal.
+// A non-2xx Cloud Storage answer (the JSON error body, old and new shapes): 401 renew_token, 404
+// not_found, 409 conflict, 412 precondition_failed, 408/429/5xx retry, anything else fatal.
 ApiError classify_storage_error(int http_status, std::string_view body,
                                 const std::optional<std::string>& retry_after_header,
                                 TimePoint now);
-
-// Retry-After as delta-seconds or an IMF-fixdate ("Wed, 21 Oct 2026 07:28:00 GMT"); a date in
-// the past is zero. nullopt when malformed.
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view header, TimePoint now);
 
 // A protobuf Duration in JSON form: "3s", "1.5s", "0.250s". nullopt when malformed.
 std::optional<std::chrono::milliseconds> parse_proto_duration(std::string_view text);

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/logging.h"
+#include "core/backoff.h"
 #include "core/job_spec.h"
 
 namespace gridshift {
@@ -93,13 +94,7 @@ asio::awaitable<void> VertexTarget::wait(milliseconds delay) {
 }
 
 milliseconds VertexTarget::backoff(int attempt) {
-  auto ceiling = options_.backoff_initial;
-  for (int i = 0; i < attempt && ceiling < options_.backoff_cap; ++i)
-    ceiling *= 2;
-  ceiling = std::min(ceiling, options_.backoff_cap);
-  std::uniform_int_distribution<milliseconds::rep> pick(
-      0, std::max<milliseconds::rep>(0, ceiling.count()));
-  return milliseconds(pick(jitter_));
+  return Backoff{options_.backoff_initial, options_.backoff_cap}.full_jitter(attempt, jitter_);
 }
 
 // One request with credentials; a 401 renews the token and sends once more (a 401 is given
@@ -279,7 +274,7 @@ asio::awaitable<Result<DispatchStarted>> VertexTarget::create_remote(const Job& 
       }
     }
     if (!ambiguous) continue;
-    // The job may exist: look before posting again (§1.6).
+    // The job may exist: look before posting again (list by the gridshift-job label).
     unresolved_[job.id].insert(region);
     vlog()->warn("job {}: create in {} ended ambiguously ({}); listing by label", job.id, region,
                  last_problem);

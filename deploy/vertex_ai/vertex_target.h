@@ -24,7 +24,7 @@
 
 namespace gridshift {
 
-// Timings; the defaults are the production ones (§1.5), tests shrink them.
+// Timings; the defaults are the production ones, tests shrink them.
 struct VertexTargetOptions {
   std::chrono::milliseconds create_timeout{30000};  // per create request
   std::chrono::milliseconds read_timeout{15000};    // per other request

@@ -247,7 +247,7 @@ FakeResponse invalid_argument(const std::vector<Violation>& violations) {
                                  {"fieldViolations", list}}}));
 }
 
-// Cloud Storage's older error shape (§3.6): no status string, reasons in errors[].
+// Cloud Storage's older error shape: no status string, reasons in errors[].
 FakeResponse gcs_error(int http, const std::string& reason, const std::string& message,
                        json extra = json::object()) {
   json item = {{"domain", "global"}, {"reason", reason}, {"message", message}};

@@ -1,6 +1,6 @@
 // Test fake: Google's Vertex AI CustomJob API (v1), Cloud Storage JSON API, the OAuth2 token
 // endpoint and the GCE metadata server, on one plain-HTTP port of 127.0.0.1, with the wire
-// formats of shared/docs/vertex-ai-api.md, scripted job lifecycles on the wall clock
+// formats of the public Vertex AI, Cloud Storage and OAuth2 references, scripted job lifecycles on the wall clock
 // (std::chrono::steady_clock), fault injection and a record of every request. Runs its own
 // io_context on a background thread; every public method is thread-safe (one mutex), so tests
 // call it while gridshiftd (another process) or in-process adapters talk to it.
@@ -64,7 +64,7 @@ struct JobPhase {
 // The life of a job from its creation: phases in order, the last one lasting for ever unless
 // its duration says otherwise (then the job stays in it anyway). Cancel interrupts a
 // non-terminal job: CANCELLING for `cancelling_for`, then CANCELLED with error {code: 1}, or
-// SUCCEEDED when `cancel_loses_race`. Timestamps follow §1.2: createTime at creation,
+// SUCCEEDED when `cancel_loses_race`. Timestamps as Vertex AI sets them: createTime at creation,
 // startTime at the first entry into RUNNING, endTime at the entry into SUCCEEDED, FAILED,
 // CANCELLED, EXPIRED or PARTIALLY_SUCCEEDED, updateTime at every change.
 struct JobScript {
@@ -95,7 +95,7 @@ struct JobScript {
 // at once (its quota). Creating a job whose acceleratorType is absent answers 400
 // INVALID_ARGUMENT; one whose acceleratorCount * replicaCount, added to what the region's
 // non-terminal jobs already hold, exceeds the quota answers 429 RESOURCE_EXHAUSTED. Regions
-// never set offer every AcceleratorType of §1.3 without limit. CPU-only jobs always pass.
+// never set offer every AcceleratorType without limit. CPU-only jobs always pass.
 struct RegionCapacity {
   std::map<std::string, int> accelerators;
 };

@@ -1,4 +1,4 @@
-// Crash safety (DESIGN.md §9, issue 8): client threads submit jobs over the socket while the
+// Crash safety (docs/design.md, "Promises", issue 8): client threads submit jobs over the socket while the
 // test kills gridshiftd with SIGKILL at random moments (submits, dispatches to the fake Vertex
 // AI, status polls) and restarts it on the same state. Every accepted job must be there and
 // end, no job may run twice on Vertex AI, and the database must pass PRAGMA integrity_check.

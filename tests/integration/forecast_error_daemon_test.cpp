@@ -1,4 +1,4 @@
-// The forecast-error model end to end (DESIGN.md §11): gridshiftd on a trace_file feed whose
+// The forecast-error model end to end (docs/scheduling.md): gridshiftd on a trace_file feed whose
 // forecast file runs 40 g/kWh above the actuals, on a fast clock. The daemon scores its stored
 // forecast snapshots as their hours pass, shows the bias in GET /v1/regions, and the corrected
 // forecast turns "start now" into "wait for the cleaner hours".

@@ -1,4 +1,4 @@
-// Security promises of DESIGN.md §9 against the real gridshiftd: secrets planted through
+// Security promises of docs/design.md, "Promises" against the real gridshiftd: secrets planted through
 // `token_env` and `password_file` (really used: the fake feed server refuses other credentials)
 // never show in the daemon's log (at trace level), its SQLite files or any API answer, through
 // submits, polls, bad requests, feed 401s and a SIGHUP; and the socket file has exactly the

@@ -1,4 +1,4 @@
-// Tests of parse_config / load_config_file (daemon/config.h): the shipped example, a config with
+// Tests of parse_config / load_config_file (daemon/config/config.h): the shipped example, a config with
 // every key, defaults, and malformed configs whose errors must name key path and line.
 #include "daemon/config/config.h"
 

@@ -31,7 +31,7 @@ std::string jobs_path(const std::string& region, const std::string& project = "g
                      location.empty() ? region : location);
 }
 
-// The request body of vertex-ai-api.md §1.2 (replicaCount given as a number on purpose).
+// The CustomJob create body (replicaCount given as a number on purpose).
 json job_body(const std::string& uuid = kUuid) {
   return json::parse(R"({
     "displayName": "gridshiftd-7f3c2a1e-resnet50",

@@ -1,4 +1,4 @@
-// The forecast-error model (DESIGN.md §11): hand-computed bias, MAE, lead buckets, persistence
+// The forecast-error model (docs/scheduling.md): hand-computed bias, MAE, lead buckets, persistence
 // and the correction the planner applies.
 #include "core/forecast_error.h"
 

@@ -16,7 +16,7 @@ bool same_score(double a, double b) {
   return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b));
 }
 
-// Direct transcription of DESIGN §5's feasible starts and scores.
+// Direct transcription of docs/scheduling.md's feasible starts and scores.
 std::optional<Window> brute_best(TimePoint now, const PlannerJob& job,
                                  const std::vector<RegionSeries>& series,
                                  const PlannerSettings& st) {

@@ -1,4 +1,4 @@
-// Hand-computed cases for every rule of the scheduling policy (DESIGN.md §5).
+// Hand-computed cases for every rule of the scheduling policy (docs/scheduling.md).
 #include "core/planner.h"
 
 #include <gtest/gtest.h>

@@ -474,7 +474,7 @@ TEST_F(ScriptedSchedulerTest, AStockoutAfterTheCreateRequeuesToTheNextBestRegion
 
 }  // namespace scripted
 
-// ---- missed deadlines are never silent (DESIGN §11) ----
+// ---- missed deadlines are never silent (docs/scheduling.md) ----
 
 TEST_F(SchedulerTest, AJobHeldPastItsLatestStartByTheCapGetsOneDeadlineMissedEvent) {
   config_.scheduler.max_concurrent_dispatches = 1;

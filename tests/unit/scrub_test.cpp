@@ -1,4 +1,4 @@
-// Secret scrubbing (daemon/scrub.h): every registered value and its usual encodings are replaced
+// Secret scrubbing (common/scrub.h): every registered value and its usual encodings are replaced
 // in any text (the log formatter and the API server apply it: see security_test).
 #include "common/scrub.h"
 

@@ -1,4 +1,4 @@
-// Tests of resolve_secrets (daemon/config.h) and of Secret's redaction (daemon/secret.h).
+// Tests of resolve_secrets (common/config_slices.h) and of Secret's redaction (common/secret.h).
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // The pure Vertex AI / Cloud Storage shapes: CustomJob bodies field by field, response parsing
-// (unknown fields, every state, int64 as strings), the §1.5 error table, names and URLs.
+// (unknown fields, every state, int64 as strings), the error status table, names and URLs.
 #include "deploy/vertex_ai/vertex_api.h"
 
 #include <gtest/gtest.h>

@@ -9,7 +9,7 @@
 #include "daemon/feeds/source_support.h"
 
 namespace gridshift {
-namespace {
+namespace carbon_intensity_uk_source {
 
 namespace asio = boost::asio;
 using namespace wire;  // NOLINT(google-build-using-namespace): the sources' own toolkit
@@ -103,15 +103,17 @@ std::shared_ptr<FeedSource> make_source(const FeedConfig& feed, const ResolvedSe
   return std::make_shared<CarbonIntensityUkSource>(feed, http);
 }
 
-}  // namespace
+}  // namespace carbon_intensity_uk_source
 
 FeedType carbon_intensity_uk_feed() {
-  static const FeedSchema kSchema{
-      .type = "carbon_intensity_uk",
-      .signal = SignalType::average,
-      .default_base_url = "https://api.carbonintensity.org.uk",
-  };
-  return FeedType{&kSchema, make_source};
+  static const FeedSchema kSchema = [] {
+    FeedSchema schema;
+    schema.type = "carbon_intensity_uk";
+    schema.signal = SignalType::average;
+    schema.default_base_url = "https://api.carbonintensity.org.uk";
+    return schema;
+  }();
+  return FeedType{&kSchema, carbon_intensity_uk_source::make_source};
 }
 
 }  // namespace gridshift

@@ -8,7 +8,7 @@
 #include "daemon/feeds/source_support.h"
 
 namespace gridshift {
-namespace {
+namespace electricitymaps_source {
 
 namespace asio = boost::asio;
 using namespace wire;  // NOLINT(google-build-using-namespace): the sources' own toolkit
@@ -105,21 +105,20 @@ std::shared_ptr<FeedSource> make_source(const FeedConfig& feed, const ResolvedSe
   return std::make_shared<ElectricityMapsSource>(feed, secrets, http);
 }
 
-}  // namespace
+}  // namespace electricitymaps_source
 
 FeedType electricitymaps_feed() {
-  static const FeedSchema kSchema{
-      .type = "electricitymaps",
-      .signal = SignalType::average,
-      .default_base_url = "https://api.electricitymap.org",
-      .options = {{.key = "forecast", .kind = FeedOption::Kind::flag, .default_value = "false"},
-                  {.key = "emission_factor_type",
-                   .kind = FeedOption::Kind::choice,
-                   .choices = {"lifecycle", "direct"},
-                   .default_value = "lifecycle"}},
-      .secrets = {{.base = "token"}},
-  };
-  return FeedType{&kSchema, make_source};
+  static const FeedSchema kSchema = [] {
+    FeedSchema schema;
+    schema.type = "electricitymaps";
+    schema.signal = SignalType::average;
+    schema.default_base_url = "https://api.electricitymap.org";
+    schema.options = {flag_option("forecast", false),
+                      choice_option("emission_factor_type", {"lifecycle", "direct"}, "lifecycle")};
+    schema.secrets = {FeedSecret{"token", false}};
+    return schema;
+  }();
+  return FeedType{&kSchema, electricitymaps_source::make_source};
 }
 
 }  // namespace gridshift

@@ -8,7 +8,7 @@
 #include "daemon/feeds/source_support.h"
 
 namespace gridshift {
-namespace {
+namespace gcp_region_dataset_source {
 
 namespace asio = boost::asio;
 using namespace wire;  // NOLINT(google-build-using-namespace): the sources' own toolkit
@@ -73,16 +73,18 @@ std::shared_ptr<FeedSource> make_source(const FeedConfig& feed, const ResolvedSe
   return std::make_shared<GcpRegionDatasetSource>(feed);
 }
 
-}  // namespace
+}  // namespace gcp_region_dataset_source
 
 FeedType gcp_region_dataset_feed() {
-  static const FeedSchema kSchema{
-      .type = "gcp_region_dataset",
-      .signal = SignalType::annual_average,
-      .options = {{.key = "file", .default_value = "/usr/share/gridshift/gcp-regions.csv"}},
-      .keyed_by_region_name = true,
-  };
-  return FeedType{&kSchema, make_source};
+  static const FeedSchema kSchema = [] {
+    FeedSchema schema;
+    schema.type = "gcp_region_dataset";
+    schema.signal = SignalType::annual_average;
+    schema.options = {text_option("file", "/usr/share/gridshift/gcp-regions.csv")};
+    schema.keyed_by_region_name = true;
+    return schema;
+  }();
+  return FeedType{&kSchema, gcp_region_dataset_source::make_source};
 }
 
 }  // namespace gridshift

@@ -6,7 +6,7 @@
 #include "daemon/feeds/source_support.h"
 
 namespace gridshift {
-namespace {
+namespace trace_file_source {
 
 namespace asio = boost::asio;
 using namespace wire;  // NOLINT(google-build-using-namespace): the sources' own toolkit
@@ -109,15 +109,17 @@ std::shared_ptr<FeedSource> make_source(const FeedConfig& feed, const ResolvedSe
   return std::make_shared<TraceFileSource>(feed);
 }
 
-}  // namespace
+}  // namespace trace_file_source
 
 FeedType trace_file_feed() {
-  static const FeedSchema kSchema{
-      .type = "trace_file",
-      .signal = SignalType::average,
-      .options = {{.key = "actuals", .required = true}, {.key = "forecast"}},
-  };
-  return FeedType{&kSchema, make_source};
+  static const FeedSchema kSchema = [] {
+    FeedSchema schema;
+    schema.type = "trace_file";
+    schema.signal = SignalType::average;
+    schema.options = {text_option("actuals", "", true), text_option("forecast")};
+    return schema;
+  }();
+  return FeedType{&kSchema, trace_file_source::make_source};
 }
 
 }  // namespace gridshift

@@ -11,7 +11,7 @@
 #include "daemon/feeds/watttime/parser.h"
 
 namespace gridshift {
-namespace {
+namespace watttime_source {
 
 namespace asio = boost::asio;
 using namespace wire;  // NOLINT(google-build-using-namespace): the sources' own toolkit
@@ -170,16 +170,18 @@ std::shared_ptr<FeedSource> make_source(const FeedConfig& feed, const ResolvedSe
   return std::make_shared<WattTimeSource>(feed, secrets, http);
 }
 
-}  // namespace
+}  // namespace watttime_source
 
 FeedType watttime_feed() {
-  static const FeedSchema kSchema{
-      .type = "watttime",
-      .signal = SignalType::marginal,
-      .default_base_url = "https://api.watttime.org",
-      .secrets = {{.base = "username", .identifier = true}, {.base = "password"}},
-  };
-  return FeedType{&kSchema, make_source};
+  static const FeedSchema kSchema = [] {
+    FeedSchema schema;
+    schema.type = "watttime";
+    schema.signal = SignalType::marginal;
+    schema.default_base_url = "https://api.watttime.org";
+    schema.secrets = {FeedSecret{"username", true}, FeedSecret{"password", false}};
+    return schema;
+  }();
+  return FeedType{&kSchema, watttime_source::make_source};
 }
 
 }  // namespace gridshift
