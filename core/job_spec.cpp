@@ -20,6 +20,91 @@
 namespace gridshift {
 namespace {
 
+const std::vector<SpecField> kContainerFields = {{"image_uri", SpecField::Kind::string},
+                                                 {"command", SpecField::Kind::string_list},
+                                                 {"args", SpecField::Kind::string_list},
+                                                 {"env", SpecField::Kind::string_map}};
+const std::vector<SpecField> kPythonFields = {{"executor_image_uri", SpecField::Kind::string},
+                                              {"package_uris", SpecField::Kind::string_list},
+                                              {"python_module", SpecField::Kind::string},
+                                              {"args", SpecField::Kind::string_list}};
+const std::vector<SpecField> kSchedulingFields = {{"strategy", SpecField::Kind::string},
+                                                  {"timeout", SpecField::Kind::string}};
+const std::vector<SpecField> kVertexFields = {
+    {"machine_type", SpecField::Kind::string},
+    {"accelerator_type", SpecField::Kind::string},
+    {"accelerator_count", SpecField::Kind::integer},
+    {"replica_count", SpecField::Kind::integer},
+    {"container", SpecField::Kind::object, &kContainerFields},
+    {"python_package", SpecField::Kind::object, &kPythonFields},
+    {"service_account", SpecField::Kind::string},
+    {"scheduling", SpecField::Kind::object, &kSchedulingFields},
+    {"labels", SpecField::Kind::string_map}};
+const std::vector<SpecField> kLocalFields = {{"command", SpecField::Kind::string_list}};
+const std::vector<SpecField> kSpecFields = {{"name", SpecField::Kind::string},
+                                            {"regions", SpecField::Kind::string_list},
+                                            {"duration", SpecField::Kind::string},
+                                            {"deadline", SpecField::Kind::string},
+                                            {"not_before", SpecField::Kind::string},
+                                            {"policy", SpecField::Kind::string},
+                                            {"threshold", SpecField::Kind::number},
+                                            {"power_watts", SpecField::Kind::number},
+                                            {"vertex", SpecField::Kind::object, &kVertexFields},
+                                            {"local", SpecField::Kind::object, &kLocalFields}};
+
+bool all_strings(const nlohmann::json& value) {
+  return std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_string(); });
+}
+
+void check_kinds(const nlohmann::json& object, const std::vector<SpecField>& fields,
+                 const std::string& prefix, std::vector<FieldError>& errors) {
+  for (const auto& field : fields) {
+    auto found = object.find(field.name);
+    if (found == object.end() || found->is_null()) continue;
+    const auto& v = *found;
+    const std::string path = prefix + std::string(field.name);
+    switch (field.kind) {
+      case SpecField::Kind::string:
+        if (!v.is_string()) errors.push_back({path, "expected a string"});
+        break;
+      case SpecField::Kind::number:
+        if (!v.is_number()) errors.push_back({path, "expected a number"});
+        break;
+      case SpecField::Kind::integer:
+        if (!v.is_number_integer()) errors.push_back({path, "expected an integer"});
+        break;
+      case SpecField::Kind::string_list:
+        if (!v.is_array() || !all_strings(v))
+          errors.push_back({path, "expected a list of strings"});
+        break;
+      case SpecField::Kind::string_map:
+        if (!v.is_object() || !all_strings(v)) {
+          errors.push_back({path, "expected an object of strings"});
+        }
+        break;
+      case SpecField::Kind::object:
+        if (!v.is_object()) {
+          errors.push_back({path, "expected an object"});
+        } else {
+          check_kinds(v, *field.children, path + ".", errors);
+        }
+        break;
+    }
+  }
+}
+
+// True when JSON text escapes a UTF-16 surrogate (\ud83d\ude00, Python's default for emoji),
+// which the YAML reader rejects although it is valid JSON.
+bool has_surrogate_escape(std::string_view text) {
+  for (auto at = text.find("\\u"); at != std::string_view::npos; at = text.find("\\u", at + 2)) {
+    if (at + 3 < text.size() && (text[at + 2] == 'd' || text[at + 2] == 'D') &&
+        std::string_view("89abAB").find(text[at + 3]) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 constexpr std::size_t kMaxNameLength = 128;
 // Sane upper bounds, so that a typo or an attack cannot push report totals to 1e303: 10 MW is
 // beyond any one training job, 16 accelerators per machine is Vertex AI's largest machine
@@ -64,9 +149,7 @@ class SpecParser {
  public:
   JobSpec parse_root(const YAML::Node& root) {
     JobSpec spec;
-    const auto seen = fields(root, "", line_of(root),
-                             {"name", "regions", "duration", "deadline", "not_before", "policy",
-                              "threshold", "power_watts", "vertex", "local"},
+    const auto seen = fields(root, "", line_of(root), kSpecFields,
                              [&](const Field& f) { parse_top_field(f, spec); });
     if (!seen.count("name")) error("name", "required field is missing", line_of(root));
     if (!seen.count("duration")) error("duration", "required field is missing", line_of(root));
@@ -94,15 +177,15 @@ class SpecParser {
   // Visits each key of `map` (which must be a mapping). Null values count as absent. Returns
   // the keys that carried a value.
   std::set<std::string> fields(const YAML::Node& map, const std::string& path, int line,
-                               std::initializer_list<std::string_view> known,
-                               const Handler& handle) {
+                               const std::vector<SpecField>& known, const Handler& handle) {
     std::set<std::string> present;
     if (!map.IsMap()) {
       error(path, "expected a mapping, got " + describe(map), line);
       return present;
     }
     for (auto& e : yaml::entries(map, path, errors_)) {
-      if (std::find(known.begin(), known.end(), e.key) == known.end()) {
+      if (std::none_of(known.begin(), known.end(),
+                       [&](const SpecField& field) { return field.name == e.key; })) {
         error(e.path, "unknown field", e.key_line);
         continue;
       }
@@ -315,7 +398,7 @@ class SpecParser {
       spec.vertex = parse_vertex(f);
     } else if (f.key == "local") {
       LocalSpec local;
-      const auto seen = fields(f.value, f.path, f.line, {"command"}, [&](const Field& sub) {
+      const auto seen = fields(f.value, f.path, f.line, kLocalFields, [&](const Field& sub) {
         if (auto list = string_list(sub, true)) {
           if (list->empty()) {
             error(sub.path, "must not be empty", sub.line);
@@ -333,11 +416,8 @@ class SpecParser {
 
   VertexSpec parse_vertex(const Field& f) {
     VertexSpec vertex;
-    const auto seen =
-        fields(f.value, f.path, f.line,
-               {"machine_type", "accelerator_type", "accelerator_count", "replica_count",
-                "container", "python_package", "service_account", "scheduling", "labels"},
-               [&](const Field& sub) { parse_vertex_field(sub, vertex); });
+    const auto seen = fields(f.value, f.path, f.line, kVertexFields,
+                             [&](const Field& sub) { parse_vertex_field(sub, vertex); });
     if (!f.value.IsMap()) return vertex;
     const bool has_container = seen.count("container") > 0;
     const bool has_package = seen.count("python_package") > 0;
@@ -394,7 +474,7 @@ class SpecParser {
     } else if (f.key == "service_account") {
       if (auto s = non_empty_string(f)) vertex.service_account = *s;
     } else if (f.key == "scheduling") {
-      fields(f.value, f.path, f.line, {"strategy", "timeout"}, [&](const Field& sub) {
+      fields(f.value, f.path, f.line, kSchedulingFields, [&](const Field& sub) {
         if (sub.key == "strategy") {
           if (auto s = string_value(sub)) {
             if (auto strategy = parse_scheduling_strategy(*s)) {
@@ -435,24 +515,23 @@ class SpecParser {
 
   ContainerSpec parse_container(const Field& f) {
     ContainerSpec container;
-    const auto seen = fields(
-        f.value, f.path, f.line, {"image_uri", "command", "args", "env"}, [&](const Field& sub) {
-          if (sub.key == "image_uri") {
-            if (auto s = non_empty_string(sub)) container.image_uri = *s;
-          } else if (sub.key == "command") {
-            if (auto list = string_list(sub, false)) container.command = std::move(*list);
-          } else if (sub.key == "args") {
-            if (auto list = string_list(sub, false)) container.args = std::move(*list);
-          } else if (sub.key == "env") {
-            auto env = string_map(sub, [&](const std::string& key, const std::string&,
-                                           const std::string& path, int line) {
-              if (!is_env_name(key)) {
-                error(path, "environment variable names are letters, digits and '_'", line);
-              }
-            });
-            if (env) container.env = std::move(*env);
+    const auto seen = fields(f.value, f.path, f.line, kContainerFields, [&](const Field& sub) {
+      if (sub.key == "image_uri") {
+        if (auto s = non_empty_string(sub)) container.image_uri = *s;
+      } else if (sub.key == "command") {
+        if (auto list = string_list(sub, false)) container.command = std::move(*list);
+      } else if (sub.key == "args") {
+        if (auto list = string_list(sub, false)) container.args = std::move(*list);
+      } else if (sub.key == "env") {
+        auto env = string_map(sub, [&](const std::string& key, const std::string&,
+                                       const std::string& path, int line) {
+          if (!is_env_name(key)) {
+            error(path, "environment variable names are letters, digits and '_'", line);
           }
         });
+        if (env) container.env = std::move(*env);
+      }
+    });
     if (f.value.IsMap() && !seen.count("image_uri")) {
       error(join(f.path, "image_uri"), "required field is missing", f.line);
     }
@@ -461,28 +540,25 @@ class SpecParser {
 
   PythonPackageSpec parse_python_package(const Field& f) {
     PythonPackageSpec package;
-    const auto seen = fields(f.value, f.path, f.line,
-                             {"executor_image_uri", "package_uris", "python_module", "args"},
-                             [&](const Field& sub) {
-                               if (sub.key == "executor_image_uri") {
-                                 if (auto s = non_empty_string(sub))
-                                   package.executor_image_uri = *s;
-                               } else if (sub.key == "package_uris") {
-                                 if (auto list = string_list(sub, true)) {
-                                   if (list->empty()) {
-                                     error(sub.path, "must not be empty", sub.line);
-                                   } else {
-                                     package.package_uris = std::move(*list);
-                                   }
-                                 }
-                               } else if (sub.key == "python_module") {
-                                 if (auto s = non_empty_string(sub)) package.python_module = *s;
-                               } else if (sub.key == "args") {
-                                 if (auto list = string_list(sub, false)) {
-                                   package.args = std::move(*list);
-                                 }
-                               }
-                             });
+    const auto seen = fields(f.value, f.path, f.line, kPythonFields, [&](const Field& sub) {
+      if (sub.key == "executor_image_uri") {
+        if (auto s = non_empty_string(sub)) package.executor_image_uri = *s;
+      } else if (sub.key == "package_uris") {
+        if (auto list = string_list(sub, true)) {
+          if (list->empty()) {
+            error(sub.path, "must not be empty", sub.line);
+          } else {
+            package.package_uris = std::move(*list);
+          }
+        }
+      } else if (sub.key == "python_module") {
+        if (auto s = non_empty_string(sub)) package.python_module = *s;
+      } else if (sub.key == "args") {
+        if (auto list = string_list(sub, false)) {
+          package.args = std::move(*list);
+        }
+      }
+    });
     if (f.value.IsMap()) {
       for (const char* required : {"executor_image_uri", "package_uris", "python_module"}) {
         if (!seen.count(required))
@@ -709,6 +785,33 @@ std::string job_spec_to_json(const JobSpec& spec) {
   }
   if (spec.local) j["local"] = Json{{"command", spec.local->command}};
   return j.dump();
+}
+
+const std::vector<SpecField>& job_spec_schema() {
+  return kSpecFields;
+}
+
+Result<JobSpec> load_json_job_spec(std::string_view text, const JobSpecContext& context) {
+  std::vector<FieldError> errors;
+  const auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_object()) check_kinds(json, kSpecFields, "", errors);
+  // The JSON parser decodes surrogate pairs into UTF-8; its re-serialization reads as YAML.
+  const std::string decoded = json.is_object() && has_surrogate_escape(text) ? json.dump() : "";
+  auto spec = load_job_spec(decoded.empty() ? text : std::string_view(decoded), context);
+  if (errors.empty()) return spec;
+  if (!spec) {
+    for (const auto& e : spec.error().details) {
+      const bool known = std::any_of(errors.begin(), errors.end(),
+                                     [&](const FieldError& t) { return t.field == e.field; });
+      if (!known) errors.push_back(e);
+    }
+  }
+  // Counted before the call: the vector may be moved into its parameter before the message
+  // argument is evaluated (the order is unspecified; GCC goes right to left).
+  const std::size_t n = errors.size();
+  return make_error("invalid_job",
+                    fmt::format("job spec is invalid ({} error{})", n, n == 1 ? "" : "s"),
+                    std::move(errors));
 }
 
 }  // namespace gridshift

@@ -1,6 +1,6 @@
-// Parsing and validation of job specs (docs/design.md, "Job specs") from YAML or JSON text. Pure: the
-// context (configured regions, accelerator table, now) is passed in. Every error is returned
-// at once, each naming its field.
+// Parsing and validation of job specs (docs/design.md, "Job specs") from YAML or JSON text. Pure:
+// the context (configured regions, accelerator table, now) is passed in. Every error is returned at
+// once, each naming its field.
 #pragma once
 
 #include <string>
@@ -31,6 +31,21 @@ std::vector<FieldError> validate_job_spec(const JobSpec& spec, const JobSpecCont
 
 // parse_job_spec then validate_job_spec, with every error of both in one Error.
 Result<JobSpec> load_job_spec(std::string_view text, const JobSpecContext& context);
+
+// load_job_spec for JSON text (the socket API's body), plus the JSON type checks YAML cannot make
+// (5 and "5" are one scalar in YAML; in JSON a number where a string belongs is an error).
+// Every error of both in one Error.
+Result<JobSpec> load_json_job_spec(std::string_view text, const JobSpecContext& context);
+
+// The job spec's schema: each field with its JSON type and, for mappings, its fields. The one
+// list both the YAML parser (which keys exist) and the JSON type checks read.
+struct SpecField {
+  enum class Kind { string, number, integer, string_list, string_map, object };
+  std::string_view name;
+  Kind kind = Kind::string;
+  const std::vector<SpecField>* children = nullptr;  // Kind::object
+};
+const std::vector<SpecField>& job_spec_schema();
 
 // Canonical JSON of a spec (the stored form); parse_job_spec reads it back unchanged.
 std::string job_spec_to_json(const JobSpec& spec);

@@ -4,8 +4,11 @@
 
 #include <boost/system/result.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/error_codes.h"
 
 namespace gridshift {
 
@@ -34,6 +37,9 @@ struct Error {
   std::string message;
   std::vector<FieldError> details;
 
+  // Whether this is the error `code` names (core/error_codes.h).
+  bool is(std::string_view code_name) const { return code == code_name; }
+
   bool operator==(const Error&) const = default;
 };
 
@@ -61,9 +67,9 @@ template <class T>
 using Result = boost::system::result<T, Error>;
 using Status = Result<void>;
 
-inline Error make_error(std::string code, std::string message,
+inline Error make_error(std::string_view code, std::string message,
                         std::vector<FieldError> details = {}) {
-  return Error{std::move(code), std::move(message), std::move(details)};
+  return Error{std::string(code), std::move(message), std::move(details)};
 }
 
 }  // namespace gridshift

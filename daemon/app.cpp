@@ -156,7 +156,8 @@ Status check_host_accounts(const Config& config, const TargetEnvironment& env,
     if (target.error().details.empty()) errors.push_back({"dispatch", target.error().message, 0});
   }
   if (errors.empty()) return {};
-  return make_error("invalid_config", "the config names what this host lacks", std::move(errors));
+  return make_error(errc::kInvalidConfig, "the config names what this host lacks",
+                    std::move(errors));
 }
 
 }  // namespace
@@ -254,7 +255,7 @@ Daemon::Daemon(std::string config_path)
   auto listening = activated_socket_ ? api_->adopt(*activated_socket_, config_.socket.path)
                                      : api_->listen(config_.socket);
   if (!listening) {
-    if (listening.error().code == "invalid_config") {
+    if (listening.error().is(errc::kInvalidConfig)) {
       throw InvalidConfigError(format_config_errors(config_path_, listening.error()));
     }
     throw StartupError(listening.error().message);

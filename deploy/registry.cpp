@@ -48,7 +48,7 @@ Status check_local_run_as(const LocalDispatchConfig& config, std::optional<RunId
         config.run_as);
   }
   if (!problem.empty()) {
-    return make_error("invalid_config", "the config names accounts this host lacks",
+    return make_error(errc::kInvalidConfig, "the config names accounts this host lacks",
                       {FieldError{"dispatch.local.run_as", std::move(problem), 0}});
   }
   if (out != nullptr) *out = std::move(*who);

@@ -54,8 +54,8 @@ std::string describe(const Url& url) {
   return fmt::format("{}://{}{}", url.scheme, url.host_port(), path);
 }
 
-Error http_error(std::string code, const Url& url, const std::string& what) {
-  return make_error(std::move(code), fmt::format("{}: {}", describe(url), what));
+Error http_error(std::string_view code, const Url& url, const std::string& what) {
+  return make_error(code, fmt::format("{}: {}", describe(url), what));
 }
 
 Error transfer_error(const Url& url, beast::error_code ec, const char* stage) {
@@ -78,7 +78,7 @@ asio::awaitable<Result<HttpResponse>> exchange(Stream& stream, const HttpRequest
                                                const HttpClientOptions& options) {
   http::request<http::string_body> msg;
   auto verb = http::string_to_verb(req.method);
-  if (verb == http::verb::unknown) co_return http_error("http_bad_url", url, "unknown method");
+  if (verb == http::verb::unknown) co_return http_error(errc::kHttpBadUrl, url, "unknown method");
   msg.method(verb);
   msg.target(absolute_target ? fmt::format("{}://{}{}", url.scheme, url.host_port(), url.target)
                              : url.target);
@@ -125,14 +125,14 @@ asio::awaitable<Status> connect(beast::tcp_stream& stream, const Url& hop,
   auto [rec, endpoints] =
       co_await resolver.async_resolve(hop.host, hop.port, as_tuple(use_awaitable));
   if (rec) {
-    co_return http_error("http_resolve_failed", hop,
+    co_return http_error(errc::kHttpResolveFailed, hop,
                          fmt::format("cannot resolve: {}", rec.message()));
   }
   stream.expires_after(timeout);
   auto [cec, endpoint] = co_await stream.async_connect(endpoints, as_tuple(use_awaitable));
   if (cec == beast::error::timeout) co_return http_error("http_timeout", hop, "connect timed out");
   if (cec)
-    co_return http_error("http_connect_failed", hop,
+    co_return http_error(errc::kHttpConnectFailed, hop,
                          fmt::format("cannot connect: {}", cec.message()));
   stream.expires_never();
   co_return Status{};
@@ -151,7 +151,7 @@ asio::awaitable<Status> open_tunnel(beast::tcp_stream& stream, const Url& proxy,
   stream.expires_after(timeout);
   auto [wec, written] = co_await http::async_write(stream, msg, as_tuple(use_awaitable));
   if (wec)
-    co_return http_error("http_proxy_failed", proxy,
+    co_return http_error(errc::kHttpProxyFailed, proxy,
                          fmt::format("CONNECT failed: {}", wec.message()));
   beast::flat_buffer buffer;
   http::response_parser<http::empty_body> parser;
@@ -159,11 +159,11 @@ asio::awaitable<Status> open_tunnel(beast::tcp_stream& stream, const Url& proxy,
   auto [rec, read] =
       co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
   if (rec)
-    co_return http_error("http_proxy_failed", proxy,
+    co_return http_error(errc::kHttpProxyFailed, proxy,
                          fmt::format("CONNECT failed: {}", rec.message()));
   auto status = parser.get().result_int();
   if (status / 100 != 2) {
-    co_return http_error("http_proxy_failed", proxy,
+    co_return http_error(errc::kHttpProxyFailed, proxy,
                          fmt::format("proxy refused CONNECT with {}", status));
   }
   stream.expires_never();
@@ -179,7 +179,7 @@ std::string Url::host_port() const {
 
 Result<Url> parse_url(std::string_view text) {
   auto fail = [&](const std::string& why) {
-    return make_error("http_bad_url", fmt::format("invalid URL: {}", why),
+    return make_error(errc::kHttpBadUrl, fmt::format("invalid URL: {}", why),
                       {FieldError{"url", why}});
   };
   Url url;
@@ -352,7 +352,7 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest req) {
   std::optional<Url> proxy;
   if (auto text = options_.proxy.proxy_for(*url); !text.empty()) {
     auto parsed = parse_url(text);
-    if (!parsed) co_return make_error("http_proxy_failed", "the proxy URL is invalid");
+    if (!parsed) co_return make_error(errc::kHttpProxyFailed, "the proxy URL is invalid");
     proxy = *parsed;
   }
   beast::tcp_stream stream(executor_);
@@ -381,7 +381,7 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest req) {
   if (hec == beast::error::timeout)
     co_return http_error("http_timeout", *url, "TLS handshake timed out");
   if (hec) {
-    co_return http_error("http_tls_failed", *url,
+    co_return http_error(errc::kHttpTlsFailed, *url,
                          fmt::format("TLS handshake failed: {}", hec.message()));
   }
   co_return co_await exchange(tls, req, *url, false, options_);

@@ -66,9 +66,9 @@ ApiResponse ApiResponse::error(int status, const Error& error) {
                         {{"code", error.code}, {"message", error.message}, {"details", details}}}});
 }
 
-ApiResponse ApiResponse::error(int status, std::string code, std::string message,
+ApiResponse ApiResponse::error(int status, std::string_view code, std::string message,
                                std::vector<FieldError> details) {
-  return error(status, Error(std::move(code), std::move(message), std::move(details)));
+  return error(status, Error(std::string(code), std::move(message), std::move(details)));
 }
 
 void ApiRouter::add(std::string method, std::string pattern, ApiHandler handler) {
@@ -91,7 +91,7 @@ const ApiRouter::Route* ApiRouter::match(ApiRequest& request, ApiResponse& failu
     allowed.insert(route.method);
   }
   if (allowed.empty()) {
-    failure = ApiResponse::error(404, "not_found", "no such endpoint: " + request.path);
+    failure = ApiResponse::error(404, errc::kNotFound, "no such endpoint: " + request.path);
     return nullptr;
   }
   std::string allow;

@@ -39,7 +39,7 @@ struct ApiResponse {
   static ApiResponse text(int status, std::string body, std::string content_type);
   // The error body of docs/api.md: {"error": {"code", "message", "details": [...]}}.
   static ApiResponse error(int status, const Error& error);
-  static ApiResponse error(int status, std::string code, std::string message,
+  static ApiResponse error(int status, std::string_view code, std::string message,
                            std::vector<FieldError> details = {});
 };
 

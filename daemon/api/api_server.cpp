@@ -101,7 +101,7 @@ Result<gid_t> socket_group(const std::string& name) {
   group* found = nullptr;
   const int rc = ::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
   if (rc != 0 || found == nullptr) {
-    return make_error("invalid_config", fmt::format("socket.group: no group named '{}'", name),
+    return make_error(errc::kInvalidConfig, fmt::format("socket.group: no group named '{}'", name),
                       {{"socket.group", fmt::format("no group named '{}'", name)}});
   }
   return found->gr_gid;
@@ -558,7 +558,7 @@ TcpApiServer::~TcpApiServer() {
 Status TcpApiServer::listen(const std::string& host_port) {
   const auto colon = host_port.rfind(':');
   if (colon == std::string::npos) {
-    return make_error("invalid_config", fmt::format("'{}' is not host:port", host_port));
+    return make_error(errc::kInvalidConfig, fmt::format("'{}' is not host:port", host_port));
   }
   std::string host = host_port.substr(0, colon);
   const std::string port = host_port.substr(colon + 1);

@@ -31,7 +31,7 @@ Result<std::vector<Reading>> upcoming_forecast(ReadingStore& store, const std::s
 }
 
 int status_for_store(const Error& error) {
-  return error.code == "not_found" ? 404 : 503;
+  return error.is(errc::kNotFound) ? 404 : 503;
 }
 
 }  // namespace
@@ -96,7 +96,7 @@ Result<nlohmann::json> region_forecast_json(const ServiceConfig& config, Reading
                                             const std::string& region_name, TimePoint now) {
   const auto* region = config.find_region(region_name);
   if (region == nullptr) {
-    return make_error("not_found", fmt::format("no region '{}' is configured", region_name),
+    return make_error(errc::kNotFound, fmt::format("no region '{}' is configured", region_name),
                       {FieldError{"name", "unknown region"}});
   }
   json out = {{"region", region->name}, {"feed", nullptr},      {"signal", nullptr},

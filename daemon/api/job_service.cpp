@@ -106,123 +106,6 @@ std::optional<ApiResponse> check_json_body(const ApiRequest& request) {
   return std::nullopt;
 }
 
-// JSON types of the spec's fields (docs/design.md, "Job specs"). The spec parser reads JSON as
-// YAML, where 5 and "5" are the same scalar; the API is JSON, so a number where a string belongs is
-// an error.
-enum class Kind { string, number, integer, string_list, string_map, object };
-struct FieldKind {
-  std::string_view name;
-  Kind kind;
-  const std::vector<FieldKind>* children = nullptr;
-};
-const std::vector<FieldKind> kContainerFields = {{"image_uri", Kind::string},
-                                                 {"command", Kind::string_list},
-                                                 {"args", Kind::string_list},
-                                                 {"env", Kind::string_map}};
-const std::vector<FieldKind> kPythonFields = {{"executor_image_uri", Kind::string},
-                                              {"package_uris", Kind::string_list},
-                                              {"python_module", Kind::string},
-                                              {"args", Kind::string_list}};
-const std::vector<FieldKind> kSchedulingFields = {{"strategy", Kind::string},
-                                                  {"timeout", Kind::string}};
-const std::vector<FieldKind> kVertexFields = {{"machine_type", Kind::string},
-                                              {"accelerator_type", Kind::string},
-                                              {"accelerator_count", Kind::integer},
-                                              {"replica_count", Kind::integer},
-                                              {"container", Kind::object, &kContainerFields},
-                                              {"python_package", Kind::object, &kPythonFields},
-                                              {"service_account", Kind::string},
-                                              {"scheduling", Kind::object, &kSchedulingFields},
-                                              {"labels", Kind::string_map}};
-const std::vector<FieldKind> kLocalFields = {{"command", Kind::string_list}};
-const std::vector<FieldKind> kSpecFields = {{"name", Kind::string},
-                                            {"regions", Kind::string_list},
-                                            {"duration", Kind::string},
-                                            {"deadline", Kind::string},
-                                            {"not_before", Kind::string},
-                                            {"policy", Kind::string},
-                                            {"threshold", Kind::number},
-                                            {"power_watts", Kind::number},
-                                            {"vertex", Kind::object, &kVertexFields},
-                                            {"local", Kind::object, &kLocalFields}};
-
-bool all_strings(const nlohmann::json& value) {
-  return std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_string(); });
-}
-
-void check_kinds(const nlohmann::json& object, const std::vector<FieldKind>& fields,
-                 const std::string& prefix, std::vector<FieldError>& errors) {
-  for (const auto& field : fields) {
-    auto found = object.find(field.name);
-    if (found == object.end() || found->is_null()) continue;
-    const auto& v = *found;
-    const std::string path = prefix + std::string(field.name);
-    switch (field.kind) {
-      case Kind::string:
-        if (!v.is_string()) errors.push_back({path, "expected a string"});
-        break;
-      case Kind::number:
-        if (!v.is_number()) errors.push_back({path, "expected a number"});
-        break;
-      case Kind::integer:
-        if (!v.is_number_integer()) errors.push_back({path, "expected an integer"});
-        break;
-      case Kind::string_list:
-        if (!v.is_array() || !all_strings(v))
-          errors.push_back({path, "expected a list of strings"});
-        break;
-      case Kind::string_map:
-        if (!v.is_object() || !all_strings(v)) {
-          errors.push_back({path, "expected an object of strings"});
-        }
-        break;
-      case Kind::object:
-        if (!v.is_object()) {
-          errors.push_back({path, "expected an object"});
-        } else {
-          check_kinds(v, *field.children, path + ".", errors);
-        }
-        break;
-    }
-  }
-}
-
-// True when JSON text escapes a UTF-16 surrogate (\ud83d\ude00, Python's default for emoji),
-// which the YAML reader rejects although it is valid JSON.
-bool has_surrogate_escape(std::string_view text) {
-  for (auto at = text.find("\\u"); at != std::string_view::npos; at = text.find("\\u", at + 2)) {
-    if (at + 3 < text.size() && (text[at + 2] == 'd' || text[at + 2] == 'D') &&
-        std::string_view("89abAB").find(text[at + 3]) != std::string_view::npos) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// load_job_spec plus, for JSON text, the JSON type checks: every error in one answer.
-Result<JobSpec> load_json_job_spec(std::string_view text, const JobSpecContext& context) {
-  std::vector<FieldError> errors;
-  const auto json = nlohmann::json::parse(text, nullptr, false);
-  if (json.is_object()) check_kinds(json, kSpecFields, "", errors);
-  // The JSON parser decodes surrogate pairs into UTF-8; its re-serialization reads as YAML.
-  const std::string decoded = json.is_object() && has_surrogate_escape(text) ? json.dump() : "";
-  auto spec = load_job_spec(decoded.empty() ? text : std::string_view(decoded), context);
-  if (errors.empty()) return spec;
-  if (!spec) {
-    for (const auto& e : spec.error().details) {
-      const bool known = std::any_of(errors.begin(), errors.end(),
-                                     [&](const FieldError& t) { return t.field == e.field; });
-      if (!known) errors.push_back(e);
-    }
-  }
-  // Counted before the call: the vector may be moved into its parameter before the message
-  // argument is evaluated (the order is unspecified; GCC goes right to left).
-  const std::size_t n = errors.size();
-  return make_error("invalid_job",
-                    fmt::format("job spec is invalid ({} error{})", n, n == 1 ? "" : "s"),
-                    std::move(errors));
-}
-
 std::optional<std::string> header(const ApiRequest& request, const std::string& name) {
   auto found = request.headers.find(name);
   if (found == request.headers.end()) return std::nullopt;
@@ -234,11 +117,11 @@ std::optional<std::string> header(const ApiRequest& request, const std::string& 
 Error no_such_job(std::string_view id) {
   constexpr std::size_t kLongestId = 40;
   if (id.size() <= kLongestId && is_valid_job_id(id)) {
-    return make_error("not_found", fmt::format("no job {}", id));
+    return make_error(errc::kNotFound, fmt::format("no job {}", id));
   }
-  return make_error("not_found", fmt::format("no such job: the {} characters asked for are not "
-                                             "a job id (lowercase [a-z0-9-], at most {})",
-                                             id.size(), kLongestId));
+  return make_error(errc::kNotFound, fmt::format("no such job: the {} characters asked for are not "
+                                                 "a job id (lowercase [a-z0-9-], at most {})",
+                                                 id.size(), kLongestId));
 }
 
 }  // namespace
@@ -247,8 +130,8 @@ int status_for(const Error& error) {
   const auto& c = error.code;
   if (c == "invalid_job" || c == "invalid_request" || c == "invalid_json") return 400;
   if (c == "forbidden") return 403;
-  if (c == "not_found") return 404;
-  if (c == "conflict" || c == "idempotency_conflict") return 409;
+  if (error.is(errc::kNotFound)) return 404;
+  if (error.is(errc::kConflict) || c == "idempotency_conflict") return 409;
   if (c == "payload_too_large") return 413;
   if (c == "queue_full") return 429;
   if (c.rfind("storage_", 0) == 0 || c == "planner_unavailable") return 503;
@@ -437,7 +320,7 @@ Result<Job> JobService::cancel(std::string_view id, std::uint32_t uid) {
                                                job.id, job.owner_uid));
   }
   if (is_terminal(job.state)) {
-    return make_error("conflict",
+    return make_error(errc::kConflict,
                       fmt::format("job {} is already {}", job.id, to_string(job.state)));
   }
   const JobState before = job.state;

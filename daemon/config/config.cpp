@@ -573,7 +573,7 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name,
 Result<Config> load_config_file(const std::string& path, const FeedSchemas& feeds) {
   auto text = read_text_file(path);
   if (!text) {
-    return make_error("invalid_config",
+    return make_error(errc::kInvalidConfig,
                       fmt::format("{}: cannot read configuration: {}", path, text.error().message));
   }
   return parse_config(*text, path, feeds);

@@ -187,7 +187,7 @@ asio::awaitable<void> FeedPoller::loop(std::shared_ptr<Slot> slot) {
 
 asio::awaitable<Status> FeedPoller::poll_once(std::string feed) {
   auto slot = find_slot(feed);
-  if (!slot) co_return make_error("not_found", fmt::format("no feed '{}'", feed));
+  if (!slot) co_return make_error(errc::kNotFound, fmt::format("no feed '{}'", feed));
   co_return co_await poll_slot(std::move(slot));
 }
 

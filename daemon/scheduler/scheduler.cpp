@@ -633,7 +633,7 @@ void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint no
                                              : "held: " + decision.reason;
   auto updated = jobs_.update_if(job, JobState::queued,
                                  event_for(job, now, "planned", message, decision_json(decision)));
-  if (!updated && updated.error().code != "conflict") {
+  if (!updated && !updated.error().is(errc::kConflict)) {
     log->error("job {}: cannot record plan: {}", job.id, to_string(updated.error()));
   }
   note_storage(updated);
@@ -645,7 +645,7 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     // The target needs the whole spec (container, command, env): read it now, for this job only.
     auto full = jobs_.get(job.id);
     if (!full) {
-      if (full.error().code == "storage_corrupt") {
+      if (full.error().is(errc::kStorageCorrupt)) {
         quarantine(UnreadableJob{job.id, full.error().message});
       } else {
         log->error("job {}: cannot read its spec, not dispatching: {}", job.id,
@@ -695,7 +695,7 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     record.status = DispatchStatus::abandoned;
     record.detail = "not dispatched: " + updated.error().message;
     (void)journal_.update(record);
-    if (updated.error().code != "conflict") {
+    if (!updated.error().is(errc::kConflict)) {
       log->error("job {}: cannot record dispatch: {}", job.id, to_string(updated.error()));
     }
     co_return;
@@ -713,11 +713,12 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     record.updated_at = after;
     record.detail = started.error().message;
     const auto& code = started.error().code;
-    const bool retry = code == "retry" || code == "region_unavailable";
+    const bool unavailable = started.error().is(errc::kRegionUnavailable);
+    const bool retry = started.error().is(errc::kRetry) || unavailable;
     ++dispatch_outcomes_[{record.target, retry ? "retry" : "failed"}];
     (void)journal_.update(record);
     if (cancelled) co_return;
-    if (code == "region_unavailable") {
+    if (unavailable) {
       const auto until = cool_down(job, region, after);
       requeue(job, after, "dispatch_failed",
               fmt::format("{} refused by {} in {} ({}); {} avoided for this job's accelerator "

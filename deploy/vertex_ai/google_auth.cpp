@@ -20,7 +20,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kInvalidCredentials = "invalid_credentials";
 // Longest piece of server-supplied text quoted in an error message.
 constexpr std::size_t kMaxQuoted = 200;
 // A token living longer than ten years is a broken response, and would overflow time maths.
@@ -98,7 +97,7 @@ Result<ServiceAccountCredentials> parse_service_account(json& doc) {
     }
   }
   if (!errors.empty()) {
-    return make_error(kInvalidCredentials, "invalid service_account credentials",
+    return make_error(errc::kInvalidCredentials, "invalid service_account credentials",
                       std::move(errors));
   }
   return out;
@@ -113,7 +112,7 @@ Result<AuthorizedUserCredentials> parse_authorized_user(const json& doc) {
   out.quota_project_id = string_field(doc, "quota_project_id", false, errors);
   if (auto uri = string_field(doc, "token_uri", false, errors); !uri.empty()) out.token_uri = uri;
   if (!errors.empty()) {
-    return make_error(kInvalidCredentials, "invalid authorized_user credentials",
+    return make_error(errc::kInvalidCredentials, "invalid authorized_user credentials",
                       std::move(errors));
   }
   return out;
@@ -172,7 +171,7 @@ void PrivateKey::Free::operator()(EVP_PKEY* key) const {
 Result<PrivateKey> PrivateKey::from_pem(std::string& pem) {
   auto fail = [&pem](std::string reason) -> Result<PrivateKey> {
     wipe(pem);
-    return make_error(kInvalidCredentials, "cannot load the private key",
+    return make_error(errc::kInvalidCredentials, "cannot load the private key",
                       {{"private_key", std::move(reason)}});
   };
   if (pem.empty()) return fail("must not be empty");
@@ -197,12 +196,12 @@ Result<GoogleCredentials> parse_google_credentials(std::string text) {
   auto doc = json::parse(text, nullptr, false);
   wipe(text);
   if (doc.is_discarded() || !doc.is_object()) {
-    return make_error(kInvalidCredentials, "invalid Google credentials",
+    return make_error(errc::kInvalidCredentials, "invalid Google credentials",
                       {{"", "not a JSON object"}});
   }
   auto type = doc.find("type");
   if (type == doc.end() || !type->is_string()) {
-    return make_error(kInvalidCredentials, "invalid Google credentials",
+    return make_error(errc::kInvalidCredentials, "invalid Google credentials",
                       {{"type", "missing; expected service_account or authorized_user"}});
   }
   const auto& name = type->get_ref<const std::string&>();
@@ -216,7 +215,7 @@ Result<GoogleCredentials> parse_google_credentials(std::string text) {
     if (!user) return user.error();
     return GoogleCredentials(std::move(*user));
   }
-  return make_error(kInvalidCredentials, "unsupported Google credentials",
+  return make_error(errc::kInvalidCredentials, "unsupported Google credentials",
                     {{"type", fmt::format("credentials of type \"{}\" are not supported; use a "
                                           "service_account key or authorized_user credentials",
                                           quote_server_text(name))}});
@@ -287,7 +286,7 @@ Result<AccessToken> parse_token_response(int status, std::string_view body) {
     const auto reason = rfc6749_error(body);
     std::vector<FieldError> details;
     if (!reason.empty()) details.push_back({"error", reason});
-    return make_error(transient ? "retry" : "token_rejected",
+    return make_error(transient ? errc::kRetry : "token_rejected",
                       fmt::format("the token endpoint answered HTTP {}{}{}", status,
                                   reason.empty() ? "" : ": ", reason),
                       std::move(details));

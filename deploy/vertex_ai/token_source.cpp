@@ -36,7 +36,7 @@ std::shared_ptr<spdlog::logger> log() {
 // A transport failure talking to a token service: worth trying again later, except for a URL
 // that can never work.
 Error transport_error(const Error& error, std::string_view what) {
-  return make_error(error.code == "http_bad_url" ? "invalid_credentials" : "retry",
+  return make_error(error.is(errc::kHttpBadUrl) ? errc::kInvalidCredentials : errc::kRetry,
                     fmt::format("cannot reach the {}: {}", what, error.message));
 }
 
@@ -71,7 +71,7 @@ class CachingTokenSource : public TokenSource {
       auto flight = flight_;
       co_await flight->done.async_wait(asio::as_tuple(asio::use_awaitable));
       if (flight->outcome) co_return *flight->outcome;
-      co_return make_error("retry", "the token refresh was abandoned");
+      co_return make_error(errc::kRetry, "the token refresh was abandoned");
     }
     co_return co_await refresh();
   }
@@ -104,7 +104,7 @@ class CachingTokenSource : public TokenSource {
   asio::awaitable<Result<std::string>> refresh() {
     auto flight = std::make_shared<Flight>(co_await asio::this_coro::executor);
     flight_ = flight;
-    Result<AccessToken> fetched = make_error("retry", "the token refresh failed unexpectedly");
+    Result<AccessToken> fetched = make_error(errc::kRetry, "the token refresh failed unexpectedly");
     std::exception_ptr failure;
     try {
       fetched = co_await fetch();
@@ -245,7 +245,7 @@ class MetadataTokenSource final : public CachingTokenSource {
 
 Status check_url(const std::string& url, const std::string& field) {
   if (auto parsed = parse_url(url); !parsed) {
-    return make_error("invalid_credentials", fmt::format("{} is not a usable URL", field),
+    return make_error(errc::kInvalidCredentials, fmt::format("{} is not a usable URL", field),
                       {{field, parsed.error().message}});
   }
   return {};
@@ -258,7 +258,7 @@ Result<std::unique_ptr<TokenSource>> from_file(const std::string& path, const st
   const auto where = fmt::format("Google credentials file {} (from {})", path, origin);
   auto text = read_text_file(path, kMaxCredentialsFileBytes);
   if (!text) {
-    return make_error("invalid_credentials",
+    return make_error(errc::kInvalidCredentials,
                       fmt::format("cannot read {}: {}", where, text.error().message));
   }
   auto parsed = parse_google_credentials(std::move(*text));

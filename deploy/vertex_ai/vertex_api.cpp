@@ -616,7 +616,7 @@ Result<std::string> staging_bucket_name(std::string_view prefix, std::string_vie
     head.pop_back();
   const std::string name = head.empty() ? id : head + "-" + id;
   const auto fail = [&](std::string why) -> Result<std::string> {
-    return make_error("invalid_config", "no valid staging bucket name: " + why,
+    return make_error(errc::kInvalidConfig, "no valid staging bucket name: " + why,
                       {FieldError{"dispatch.vertex_ai.staging_bucket.prefix", why}});
   };
   if (id.empty()) return fail("the job id gives no usable characters");

@@ -27,8 +27,8 @@ std::shared_ptr<spdlog::logger> vlog() {
 
 // The request never left this host: resending cannot create anything twice.
 bool nothing_sent(const Error& error) {
-  return error.code == "http_connect_failed" || error.code == "http_resolve_failed" ||
-         error.code == "http_tls_failed" || error.code == "http_proxy_failed";
+  return error.is(errc::kHttpConnectFailed) || error.is(errc::kHttpResolveFailed) ||
+         error.is(errc::kHttpTlsFailed) || error.is(errc::kHttpProxyFailed);
 }
 
 bool is_2xx(int status) {
@@ -36,9 +36,9 @@ bool is_2xx(int status) {
 }
 
 Error gave_up(const std::string& job_id, const std::string& region, const std::string& why) {
-  return make_error("retry", fmt::format("creating the Vertex AI job for {} in {} did not "
-                                         "complete ({}); will try again later",
-                                         job_id, region, why));
+  return make_error(errc::kRetry, fmt::format("creating the Vertex AI job for {} in {} did not "
+                                              "complete ({}); will try again later",
+                                              job_id, region, why));
 }
 
 }  // namespace
@@ -62,7 +62,7 @@ struct VertexTarget::Outcome {
     const bool transient = failure || error.kind == ApiErrorKind::retry ||
                            error.kind == ApiErrorKind::renew_token ||
                            error.kind == ApiErrorKind::reconcile;
-    return make_error(std::string(transient ? "retry" : refused_code),
+    return make_error(transient ? errc::kRetry : refused_code,
                       fmt::format("{}: {}", what, describe()));
   }
 };
@@ -107,9 +107,9 @@ asio::awaitable<VertexTarget::Outcome> VertexTarget::exchange(HttpRequest req, A
     auto token = co_await tokens_.token();
     if (!token) {
       // Even a rejected credential is the daemon's trouble, not the job's: the job waits.
-      out.failure =
-          make_error("retry", fmt::format("no Google access token ({}, {}): {}", tokens_.kind(),
-                                          token.error().code, token.error().message));
+      out.failure = make_error(errc::kRetry,
+                               fmt::format("no Google access token ({}, {}): {}", tokens_.kind(),
+                                           token.error().code, token.error().message));
       co_return out;
     }
     req.headers = base_headers;
@@ -151,7 +151,7 @@ asio::awaitable<VertexTarget::Outcome> VertexTarget::call(HttpRequest req, Api a
   for (int attempt = 0;; ++attempt) {
     auto out = co_await exchange(req, api, call_kind);
     const bool transient =
-        (out.failure && out.failure->code != "http_bad_url" && out.failure->code != "retry") ||
+        (out.failure && !out.failure->is(errc::kHttpBadUrl) && !out.failure->is(errc::kRetry)) ||
         out.is(ApiErrorKind::retry);
     if (!transient || attempt >= options_.max_retries) co_return out;
     auto delay = backoff(attempt);
@@ -226,12 +226,12 @@ asio::awaitable<Result<DispatchStarted>> VertexTarget::create_remote(const Job& 
       ambiguous = true;
     } else if (out.failure) {
       last_problem = out.failure->message;
-      if (out.failure->code == "http_bad_url") {
-        co_return make_error("invalid_config",
+      if (out.failure->is(errc::kHttpBadUrl)) {
+        co_return make_error(errc::kInvalidConfig,
                              "dispatch.vertex_ai.endpoint gives a bad URL: " + last_problem,
                              {FieldError{"dispatch.vertex_ai.endpoint", last_problem}});
       }
-      if (out.failure->code == "retry") co_return *out.failure;  // no token
+      if (out.failure->is(errc::kRetry)) co_return *out.failure;  // no token
       if (nothing_sent(*out.failure)) {
         --posts;  // nothing reached Vertex: not an attempt at creating
         if (waits >= options_.max_retries) co_return gave_up(job.id, region, last_problem);
@@ -244,7 +244,7 @@ asio::awaitable<Result<DispatchStarted>> VertexTarget::create_remote(const Job& 
       switch (out.error.kind) {
         case ApiErrorKind::region_unavailable:
           vlog()->warn("job {}: {} cannot take it now: {}", job.id, region, last_problem);
-          co_return make_error("region_unavailable",
+          co_return make_error(errc::kRegionUnavailable,
                                fmt::format("Vertex AI in {}: {}", region, out.error.message));
         case ApiErrorKind::renew_token:
           // Refused twice, with a fresh token too: the daemon's credentials, not the job.
@@ -302,7 +302,7 @@ asio::awaitable<Result<std::optional<DispatchStarted>>> VertexTarget::settle_unr
   for (const auto& r : regions) {
     auto found = co_await find_existing(job.id, r);
     if (!found) {
-      co_return make_error("retry",
+      co_return make_error(errc::kRetry,
                            fmt::format("an earlier create of {} in {} is unconfirmed and the "
                                        "list failed: {}",
                                        job.id, r, found.error().message));
@@ -399,7 +399,7 @@ asio::awaitable<Result<VertexJob>> VertexTarget::get_job(const std::string& name
   auto out =
       co_await call(request("GET", *url, "", options_.read_timeout), Api::vertex, ApiCall::read);
   if (out.is(ApiErrorKind::not_found)) {
-    co_return make_error("not_found", "Vertex AI has no job " + name + " (deleted?)");
+    co_return make_error(errc::kNotFound, "Vertex AI has no job " + name + " (deleted?)");
   }
   if (!out.ok()) co_return out.to_error("reading " + name, "vertex_refused");
   co_return parse_custom_job(out.response.body);
@@ -412,7 +412,7 @@ asio::awaitable<Result<RemoteStatus>> VertexTarget::poll(Job job) {
   const std::string name = *job.remote_name;
   auto remote = co_await get_job(name);
   RemoteStatus status;
-  if (!remote && remote.error().code == "not_found") {
+  if (!remote && remote.error().is(errc::kNotFound)) {
     status.state = JobState::failed;
     status.message = remote.error().message;
   } else if (!remote) {
@@ -441,10 +441,10 @@ asio::awaitable<Result<RemoteStatus>> VertexTarget::poll(Job job) {
                status.message.empty() ? "" : " (" + status.message + ")");
   if (config_.staging_bucket.enabled && config_.staging_bucket.delete_after) {
     auto cleaned = co_await clean_up(job.id);
-    if (!cleaned && cleaned.error().code == "retry") {
+    if (!cleaned && cleaned.error().is(errc::kRetry)) {
       // Report the end once the bucket is gone: the scheduler polls again.
-      co_return make_error(
-          "retry", "job ended; its staging bucket is not deleted yet: " + cleaned.error().message);
+      co_return make_error(errc::kRetry, "job ended; its staging bucket is not deleted yet: " +
+                                             cleaned.error().message);
     }
     if (!cleaned) {
       vlog()->error("job {}: staging bucket left in place: {}", job.id, cleaned.error().message);
@@ -469,7 +469,7 @@ asio::awaitable<Status> VertexTarget::cancel(Job job) {
   } else {
     // Already ended (FAILED_PRECONDITION) or no answer after retries: the job's state decides.
     auto remote = co_await get_job(name);
-    if (!remote && remote.error().code != "not_found") co_return remote.error();
+    if (!remote && !remote.error().is(errc::kNotFound)) co_return remote.error();
     const bool over = !remote || (remote->known_state && is_terminal(remote->job_state)) ||
                       remote->state == "JOB_STATE_CANCELLING";
     if (!over) co_return out.to_error("cancelling " + name, "vertex_refused");

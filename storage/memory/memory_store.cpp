@@ -35,7 +35,8 @@ Result<Job> MemoryStore::insert(const Job& job, const JobEvent& first_event) {
       }
     }
   }
-  if (find(job.id) != nullptr) return make_error("conflict", "job " + job.id + " already exists");
+  if (find(job.id) != nullptr)
+    return make_error(errc::kConflict, "job " + job.id + " already exists");
   job_index_.emplace(job.id, jobs_.size());
   jobs_.push_back(job);
   JobEvent event = first_event;
@@ -55,12 +56,12 @@ Result<std::vector<Result<Job>>> MemoryStore::insert_batch(const std::vector<Job
 
 Status MemoryStore::update(const Job& job, const JobEvent& event) {
   auto found = job_index_.find(job.id);
-  if (found == job_index_.end()) return make_error("not_found", "no job " + job.id);
+  if (found == job_index_.end()) return make_error(errc::kNotFound, "no job " + job.id);
   if (job.idempotency_key) {
     for (const Job& other : jobs_) {
       if (other.id != job.id && other.owner_uid == job.owner_uid &&
           other.idempotency_key == job.idempotency_key) {
-        return make_error("conflict", "idempotency key already used by job " + other.id);
+        return make_error(errc::kConflict, "idempotency key already used by job " + other.id);
       }
     }
   }
@@ -112,17 +113,17 @@ Result<JobPage> MemoryStore::list(const JobQuery& query) {
 
 Status MemoryStore::update_if(const Job& job, JobState expected, const JobEvent& event) {
   const Job* stored = find(job.id);
-  if (stored == nullptr) return make_error("not_found", "no job " + job.id);
+  if (stored == nullptr) return make_error(errc::kNotFound, "no job " + job.id);
   if (stored->state != expected) {
-    return make_error("conflict", fmt::format("job {} is {}, not {}", job.id,
-                                              to_string(stored->state), to_string(expected)));
+    return make_error(errc::kConflict, fmt::format("job {} is {}, not {}", job.id,
+                                                   to_string(stored->state), to_string(expected)));
   }
   return update(job, event);
 }
 
 Status MemoryStore::quarantine(std::string_view id, const std::string& reason, TimePoint now) {
   auto found = job_index_.find(std::string(id));
-  if (found == job_index_.end()) return make_error("not_found", "no job " + std::string(id));
+  if (found == job_index_.end()) return make_error(errc::kNotFound, "no job " + std::string(id));
   Job& job = jobs_[found->second];
   job.state = JobState::failed;
   job.error = reason;
@@ -265,11 +266,11 @@ Result<std::size_t> MemoryStore::prune(TimePoint cutoff) {
 // DispatchJournal
 
 Status MemoryStore::record_intent(const DispatchRecord& record) {
-  if (find(record.job_id) == nullptr) return make_error("not_found", "no job " + record.job_id);
+  if (find(record.job_id) == nullptr) return make_error(errc::kNotFound, "no job " + record.job_id);
   auto [it, inserted] = journal_.try_emplace(JournalKey{record.job_id, record.attempt}, record);
   if (!inserted) {
-    return make_error("conflict", "attempt " + std::to_string(record.attempt) + " of job " +
-                                      record.job_id + " is already journalled");
+    return make_error(errc::kConflict, "attempt " + std::to_string(record.attempt) + " of job " +
+                                           record.job_id + " is already journalled");
   }
   return {};
 }
@@ -277,8 +278,8 @@ Status MemoryStore::record_intent(const DispatchRecord& record) {
 Status MemoryStore::update(const DispatchRecord& record) {
   auto found = journal_.find(JournalKey{record.job_id, record.attempt});
   if (found == journal_.end()) {
-    return make_error("not_found", "no attempt " + std::to_string(record.attempt) + " of job " +
-                                       record.job_id + " in the dispatch journal");
+    return make_error(errc::kNotFound, "no attempt " + std::to_string(record.attempt) + " of job " +
+                                           record.job_id + " in the dispatch journal");
   }
   DispatchRecord& held = found->second;
   held.status = record.status;

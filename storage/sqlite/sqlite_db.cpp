@@ -16,9 +16,9 @@ std::string_view error_code_for(int sqlite_rc) {
       return "storage_busy";
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return "storage_corrupt";
+      return errc::kStorageCorrupt;
     case SQLITE_CONSTRAINT:
-      return "conflict";
+      return errc::kConflict;
     default:
       return "storage_unavailable";
   }

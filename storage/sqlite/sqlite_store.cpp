@@ -167,7 +167,7 @@ std::optional<TimePoint> from_unix(const std::optional<std::int64_t>& s) {
 }
 
 Error corrupt_row(std::string_view table, std::string_view what) {
-  return make_error("storage_corrupt",
+  return make_error(errc::kStorageCorrupt,
                     "unreadable row in " + std::string(table) + ": " + std::string(what));
 }
 
@@ -382,7 +382,7 @@ Status quick_check(Connection& db, const std::string& path) {
     findings += line;
   }
   if (findings.empty()) return {};
-  return make_error("storage_corrupt", path + " is corrupt: " + findings);
+  return make_error(errc::kStorageCorrupt, path + " is corrupt: " + findings);
 }
 
 Status migrate(Connection& db, int from_version) {
@@ -443,7 +443,7 @@ Status SqliteStore::open_database(const OpenOptions& options) {
                           std::to_string(latest_schema_version()) + ")");
   }
   if (*version < 0) {
-    return make_error("storage_corrupt", path + " has a negative schema version");
+    return make_error(errc::kStorageCorrupt, path + " has a negative schema version");
   }
   if (auto done = migrate(db_, static_cast<int>(*version)); !done) return done.error();
 
@@ -499,7 +499,7 @@ Status SqliteStore::check_integrity() {
     findings += line;
   }
   if (findings.empty()) return {};
-  return make_error("storage_corrupt", path_ + " failed the integrity check: " + findings);
+  return make_error(errc::kStorageCorrupt, path_ + " failed the integrity check: " + findings);
 }
 
 Result<std::string> SqliteStore::pragma(std::string_view name) {
@@ -574,7 +574,7 @@ Result<std::vector<Result<Job>>> SqliteStore::insert_batch(const std::vector<Job
     auto inserted = insert_one(item.job, item.first_event);
     // insert_one writes nothing before it returns "conflict"; any other failure is the
     // storage's, and the whole batch rolls back.
-    if (!inserted && inserted.error().code != "conflict") return inserted.error();
+    if (!inserted && !inserted.error().is(errc::kConflict)) return inserted.error();
     results.push_back(std::move(inserted));
   }
   if (auto done = transaction->commit(); !done) return done.error();
@@ -589,7 +589,7 @@ Result<Job> SqliteStore::insert_one(const Job& job, const JobEvent& first_event)
   }
   auto same_id = find_job(job.id);
   if (!same_id) return same_id.error();
-  if (*same_id) return make_error("conflict", "job " + job.id + " already exists");
+  if (*same_id) return make_error(errc::kConflict, "job " + job.id + " already exists");
 
   {
     auto s =
@@ -645,9 +645,9 @@ Status SqliteStore::update_job(const Job& job, std::optional<JobState> expected,
     (*current)->bind(1, job.id);
     auto row = (*current)->step();
     if (!row) return row.error();
-    if (!*row) return make_error("not_found", "no job " + job.id);
-    return make_error("conflict", "job " + job.id + " is " + (*current)->column_text(0) + ", not " +
-                                      std::string(to_string(*expected)));
+    if (!*row) return make_error(errc::kNotFound, "no job " + job.id);
+    return make_error(errc::kConflict, "job " + job.id + " is " + (*current)->column_text(0) +
+                                           ", not " + std::string(to_string(*expected)));
   }
   JobEvent appended = event;
   appended.job_id = job.id;
@@ -705,7 +705,7 @@ Result<JobPage> SqliteStore::list(const JobQuery& query) {
     last_id = (*s)->column_text(0);
     auto job = read_job(**s, query.summary);
     if (!job) {
-      if (job.error().code != "storage_corrupt") return job.error();
+      if (!job.error().is(errc::kStorageCorrupt)) return job.error();
       page.unreadable.push_back({last_id, job.error().message});
       continue;
     }
@@ -725,7 +725,7 @@ Status SqliteStore::quarantine(std::string_view id, const std::string& reason, T
     (*s)->bind(1, id).bind(2, reason).bind(3, to_unix(now));
     if (auto done = (*s)->run(); !done) return done.error();
   }
-  if (db_.changes() == 0) return make_error("not_found", "no job " + std::string(id));
+  if (db_.changes() == 0) return make_error(errc::kNotFound, "no job " + std::string(id));
   JobEvent event;
   event.job_id = std::string(id);
   event.at = now;
@@ -916,7 +916,7 @@ Status SqliteStore::record_intent(const DispatchRecord& record) {
   if (!transaction) return transaction.error();
   auto job = find_job(record.job_id);
   if (!job) return job.error();
-  if (!*job) return make_error("not_found", "no job " + record.job_id);
+  if (!*job) return make_error(errc::kNotFound, "no job " + record.job_id);
   {
     auto s = db_.cached("SELECT 1 FROM dispatch_journal WHERE job_id = ?1 AND attempt = ?2");
     if (!s) return s.error();
@@ -924,8 +924,8 @@ Status SqliteStore::record_intent(const DispatchRecord& record) {
     auto row = (*s)->step();
     if (!row) return row.error();
     if (*row) {
-      return make_error("conflict", "attempt " + std::to_string(record.attempt) + " of job " +
-                                        record.job_id + " is already journalled");
+      return make_error(errc::kConflict, "attempt " + std::to_string(record.attempt) + " of job " +
+                                             record.job_id + " is already journalled");
     }
   }
   {
@@ -963,8 +963,8 @@ Status SqliteStore::update(const DispatchRecord& record) {
     if (auto done = (*s)->run(); !done) return done.error();
   }
   if (db_.changes() == 0) {
-    return make_error("not_found", "no attempt " + std::to_string(record.attempt) + " of job " +
-                                       record.job_id + " in the dispatch journal");
+    return make_error(errc::kNotFound, "no attempt " + std::to_string(record.attempt) + " of job " +
+                                           record.job_id + " in the dispatch journal");
   }
   return transaction->commit();
 }
