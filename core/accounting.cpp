@@ -129,4 +129,38 @@ std::string accounting_to_json(const Accounting& a) {
   return j.dump();
 }
 
+std::string job_accounting_to_json(const Job& job) {
+  if (!job.accounting && !job.planned_score && job.excluded.empty()) return "";
+  nlohmann::json j = job.accounting ? nlohmann::json::parse(accounting_to_json(*job.accounting))
+                                    : nlohmann::json::object();
+  if (job.planned_score) j["planned_score"] = *job.planned_score;
+  if (!job.excluded.empty()) {
+    auto& excluded = j["excluded"] = nlohmann::json::array();
+    for (const auto& e : job.excluded)
+      excluded.push_back({{"region", e.region}, {"reason", e.reason}});
+  }
+  return j.dump();
+}
+
+void job_accounting_from_json(std::string_view text, Job& job) {
+  job.planned_score.reset();
+  job.excluded.clear();
+  job.accounting.reset();
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return;
+  if (auto it = j.find("planned_score"); it != j.end() && it->is_number()) {
+    job.planned_score = it->get<double>();
+  }
+  if (auto it = j.find("excluded"); it != j.end() && it->is_array()) {
+    for (const auto& e : *it) {
+      if (!e.is_object()) continue;
+      job.excluded.push_back(
+          Exclusion{e.value("region", std::string()), e.value("reason", std::string())});
+    }
+  }
+  // The figures are there once the job has ended: a record holding only the plan's
+  // planned_score and exclusions has no `actual_g` key.
+  if (j.contains("actual_g")) job.accounting = accounting_from_json(text);
+}
+
 }  // namespace gridshift

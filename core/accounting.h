@@ -1,5 +1,5 @@
-// Carbon accounting per job (docs/scheduling.md): baseline, planned, actual and oracle grams, savings
-// and regret, with the signal type. Pure: the observed (hindsight) series are passed in.
+// Carbon accounting per job (docs/scheduling.md): baseline, planned, actual and oracle grams,
+// savings and regret, with the signal type. Pure: the observed (hindsight) series are passed in.
 #pragma once
 
 #include <optional>
@@ -9,11 +9,6 @@
 
 namespace gridshift {
 
-// How a run ended. Only a run that succeeded has saved anything: a failed or cancelled run
-// counts the grams it emitted and nothing else.
-enum class JobOutcome { succeeded, failed, cancelled };
-std::string_view to_string(JobOutcome outcome);
-
 struct AccountingInput {
   PlannerJob job;  // duration, deadline, not_before, candidates and power as submitted
   TimePoint submitted_at{};
@@ -22,25 +17,6 @@ struct AccountingInput {
   TimePoint started_at{};
   TimePoint finished_at{};
   JobOutcome outcome = JobOutcome::succeeded;
-};
-
-// Like for like (docs/scheduling.md, "Accounting"): every figure covers the same run length, the real one
-// (finished_at - started_at), whatever the declared duration was.
-struct Accounting {
-  std::string region;
-  std::optional<SignalType> signal;
-  JobOutcome outcome = JobOutcome::succeeded;
-  Seconds run{0};                    // the run length every figure covers
-  std::optional<double> baseline_g;  // at submission, first candidate region, observed values
-  std::optional<double> planned_g;   // chosen window's forecast score over the run length
-  std::optional<double> actual_g;    // real run interval, observed values
-  std::optional<double> oracle_g;    // best feasible window of the run length, in hindsight
-  std::optional<double> savings;     // 1 - actual / baseline; succeeded runs only
-  std::optional<double> regret;      // actual / oracle - 1; succeeded runs only
-  bool operator==(const Accounting&) const = default;
-
-  // Whether any figure still waits for readings (filled in when they arrive).
-  bool incomplete() const;
 };
 
 // Emissions [g] of running `duration` at `power_watts` where the window scores `score`
@@ -54,13 +30,20 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
                        const PlannerSettings& settings);
 
 // {"region", "signal", "outcome", "run_seconds", "baseline_g", "planned_g", "actual_g",
-// "oracle_g", "savings", "regret"}; unknown figures are null. The form stored in
-// Job::accounting_json.
+// "oracle_g", "savings", "regret"}; unknown figures are null.
 std::string accounting_to_json(const Accounting& accounting);
 
 // The stored form read back (keys it does not know, such as the scheduler's planned_score, are
 // ignored); nullopt when `text` is not a JSON object. A form stored before `outcome` and
 // `run_seconds` existed reads as a succeeded run of length 0.
 std::optional<Accounting> accounting_from_json(std::string_view text);
+
+// A job's accounting record as the store keeps it and the API shows it: the figures (once the
+// job has ended), `planned_score` and `excluded`, in one JSON object; "" when the job has none
+// of them.
+std::string job_accounting_to_json(const Job& job);
+// The stored record read back into `job` (planned_score, excluded, accounting); text that is
+// not a JSON object leaves them empty.
+void job_accounting_from_json(std::string_view text, Job& job);
 
 }  // namespace gridshift

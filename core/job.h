@@ -1,5 +1,5 @@
-// Training jobs: the spec a user submits (docs/design.md, "Job specs") and the record the daemon keeps.
-// Plain values; the stores own the persisted copies.
+// Training jobs: the spec a user submits (docs/design.md, "Job specs") and the record the daemon
+// keeps. Plain values; the stores own the persisted copies.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "core/units.h"
 
 namespace gridshift {
 
@@ -78,6 +79,38 @@ struct JobSpec {
   bool operator==(const JobSpec&) const = default;
 };
 
+// How a run ended. Only a run that succeeded has saved anything: a failed or cancelled run
+// counts the grams it emitted and nothing else.
+enum class JobOutcome { succeeded, failed, cancelled };
+std::string_view to_string(JobOutcome outcome);
+
+// A job's carbon accounting (core/accounting.h computes it). Like for like (docs/scheduling.md,
+// "Accounting"): every figure covers the same run length, the real one (finished_at -
+// started_at), whatever the declared duration was.
+struct Accounting {
+  std::string region;
+  std::optional<SignalType> signal;
+  JobOutcome outcome = JobOutcome::succeeded;
+  Seconds run{0};                    // the run length every figure covers
+  std::optional<double> baseline_g;  // at submission, first candidate region, observed values
+  std::optional<double> planned_g;   // chosen window's forecast score over the run length
+  std::optional<double> actual_g;    // real run interval, observed values
+  std::optional<double> oracle_g;    // best feasible window of the run length, in hindsight
+  std::optional<double> savings;     // 1 - actual / baseline; succeeded runs only
+  std::optional<double> regret;      // actual / oracle - 1; succeeded runs only
+  bool operator==(const Accounting&) const = default;
+
+  // Whether any figure still waits for readings (filled in when they arrive).
+  bool incomplete() const;
+};
+
+// A candidate region the planner could not rank, and why ("no fresh data", ...).
+struct Exclusion {
+  std::string region;
+  std::string reason;
+  bool operator==(const Exclusion&) const = default;
+};
+
 // The daemon's record of a submitted job. Fields the submitter left open (deadline, regions,
 // power) are resolved at submission so that later config changes do not move them.
 struct Job {
@@ -97,7 +130,9 @@ struct Job {
   std::optional<TimePoint> finished_at;
   std::optional<std::string> remote_name;  // e.g. projects/p/locations/r/customJobs/123
   std::string error;                       // last failure, shown to the user
-  std::string accounting_json;             // accounting figures (docs/scheduling.md), JSON object or ""
+  std::optional<double> planned_score;     // the chosen window's forecast score, at dispatch
+  std::vector<Exclusion> excluded;         // regions the latest plan could not rank
+  std::optional<Accounting> accounting;    // once the job has ended
   // True when `spec` is summarize(spec) (job lists); JobStore::get gives the whole spec.
   bool spec_is_summary = false;
   bool operator==(const Job&) const = default;

@@ -1,6 +1,6 @@
-// The scheduling policy (docs/scheduling.md): for each queued job, which region and start emit least,
-// and whether to dispatch now or hold. Pure: `now`, series and jobs are plain values passed in.
-// A PlanningContext caches per-region, per-duration window tables; it is not thread-safe.
+// The scheduling policy (docs/scheduling.md): for each queued job, which region and start emit
+// least, and whether to dispatch now or hold. Pure: `now`, series and jobs are plain values passed
+// in. A PlanningContext caches per-region, per-duration window tables; it is not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -79,13 +79,6 @@ struct PlannerSettings {
 // Signal types that can be ranked against each other: `average` and `annual_average` are both
 // location-based g/kWh; `marginal` stands alone.
 bool same_signal_group(SignalType a, SignalType b);
-
-// A candidate region the planner did not rank, and why ("no fresh data", ...).
-struct Exclusion {
-  std::string region;
-  std::string reason;
-  bool operator==(const Exclusion&) const = default;
-};
 
 // A scored window: mean intensity over [start, end) and score = mean x PUE.
 struct Window {

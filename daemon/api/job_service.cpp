@@ -14,6 +14,7 @@
 #include "common/spawn.h"
 #include "common/version.h"
 #include "core/accelerators.h"
+#include "core/accounting.h"
 #include "core/units.h"
 
 namespace gridshift {
@@ -40,6 +41,17 @@ nlohmann::json object_or_null(const std::string& text) {
   if (text.empty()) return nullptr;
   auto parsed = nlohmann::json::parse(text, nullptr, false);
   return parsed.is_discarded() ? nlohmann::json() : parsed;
+}
+
+// The job's figures once it has ended, with the plan's forecast score; null before either.
+nlohmann::json accounting_json(const Job& job) {
+  nlohmann::json out;
+  if (job.accounting) out = nlohmann::json::parse(accounting_to_json(*job.accounting));
+  if (job.planned_score) {
+    if (out.is_null()) out = nlohmann::json::object();
+    out["planned_score"] = *job.planned_score;
+  }
+  return out;
 }
 
 // Nesting depth of JSON text, counted before any parser sees it (brackets inside strings do
@@ -164,15 +176,11 @@ nlohmann::json job_to_json(const Job& job, std::uint32_t viewer) {
                         {"finished_at", time_or_null(job.finished_at)},
                         {"remote_name", string_or_null(job.remote_name)},
                         {"error", job.error.empty() ? nlohmann::json() : nlohmann::json(job.error)},
-                        {"accounting", object_or_null(job.accounting_json)}};
-  // The candidates the planner did not rank at its last decision, and why (kept beside the
-  // accounting by the scheduler).
-  auto& accounting = out["accounting"];
+                        {"accounting", accounting_json(job)}};
+  // The candidates the planner did not rank at its last decision, and why.
   out["excluded"] = nlohmann::json::array();
-  if (accounting.is_object() && accounting.contains("excluded")) {
-    out["excluded"] = accounting["excluded"];
-    accounting.erase("excluded");
-  }
+  for (const auto& e : job.excluded)
+    out["excluded"].push_back({{"region", e.region}, {"reason", e.reason}});
   return out;
 }
 
@@ -381,25 +389,22 @@ Result<nlohmann::json> JobService::report() {
       const RegionConfig* region = job.region ? config_.find_region(*job.region) : nullptr;
       kwh += energy_kwh(job.power_watts, hours, region ? region->pue : 1.0);
       ++measured;
-      const auto accounting = nlohmann::json::parse(job.accounting_json, nullptr, false);
-      if (!accounting.is_object() || !accounting.value("actual_g", nlohmann::json()).is_number()) {
-        continue;
-      }
+      if (!job.accounting || !job.accounting->actual_g) continue;
+      const Accounting& accounting = *job.accounting;
       if (job.state == JobState::failed || job.state == JobState::cancelled) {
-        unsuccessful_g += accounting["actual_g"].get<double>();
+        unsuccessful_g += *accounting.actual_g;
         ++unsuccessful;
         continue;
       }
-      if (!accounting.value("baseline_g", nlohmann::json()).is_number()) continue;
-      const std::string signal = accounting.value("signal", nlohmann::json()).is_string()
-                                     ? accounting["signal"].get<std::string>()
-                                     : "unknown";
+      if (!accounting.baseline_g) continue;
+      const std::string signal =
+          accounting.signal ? std::string(to_string(*accounting.signal)) : "unknown";
       for (Sums* sums : {&all, &by_signal[signal]}) {
-        sums->actual += accounting["actual_g"].get<double>();
-        sums->baseline += accounting["baseline_g"].get<double>();
+        sums->actual += *accounting.actual_g;
+        sums->baseline += *accounting.baseline_g;
         ++sums->jobs;
-        if (accounting.value("oracle_g", nlohmann::json()).is_number()) {
-          sums->oracle += accounting["oracle_g"].get<double>();
+        if (accounting.oracle_g) {
+          sums->oracle += *accounting.oracle_g;
           ++sums->with_oracle;
         }
       }

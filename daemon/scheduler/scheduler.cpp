@@ -43,13 +43,6 @@ std::string accelerator_of(const Job& job) {
   return job.spec.vertex ? job.spec.vertex->accelerator_type : std::string();
 }
 
-std::optional<double> json_number(const nlohmann::json& object, const char* key) {
-  if (!object.is_object() || !object.contains(key) || !object[key].is_number()) {
-    return std::nullopt;
-  }
-  return object[key].get<double>();
-}
-
 nlohmann::json parse_object(const std::string& text) {
   if (text.empty()) return nlohmann::json::object();
   auto parsed = nlohmann::json::parse(text, nullptr, false);
@@ -286,9 +279,8 @@ RegionSeries Scheduler::hindsight_series(const RegionConfig& region, TimePoint f
   return series;
 }
 
-std::string Scheduler::compute_accounting(const Job& job) const {
-  auto stored = parse_object(job.accounting_json);
-  if (!job.started_at || !job.finished_at || !job.region) return job.accounting_json;
+std::optional<Accounting> Scheduler::compute_accounting(const Job& job) const {
+  if (!job.started_at || !job.finished_at || !job.region) return job.accounting;
   const TimePoint from = std::min(job.submitted_at, *job.started_at);
   const TimePoint to =
       std::max({job.deadline, *job.finished_at, *job.started_at + job.spec.duration});
@@ -303,7 +295,7 @@ std::string Scheduler::compute_accounting(const Job& job) const {
   input.job = to_planner_job(job);
   input.submitted_at = job.submitted_at;
   input.region = *job.region;
-  input.planned_score = json_number(stored, "planned_score");
+  input.planned_score = job.planned_score;
   input.started_at = *job.started_at;
   input.finished_at = *job.finished_at;
   input.outcome = job.state == JobState::failed      ? JobOutcome::failed
@@ -312,18 +304,13 @@ std::string Scheduler::compute_accounting(const Job& job) const {
   PlannerSettings s = settings();
   // Hindsight: staleness does not apply to what was observed afterwards.
   s.max_staleness = Seconds(100LL * 365 * 24 * 3600);
-  const auto accounting = account_job(input, PlanningContext(std::move(observed)), s);
-  auto out = parse_object(accounting_to_json(accounting));
-  if (input.planned_score) out["planned_score"] = *input.planned_score;
-  if (stored.contains("excluded")) out["excluded"] = stored["excluded"];
-  return out.dump();
+  return account_job(input, PlanningContext(std::move(observed)), s);
 }
 
 bool Scheduler::awaits_readings(const Job& job, TimePoint now) const {
   if (!is_terminal(job.state) || !job.finished_at || !job.started_at || !job.region) return false;
   if (now > *job.finished_at + config_.scheduler.max_staleness + kLateReadingsGrace) return false;
-  const auto accounting = accounting_from_json(job.accounting_json);
-  return !accounting || accounting->incomplete();
+  return !job.accounting || job.accounting->incomplete();
 }
 
 void Scheduler::fill_late_accounting(TimePoint now) {
@@ -348,11 +335,11 @@ void Scheduler::fill_late_accounting(TimePoint now) {
       it = pending_accounting_.erase(it);
       continue;
     }
-    const std::string filled = compute_accounting(job);
-    if (filled != job.accounting_json) {
-      job.accounting_json = filled;
+    auto filled = compute_accounting(job);
+    if (filled != job.accounting) {
+      job.accounting = std::move(filled);
       job.updated_at = now;
-      const auto accounting = parse_object(filled);
+      const auto accounting = parse_object(job_accounting_to_json(job));
       auto updated = jobs_.update_if(
           job, job.state,
           event_for(job, now, "accounting",
@@ -605,26 +592,15 @@ void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint no
         jobs_.update_if(job, JobState::queued,
                         event_for(job, now, "deadline_missed", message, decision_json(decision))));
   }
-  // The job keeps its latest exclusions beside its accounting (the job JSON shows them). Most
-  // jobs have none, before and after: then nothing is parsed on this per-job, per-cycle path.
-  bool exclusions_changed = false;
-  nlohmann::json stored;
-  nlohmann::json excluded;
-  if (!decision.excluded.empty() || job.accounting_json.find("\"excluded\"") != std::string::npos) {
-    stored = parse_object(job.accounting_json);
-    excluded = excluded_json(decision.excluded);
-    exclusions_changed = stored.value("excluded", nlohmann::json::array()) != excluded;
-  }
+  // The job keeps its latest exclusions (the job JSON shows them).
+  const bool exclusions_changed = job.excluded != decision.excluded;
   const bool changed = job.planned_start != decision.start || exclusions_changed;
   if (!changed) {
     log->debug("{}", format_decision(decision));
     return;
   }
   log->info("{}", format_decision(decision));
-  if (exclusions_changed) {
-    stored["excluded"] = excluded;
-    job.accounting_json = stored.dump();
-  }
+  if (exclusions_changed) job.excluded = decision.excluded;
   job.planned_start = decision.start;
   job.updated_at = now;
   const std::string message = decision.start ? fmt::format("held: best window {} in {} ({})",
@@ -679,10 +655,8 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
   job.region = region;
   job.planned_start = now;
   job.updated_at = now;
-  auto accounting = parse_object(job.accounting_json);
-  if (decision.score) accounting["planned_score"] = *decision.score;
-  accounting["excluded"] = excluded_json(decision.excluded);
-  job.accounting_json = accounting.dump();
+  if (decision.score) job.planned_score = *decision.score;
+  job.excluded = decision.excluded;
   auto updated = jobs_.update_if(
       job, JobState::queued,
       event_for(
@@ -821,12 +795,12 @@ void Scheduler::finish(Job& job, JobState state, TimePoint finished_at, const st
   job.finished_at = finished_at;
   job.updated_at = now;
   if (state == JobState::failed) job.error = scrub_secrets(message);
-  job.accounting_json = compute_accounting(job);
-  const auto accounting = parse_object(job.accounting_json);
+  job.accounting = compute_accounting(job);
+  const auto accounting = parse_object(job_accounting_to_json(job));
   std::string summary = fmt::format("{} at {}", to_string(state), format_rfc3339(finished_at));
-  if (auto actual = json_number(accounting, "actual_g")) {
-    summary += fmt::format(": {} CO2e", format_grams(*actual));
-    if (auto baseline = json_number(accounting, "baseline_g")) {
+  if (job.accounting && job.accounting->actual_g) {
+    summary += fmt::format(": {} CO2e", format_grams(*job.accounting->actual_g));
+    if (const auto& baseline = job.accounting->baseline_g) {
       summary += fmt::format(" instead of {} if started at submission", format_grams(*baseline));
     }
   }

@@ -85,7 +85,7 @@ class Scheduler {
   void record_hold(Job& job, const PlanDecision& decision, TimePoint now);
   void finish(Job& job, JobState state, TimePoint finished_at, const std::string& message,
               TimePoint now);
-  std::string compute_accounting(const Job& job) const;
+  std::optional<Accounting> compute_accounting(const Job& job) const;
   // Whether an ended job's accounting still lacks figures that late readings may fill in
   // (within max_staleness + 1 h of its end).
   bool awaits_readings(const Job& job, TimePoint now) const;

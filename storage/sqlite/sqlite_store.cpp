@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "core/accounting.h"
 #include "core/job_spec.h"
 #include "core/units.h"
 
@@ -282,7 +283,7 @@ Result<Job> read_job(const Statement& s, bool summary = false) {
   job.finished_at = from_unix(s.column_optional_int64(13));
   job.remote_name = s.column_optional_text(14);
   job.error = s.column_text(15);
-  job.accounting_json = s.column_text(16);
+  job_accounting_from_json(s.column_text(16), job);
   return job;
 }
 
@@ -309,7 +310,7 @@ void bind_job(Statement& s, const Job& job) {
       .bind(13, to_unix(job.finished_at))
       .bind(14, job.remote_name)
       .bind(15, job.error)
-      .bind(16, job.accounting_json);
+      .bind(16, job_accounting_to_json(job));
 }
 
 Result<Reading> read_reading(const Statement& s) {

@@ -174,6 +174,29 @@ TEST(Accounting, TheStoredFormReadsBack) {
   EXPECT_FALSE(accounting_from_json("[1]").has_value());
 }
 
+TEST(Accounting, AJobsRecordIsTypedAndOnlyItsStoredFormIsJson) {
+  Job job;
+  EXPECT_EQ(job_accounting_to_json(job), "");  // nothing to keep yet
+  job.excluded = {Exclusion{"europe-west9", "no fresh data"}};
+  Job held;
+  job_accounting_from_json(job_accounting_to_json(job), held);
+  EXPECT_EQ(held.excluded, job.excluded);
+  EXPECT_FALSE(held.accounting.has_value());  // exclusions alone are no accounting
+
+  const PlanningContext observed({hourly("a", {400, 300, 200, 100, 500, 600}, 1.0)});
+  job.planned_score = 150;
+  job.accounting = account_job(two_hour_job_run(3, 4), observed, no_slack());
+  Job ended;
+  job_accounting_from_json(job_accounting_to_json(job), ended);
+  EXPECT_EQ(ended.planned_score, job.planned_score);
+  EXPECT_EQ(ended.excluded, job.excluded);
+  EXPECT_EQ(ended.accounting, job.accounting);
+
+  // Text that is not an object leaves nothing behind.
+  job_accounting_from_json("[1]", ended);
+  EXPECT_FALSE(ended.planned_score || ended.accounting || !ended.excluded.empty());
+}
+
 TEST(Accounting, SmallFiguresKeepADecimal) {
   EXPECT_EQ(format_grams(0.4), "0.4 g");
   EXPECT_EQ(format_grams(2.6), "2.6 g");

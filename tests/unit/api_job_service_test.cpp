@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <set>
 
+#include "core/accounting.h"
 #include "core/job_spec.h"
 #include "daemon/api/api_router.h"
 #include "daemon/api/api_server.h"
@@ -70,7 +71,7 @@ class JobServiceTest : public ::testing::Test {
     job.state = state;
     job.started_at = at(26, 20);
     job.finished_at = at(26, 21);
-    job.accounting_json = accounting;
+    job_accounting_from_json(accounting, job);
     ASSERT_TRUE(store_.update(job, JobEvent{0, id, at(26, 21), "state", "done", ""}));
   }
   void set_state(const std::string& id, JobState state) {
@@ -251,8 +252,8 @@ TEST_F(JobServiceTest, ReportSumsFailedAndCancelledGramsApart) {
 TEST_F(JobServiceTest, TheJobShowsItsExclusionsApartFromItsAccounting) {
   const auto id = submit(R"({"name": "x", "duration": "1h"})");
   Job job = **store_.get(id);
-  job.accounting_json =
-      R"({"planned_score": 10, "excluded": [{"region": "r", "reason": "no fresh data"}]})";
+  job_accounting_from_json(
+      R"({"planned_score": 10, "excluded": [{"region": "r", "reason": "no fresh data"}]})", job);
   ASSERT_TRUE(store_.update(job, JobEvent{0, id, at(26, 18), "planned", "held", ""}));
   auto shown = json(request("GET", "/v1/jobs/" + id));
   ASSERT_EQ(shown["excluded"].size(), 1u);

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/accounting.h"
 #include "daemon/config/config.h"
 #include "daemon/feeds/trace_file/source.h"
 #include "deploy/dry_run/dry_run_target.h"
@@ -165,7 +166,7 @@ TEST_F(SchedulerTest, HoldsForTheCleanWindowThenRunsItAndAccountsForIt) {
   job = load("j-night");
   EXPECT_EQ(job.state, JobState::succeeded);
   EXPECT_EQ(job.finished_at, kStart + 3 * kHour);
-  auto accounting = nlohmann::json::parse(job.accounting_json);
+  auto accounting = nlohmann::json::parse(job_accounting_to_json(job));
   // 1 kW for 1 h at 100 g/kWh (PUE 1) = 100 g; at submission it was 300 g/kWh = 300 g.
   EXPECT_DOUBLE_EQ(accounting["actual_g"].get<double>(), 100.0);
   EXPECT_DOUBLE_EQ(accounting["baseline_g"].get<double>(), 300.0);
@@ -548,7 +549,7 @@ TEST_F(SchedulerTest, CandidatesNotRankedAreNamedOnTheJob) {
   submit("j-named", Policy::best_window, kHour, 10 * kHour,
          {"europe-west2", "europe-west9", "europe-north1"});
   cycle();
-  const auto stored = nlohmann::json::parse(load("j-named").accounting_json);
+  const auto stored = nlohmann::json::parse(job_accounting_to_json(load("j-named")));
   ASSERT_TRUE(stored.contains("excluded")) << stored.dump();
   EXPECT_EQ(stored["excluded"],
             nlohmann::json::parse(R"([{"region": "europe-west9", "reason": "no fresh data"},
@@ -565,7 +566,7 @@ TEST_F(SchedulerTest, LateReadingsFillTheAccountingIn) {
   cycle();
   Job job = load("j-late");
   ASSERT_EQ(job.state, JobState::succeeded);
-  auto accounting = nlohmann::json::parse(job.accounting_json);
+  auto accounting = nlohmann::json::parse(job_accounting_to_json(job));
   EXPECT_TRUE(accounting["actual_g"].is_null()) << accounting.dump();
 
   // The second hour's reading arrives: 1 kW x (1 h x 300 + 1 h x 200) = 500 g, and the
@@ -574,7 +575,7 @@ TEST_F(SchedulerTest, LateReadingsFillTheAccountingIn) {
   clock_.set(kStart + 2 * kHour + Seconds{60});
   cycle();
   job = load("j-late");
-  accounting = nlohmann::json::parse(job.accounting_json);
+  accounting = nlohmann::json::parse(job_accounting_to_json(job));
   EXPECT_DOUBLE_EQ(accounting["actual_g"].get<double>(), 500) << accounting.dump();
   EXPECT_DOUBLE_EQ(accounting["baseline_g"].get<double>(), 500);
   EXPECT_EQ(accounting["run_seconds"], 7200);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/accounting.h"
 #include "storage/memory/memory_store.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -132,7 +133,7 @@ Job full_job() {
   job.finished_at = at(27, 2, 5);
   job.remote_name = "projects/p/locations/europe-west9/customJobs/123";
   job.error = "quota exceeded once";
-  job.accounting_json = R"({"actual_g":412.5})";
+  job_accounting_from_json(R"({"actual_g":412.5})", job);
   return job;
 }
 
