@@ -128,7 +128,7 @@ struct Job {
   std::optional<TimePoint> planned_start;
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;
-  std::optional<std::string> remote_name;  // e.g. projects/p/locations/r/customJobs/123
+  std::optional<std::string> remote_name;  // the target's name of the remote job
   std::string error;                       // last failure, shown to the user
   std::optional<double> planned_score;     // the chosen window's forecast score, at dispatch
   std::vector<Exclusion> excluded;         // regions the latest plan could not rank

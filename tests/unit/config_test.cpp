@@ -1,5 +1,5 @@
-// Tests of parse_config / load_config_file (daemon/config/config.h): the shipped example, a config with
-// every key, defaults, and malformed configs whose errors must name key path and line.
+// Tests of parse_config / load_config_file (daemon/config/config.h): the shipped example, a config
+// with every key, defaults, and malformed configs whose errors must name key path and line.
 #include "daemon/config/config.h"
 
 #include <gmock/gmock.h>
@@ -684,6 +684,55 @@ feeds:
                           std::pair<std::string, int>{"feeds[0].poll_interval", 12}))
       << to_string(config.error());
   EXPECT_THAT(config.error().details[0].message, HasSubstr("at most 1d"));
+}
+
+}  // namespace
+}  // namespace gridshift
+
+namespace gridshift {
+namespace {
+
+// The config parser knows no feed type by name: a schema it is handed (here a test-only type,
+// as a new feed folder would declare one) gets its keys, defaults, secrets and errors.
+TEST(ConfigParse, AFeedTypeIsWhatItsSchemaDeclares) {
+  FeedSchema schema;
+  schema.type = "test_grid";
+  schema.signal = SignalType::marginal;
+  schema.default_base_url = "http://127.0.0.1:9";
+  schema.options = {text_option("zone", "", true), flag_option("hourly", true),
+                    choice_option("unit", {"g", "lbs"}, "g")};
+  schema.secrets = {FeedSecret{"api_key", false}};
+  FeedSchemas schemas = feed_schemas();
+  schemas.push_back(&schema);
+
+  const std::string regions = "regions:\n  - {name: europe-west2, feeds: [t]}\n";
+  auto ok = parse_config(
+      "feeds:\n  - {name: t, type: test_grid, zone: GB, unit: lbs, api_key_env: KEY}\n" + regions,
+      "t.yaml", schemas);
+  ASSERT_TRUE(ok) << all_errors(ok.error());
+  const auto& feed = ok->feeds[0];
+  EXPECT_EQ(feed.schema, &schema);
+  EXPECT_EQ(feed.option("zone"), "GB");
+  EXPECT_EQ(feed.option("hourly"), "true");  // defaulted
+  EXPECT_EQ(feed.option("unit"), "lbs");
+  EXPECT_EQ(feed.base_url, "http://127.0.0.1:9");
+  EXPECT_EQ(feed.secrets.at("api_key").name, "KEY");
+  EXPECT_EQ(feed_signal(feed), SignalType::marginal);
+
+  auto bad = parse_config(
+      "feeds:\n  - {name: t, type: test_grid, unit: kg, api_key: x, file: a.csv}\n" + regions,
+      "t.yaml", schemas);
+  ASSERT_FALSE(bad);
+  const auto text = all_errors(bad.error());
+  EXPECT_THAT(text, HasSubstr("feeds[0].zone: missing required key"));
+  EXPECT_THAT(text, HasSubstr("feeds[0].unit: invalid value 'kg' (expected one of: g, lbs)"));
+  EXPECT_THAT(text, HasSubstr("did you mean 'api_key_env' or 'api_key_file'?"));
+  EXPECT_THAT(text, HasSubstr("feeds[0].file: not allowed for feed type 'test_grid'"));
+
+  // Without the schema the type does not exist.
+  auto unknown = parse_config("feeds:\n  - {name: t, type: test_grid}\n", "t.yaml", feed_schemas());
+  ASSERT_FALSE(unknown);
+  EXPECT_THAT(all_errors(unknown.error()), HasSubstr("invalid value 'test_grid'"));
 }
 
 }  // namespace
