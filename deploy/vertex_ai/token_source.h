@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/ports/clock.h"
+#include "core/ports/token_source.h"
 #include "core/result.h"
 #include "deploy/vertex_ai/settings.h"
 #include "net/http_client.h"
@@ -30,22 +31,6 @@ inline constexpr std::chrono::milliseconds kTokenRequestTimeout{10000};
 // The first metadata request doubles as the "are we on GCP?" probe: connect and answer must
 // come within this (or the client's shorter timeouts), so that a host off GCP learns it quickly.
 inline constexpr std::chrono::milliseconds kMetadataProbeTimeout{1000};
-
-// Error codes of token(): "retry" (transport failure, timeout, 429 or 5xx: try later),
-// "token_rejected" (400/401/403 from the token endpoint: fix the key, clock or grant),
-// "bad_token_response", "signing_failed", "no_credentials" (auto found nothing: no file and no
-// metadata server answering). No error message or log line carries a token or key.
-class TokenSource {
- public:
-  virtual ~TokenSource() = default;
-  // A valid access token; cached, renewed when less than 5 minutes remain.
-  virtual boost::asio::awaitable<Result<std::string>> token() = 0;
-  // Forget the cached token (after a 401) so the next token() fetches a fresh one.
-  virtual void invalidate() = 0;
-  virtual std::string_view kind() const = 0;  // "service_account" | "authorized_user" | "metadata"
-  // quota project to send as x-goog-user-project (authorized_user only), empty otherwise
-  virtual std::string quota_project() const = 0;
-};
 
 // credentials == a path: that key file. "auto": Application Default Credentials order, i.e.
 // GOOGLE_APPLICATION_CREDENTIALS, then $HOME/.config/gcloud/application_default_credentials.json,
