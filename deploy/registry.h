@@ -1,7 +1,7 @@
 // The dispatch-target registry: the one place that knows which targets exist (dry_run/,
 // local/, vertex_ai/) and how each is checked and built from its config slice. The daemon
 // (the composition root) asks it for "the configured target" and never names a target type;
-// adding a target is one folder below deploy/ plus one case here (docs/layout.md).
+// adding a target is one folder below deploy/ plus one case here (LAYOUT.md).
 // Called on the daemon's thread at startup and on --check-config.
 #pragma once
 

@@ -1,6 +1,6 @@
 // The feed registry: the one list of feed types gridshift knows, each a folder below
 // daemon/feeds/ contributing its schema (the config keys it takes) and its FeedSource factory.
-// Adding a feed type is one folder plus one line in registry.cpp (docs/layout.md); the config
+// Adding a feed type is one folder plus one line in registry.cpp (LAYOUT.md); the config
 // parser, the poller and the API learn of it from here. Explicit on purpose: no static
 // self-registration that a static link could drop.
 #pragma once
