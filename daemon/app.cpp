@@ -57,20 +57,15 @@ Config load_config_or_throw(const std::string& path) {
   return std::move(*config);
 }
 
-// Every resolved secret, and the Basic authorization value a username and password make,
-// registered for scrubbing from whatever the daemon writes or serves.
+// Every resolved secret, and what the feeds make of them (a Basic authorization), registered
+// for scrubbing from whatever the daemon writes or serves.
 void scrub_from_now_on(const Config& config, const ResolvedSecrets& secrets) {
   std::vector<std::string> values;
   for (const auto& [key, secret] : secrets)
     values.push_back(secret.reveal());
   for (const auto& feed : config.feeds) {
-    auto user_source = feed.secrets.find("username");
-    auto password_source = feed.secrets.find("password");
-    if (user_source == feed.secrets.end() || password_source == feed.secrets.end()) continue;
-    auto user = secrets.find(user_source->second.key);
-    auto password = secrets.find(password_source->second.key);
-    if (user == secrets.end() || password == secrets.end()) continue;
-    values.push_back(base64_encode(user->second.reveal() + ":" + password->second.reveal()));
+    for (auto& value : derived_secret_values(feed, secrets))
+      values.push_back(std::move(value));
   }
   set_scrubbed_secrets(values);
 }

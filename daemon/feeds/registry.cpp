@@ -45,4 +45,14 @@ std::shared_ptr<FeedSource> make_feed_source(const FeedConfig& feed, const Resol
   throw std::logic_error("feed " + feed.name + " has no registered type");
 }
 
+std::vector<std::string> derived_secret_values(const FeedConfig& feed,
+                                               const ResolvedSecrets& secrets) {
+  for (const auto& type : feed_types()) {
+    if (type.schema == feed.schema && type.derived_secrets != nullptr) {
+      return type.derived_secrets(feed, secrets);
+    }
+  }
+  return {};
+}
+
 }  // namespace gridshift

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/config_slices.h"
 #include "common/feed_schema.h"
@@ -21,5 +23,9 @@ const FeedSchemas& feed_schemas();
 // SecretSource::key; `http` must outlive the source.
 std::shared_ptr<FeedSource> make_feed_source(const FeedConfig& feed, const ResolvedSecrets& secrets,
                                              HttpClient& http);
+
+// What the feed's source sends that is made from its secrets (FeedType::derived_secrets).
+std::vector<std::string> derived_secret_values(const FeedConfig& feed,
+                                               const ResolvedSecrets& secrets);
 
 }  // namespace gridshift

@@ -32,6 +32,10 @@ struct FeedType {
   const FeedSchema* schema = nullptr;
   std::shared_ptr<FeedSource> (*make)(const FeedConfig& feed, const ResolvedSecrets& secrets,
                                       HttpClient& http) = nullptr;
+  // Values the source sends that are made from its secrets without being one of them (a Basic
+  // authorization), so that the daemon scrubs them from logs and answers too; null for none.
+  std::vector<std::string> (*derived_secrets)(const FeedConfig& feed,
+                                              const ResolvedSecrets& secrets) = nullptr;
 };
 
 // "lat,lon" locations (Electricity Maps and WattTime accept coordinates instead of a zone).

@@ -170,6 +170,14 @@ std::shared_ptr<FeedSource> make_source(const FeedConfig& feed, const ResolvedSe
   return std::make_shared<WattTimeSource>(feed, secrets, http);
 }
 
+// The Basic authorization the login sends is as secret as the password it holds.
+std::vector<std::string> derived_secrets(const FeedConfig& feed, const ResolvedSecrets& secrets) {
+  const auto username = secret_of(feed, "username", secrets);
+  const auto password = secret_of(feed, "password", secrets);
+  if (username.empty() || password.empty()) return {};
+  return {base64_encode(username + ":" + password)};
+}
+
 }  // namespace watttime_source
 
 FeedType watttime_feed() {
@@ -181,7 +189,7 @@ FeedType watttime_feed() {
     schema.secrets = {FeedSecret{"username", true}, FeedSecret{"password", false}};
     return schema;
   }();
-  return FeedType{&kSchema, watttime_source::make_source};
+  return FeedType{&kSchema, watttime_source::make_source, watttime_source::derived_secrets};
 }
 
 }  // namespace gridshift
