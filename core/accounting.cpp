@@ -146,6 +146,8 @@ void job_accounting_from_json(std::string_view text, Job& job) {
   job.planned_score.reset();
   job.excluded.clear();
   job.accounting.reset();
+  // Most held jobs have no record: every job read goes through here, so skip the parser.
+  if (text.empty()) return;
   const auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) return;
   if (auto it = j.find("planned_score"); it != j.end() && it->is_number()) {

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
@@ -21,7 +20,6 @@
 #include "common/scrub.h"
 #include "common/spawn.h"
 #include "common/system_clock.h"
-#include "core/encoding.h"
 #include "daemon/api/feed_routes.h"
 #include "daemon/feeds/registry.h"
 #include "daemon/metrics_sections.h"

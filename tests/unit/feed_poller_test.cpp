@@ -10,6 +10,7 @@
 
 #include "daemon/api/feed_routes.h"
 #include "daemon/feeds/registry.h"
+#include "daemon/feeds/source_support.h"
 #include "fakes/feed_test_env.h"
 
 namespace gridshift::testing {
@@ -746,3 +747,29 @@ TEST_F(FeedPollerTest, ADayOfEveryFeedFailingInTurnFallsBackRecoversAndTellsTheT
 
 }  // namespace
 }  // namespace gridshift::testing
+
+namespace gridshift {
+namespace {
+
+// A 429's Retry-After in either form sets the poll's floor: seconds, or an HTTP date judged
+// against the poll's time; more than a day is capped at a day, and a malformed value is none.
+TEST(FeedRetryAfter, SecondsOrAnHttpDateCappedAtADay) {
+  auto floor_for = [](const std::string& header) {
+    FetchResult result;
+    result.polled_at = *parse_rfc3339("2026-11-26T18:00:00Z");
+    HttpResponse response;
+    response.status = 429;
+    response.headers["retry-after"] = header;
+    EXPECT_FALSE(wire::body_or_error(Result<HttpResponse>(response), "feed x", result));
+    EXPECT_EQ(result.errors.size(), 1u);
+    return result.retry_after;
+  };
+  EXPECT_EQ(floor_for("120"), Seconds{120});
+  EXPECT_EQ(floor_for("Thu, 26 Nov 2026 18:05:00 GMT"), Seconds{300});
+  EXPECT_EQ(floor_for("Thu, 26 Nov 2026 17:00:00 GMT"), Seconds{0});  // already past
+  EXPECT_EQ(floor_for("999999"), Seconds{86400});
+  EXPECT_EQ(floor_for("soon"), Seconds{0});
+}
+
+}  // namespace
+}  // namespace gridshift
