@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +85,31 @@ struct ProcessOptions {
   std::string stdin_text;  // written to a file and given as stdin
 };
 
+// The environment a child gets: this process's, less `unset_env`, plus `set_env`.
+inline std::vector<std::string> child_environment(const ProcessOptions& options) {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string text = *entry;
+    const std::string name = text.substr(0, text.find('='));
+    const bool dropped = options.set_env.count(name) > 0 ||
+                         std::find(options.unset_env.begin(), options.unset_env.end(), name) !=
+                             options.unset_env.end();
+    if (!dropped) env.push_back(text);
+  }
+  for (const auto& [name, value] : options.set_env)
+    env.push_back(name + "=" + value);
+  return env;
+}
+
+// A null-terminated array of pointers into `strings`, which must outlive it.
+inline std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const auto& s : strings)
+    out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
 class ChildProcess {
  public:
   explicit ChildProcess(const ProcessOptions& options) : options_(options) {
@@ -94,28 +120,33 @@ class ChildProcess {
     // previous process left in the same file.
     write_file(options.stdout_path, "");
     write_file(options.stderr_path, "");
+    // Everything the child needs is made here, before the fork: a test process has other
+    // threads (the fakes' servers), and a child that allocates or takes a lock (setenv,
+    // push_back) can deadlock on a lock another thread held at the fork. The child makes only
+    // async-signal-safe calls.
+    const int in = ::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int out = ::open(options.stdout_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    const int err = ::open(options.stderr_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (in < 0 || out < 0 || err < 0) {
+      for (int fd : {in, out, err})
+        if (fd >= 0) ::close(fd);
+      throw std::runtime_error("cannot open the child's stdio files");
+    }
+    std::vector<std::string> env = child_environment(options);
+    std::vector<char*> args = c_strings(options.argv);
+    std::vector<char*> envp = c_strings(env);
+    const std::string cwd = options.cwd.string();
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
-      int in = ::open(stdin_path.c_str(), O_RDONLY);
-      int out = ::open(options.stdout_path.c_str(), O_WRONLY | O_APPEND);
-      int err = ::open(options.stderr_path.c_str(), O_WRONLY | O_APPEND);
-      if (in < 0 || out < 0 || err < 0) ::_exit(127);
-      ::dup2(in, 0);
-      ::dup2(out, 1);
-      ::dup2(err, 2);
-      if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(127);
-      for (const auto& name : options.unset_env)
-        ::unsetenv(name.c_str());
-      for (const auto& [name, value] : options.set_env)
-        ::setenv(name.c_str(), value.c_str(), 1);
-      std::vector<char*> args;
-      for (const auto& a : options.argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
+      // dup2 clears close-on-exec on the copies; the originals close at exec.
+      if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
+      ::execve(args[0], args.data(), envp.data());
       ::_exit(127);
     }
+    for (int fd : {in, out, err})
+      ::close(fd);
   }
   ~ChildProcess() {
     if (!exit_code_) {
