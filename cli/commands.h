@@ -1,12 +1,17 @@
-// The `gridshift` commands that talk to the daemon (docs/cli.md): each sends one request over
-// the socket and prints the answer, readable or (--json) exactly the API's JSON. They return
-// the exit code: 0 success, 1 runtime failure (unreachable, server error), 2 invalid input.
+// The `gridshift` commands that talk to the daemon (docs/cli.md): each sends its requests over
+// the socket and prints the answer, readable or (--json) exactly the API's JSON. Errors go to
+// stderr as text and, with --json, to stdout as {"error": {...}}. They return the exit code:
+// 0 success, 1 runtime failure (unreachable, server error, a job that did not succeed), 2
+// invalid input. Single-threaded, like the CLI process.
 #pragma once
 
+#include <chrono>
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "core/job_spec.h"
 #include "core/time.h"
 
 namespace gridshift {
@@ -18,22 +23,49 @@ struct CliContext {
   std::ostream& err;
   TimePoint now;
   std::string stdin_text;  // read by the caller when a command's FILE is "-"
+  bool colour = false;     // ANSI colour on stdout (a tty, NO_COLOR unset)
+  // How often `wait` and `logs -f` look again.
+  std::chrono::milliseconds poll_interval{500};
+};
+
+// Spec fields given as flags (`submit`, `plan`, `run`).
+struct SpecFlags {
+  std::optional<std::string> name;
+  std::optional<std::string> duration;
+  std::optional<std::string> deadline;
+  std::optional<std::string> not_before;
+  std::optional<std::string> policy;
+  std::optional<std::string> threshold;
+  std::vector<std::string> regions;
+  SpecOverrides overrides() const;
 };
 
 // The exit code for an HTTP status: 2xx 0, invalid input (400, 404, 405, 409, 413, 415, 431) 2,
 // anything else 1.
 int exit_code_for_status(int status);
 
-int cli_submit(const CliContext& context, const std::string& file,
+// Prints an error the CLI found itself: text on stderr, {"error": ...} on stdout with --json.
+int cli_fail(const CliContext& context, int exit_code, const std::string& code,
+             const std::string& message, const std::vector<FieldError>& details = {},
+             const std::string& file = "");
+
+int cli_submit(const CliContext& context, const std::string& file, const SpecFlags& flags,
                const std::optional<std::string>& idempotency_key);
+int cli_run(const CliContext& context, const std::vector<std::string>& command, SpecFlags flags);
 int cli_jobs(const CliContext& context, const std::string& state, const std::string& after,
              int limit);
-int cli_show(const CliContext& context, const std::string& id);
-int cli_cancel(const CliContext& context, const std::string& id);
+// ID arguments take a job id, a unique id prefix or a unique job name.
+int cli_show(const CliContext& context, const std::string& ref);
+int cli_cancel(const CliContext& context, const std::string& ref);
+int cli_logs(const CliContext& context, const std::string& ref, bool follow);
+int cli_wait(const CliContext& context, const std::vector<std::string>& refs,
+             std::optional<Seconds> timeout);
 int cli_regions(const CliContext& context);
-int cli_forecast(const CliContext& context, const std::string& region, const std::string& duration);
-int cli_plan(const CliContext& context, const std::string& file);
-int cli_report(const CliContext& context);
+int cli_forecast(const CliContext& context, const std::string& region, const std::string& duration,
+                 const std::string& until);
+int cli_plan(const CliContext& context, const std::string& file, const SpecFlags& flags);
+int cli_report(const CliContext& context, const std::string& html_file, const std::string& group_by,
+               const std::string& from, const std::string& to);
 int cli_health(const CliContext& context);
 
 }  // namespace gridshift

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <ctime>
 #include <map>
@@ -28,20 +29,35 @@ std::string intensity_text(const nlohmann::json& v) {
   return fmt::format("{:.0f} gCO2e/kWh", v.get<double>());
 }
 
+// Columns a cell takes on a terminal: bytes less ANSI colour escapes and UTF-8 continuation
+// bytes.
+std::size_t visible_width(const std::string& text) {
+  std::size_t width = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b') {
+      while (i < text.size() && text[i] != 'm')
+        ++i;
+      continue;
+    }
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++width;
+  }
+  return width;
+}
+
 // Left-aligned columns, two spaces apart, widths from the content.
 std::string table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
     for (std::size_t i = 0; i < row.size(); ++i)
-      widths[i] = std::max(widths[i], row[i].size());
+      widths[i] = std::max(widths[i], visible_width(row[i]));
   }
   std::string out;
   for (const auto& row : rows) {
     std::string line;
     for (std::size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+      if (i + 1 < row.size()) line += std::string(widths[i] - visible_width(row[i]) + 2, ' ');
     }
     out += line + "\n";
   }
@@ -89,6 +105,36 @@ std::string format_time_field(const nlohmann::json& value, TimePoint now, bool w
   return text;
 }
 
+std::string paint_state(const std::string& state, bool colour) {
+  if (!colour) return state;
+  const char* code = state == "succeeded"   ? "32"
+                     : state == "failed"    ? "31"
+                     : state == "cancelled" ? "33"
+                     : state == "running"   ? "36"
+                     : state == "degraded"  ? "31"
+                     : state == "ok"        ? "32"
+                                            : nullptr;
+  return code ? fmt::format("\x1b[{}m{}\x1b[0m", code, state) : state;
+}
+
+std::string localize_times(const std::string& text) {
+  std::string out;
+  std::size_t i = 0;
+  // "YYYY-MM-DDTHH:MM:SSZ" is 20 characters.
+  while (i < text.size()) {
+    if (i + 20 <= text.size() && text[i + 4] == '-' && text[i + 10] == 'T' && text[i + 19] == 'Z' &&
+        std::isdigit(static_cast<unsigned char>(text[i]))) {
+      if (auto t = parse_rfc3339(std::string_view(text).substr(i, 20))) {
+        out += format_local_time(*t);
+        i += 20;
+        continue;
+      }
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
 std::string format_grams(const nlohmann::json& grams) {
   if (!grams.is_number()) return "-";
   return format_grams(grams.get<double>());
@@ -117,16 +163,20 @@ std::string forecast_error_text(const nlohmann::json& error) {
 
 }  // namespace
 
-std::string render_jobs(const nlohmann::json& list, TimePoint now) {
+std::string render_jobs(const nlohmann::json& list, TimePoint now, bool colour) {
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "NAME", "STATE", "REGION", "SUBMITTED", "DEADLINE"}};
+      {"ID", "NAME", "STATE", "REGION", "PLANNED", "DEADLINE", "SUBMITTED"}};
   for (const auto& job : list.value("jobs", nlohmann::json::array())) {
     auto submitted = time_of(job.value("submitted_at", nlohmann::json()));
+    // PLANNED: the start the scheduler chose (or took, once started).
+    auto planned = job.value("started_at", nlohmann::json());
+    if (!planned.is_string()) planned = job.value("planned_start", nlohmann::json());
     rows.push_back(
         {str(job.value("id", nlohmann::json())), str(job.value("name", nlohmann::json())),
-         str(job.value("state", nlohmann::json())), str(job.value("region", nlohmann::json())),
-         submitted ? format_age(now - *submitted) : "-",
-         format_time_field(job.value("deadline", nlohmann::json()), now, false)});
+         paint_state(str(job.value("state", nlohmann::json())), colour),
+         str(job.value("region", nlohmann::json())), format_time_field(planned, now, false),
+         format_time_field(job.value("deadline", nlohmann::json()), now, false),
+         submitted ? format_age(now - *submitted) : "-"});
   }
   std::string out = rows.size() == 1 ? "no jobs\n" : table(rows);
   if (list.contains("next") && list["next"].is_string()) {
@@ -135,12 +185,12 @@ std::string render_jobs(const nlohmann::json& list, TimePoint now) {
   return out;
 }
 
-std::string render_job(const nlohmann::json& job, TimePoint now) {
+std::string render_job(const nlohmann::json& job, TimePoint now, bool colour) {
   const auto field = [&](const char* key) { return job.value(key, nlohmann::json()); };
   std::vector<std::vector<std::string>> rows = {
       {"id:", str(field("id"))},
       {"name:", str(field("name"))},
-      {"state:", str(field("state"))},
+      {"state:", paint_state(str(field("state")), colour)},
       {"owner uid:", str(field("owner_uid"))},
       {"submitted:", format_time_field(field("submitted_at"), now)},
       {"deadline:", format_time_field(field("deadline"), now)},
@@ -159,7 +209,10 @@ std::string render_job(const nlohmann::json& job, TimePoint now) {
       {"started:", format_time_field(field("started_at"), now)},
       {"finished:", format_time_field(field("finished_at"), now)},
       {"remote job:", str(field("remote_name"))}};
-  if (field("error").is_string()) rows.push_back({"error:", str(field("error"))});
+  if (field("log").is_string()) {
+    rows.push_back({"output:", str(field("log")) + "  (gridshift logs " + str(field("id")) + ")"});
+  }
+  if (field("error").is_string()) rows.push_back({"error:", localize_times(str(field("error")))});
   if (auto excluded = excluded_text(field("excluded")); !excluded.empty()) {
     rows.push_back({"not ranked:", excluded});
   }
@@ -180,7 +233,7 @@ std::string render_job(const nlohmann::json& job, TimePoint now) {
     for (const auto& e : job["events"]) {
       events.push_back({"  " + format_time_field(e.value("at", nlohmann::json()), now),
                         str(e.value("type", nlohmann::json())),
-                        str(e.value("message", nlohmann::json()), "")});
+                        localize_times(str(e.value("message", nlohmann::json()), ""))});
     }
     out += table(events);
   }
@@ -255,16 +308,23 @@ std::string render_plan(const nlohmann::json& plan) {
   return out;
 }
 
-std::string render_health(const nlohmann::json& health, TimePoint now) {
+std::string render_health(const nlohmann::json& health, TimePoint now, bool colour) {
   std::string out = fmt::format("status: {}   queue: {}   database: {}\n",
-                                str(health.value("status", nlohmann::json())),
+                                paint_state(str(health.value("status", nlohmann::json())), colour),
                                 str(health.value("queue_depth", nlohmann::json())),
                                 str(health.value("database", nlohmann::json())));
   for (const auto& f : health.value("feeds", nlohmann::json::array())) {
     out += fmt::format("  feed {}: {} (last success {})\n", str(f.value("name", nlohmann::json())),
                        str(f.value("status", nlohmann::json())),
                        format_time_field(f.value("last_success", nlohmann::json()), now));
+    const auto message = f.value("last_error_message", nlohmann::json());
+    if (f.value("status", std::string()) == "failing" && message.is_string()) {
+      out += "    last error: " + localize_times(message.get<std::string>()) + "\n";
+    }
   }
+  // Why it is degraded, in words (the JSON's `problems`).
+  for (const auto& p : health.value("problems", nlohmann::json::array()))
+    out += "  problem: " + localize_times(str(p)) + "\n";
   return out;
 }
 
@@ -285,41 +345,41 @@ std::string render_error(int status, const std::string& body) {
   return out;
 }
 
-std::vector<HourlyIntensity> hourly_means(const nlohmann::json& points) {
-  // hour start -> (weighted sum, covered seconds)
-  std::map<TimePoint, std::pair<double, double>> hours;
+std::vector<HourlyIntensity> slot_means(const nlohmann::json& points, Seconds step) {
+  // slot start -> (weighted sum, covered seconds)
+  std::map<TimePoint, std::pair<double, double>> slots;
   for (const auto& p : points) {
     auto start = time_of(p.value("start", nlohmann::json()));
     auto end = time_of(p.value("end", nlohmann::json()));
     const auto value = p.value("intensity", nlohmann::json());
     if (!start || !end || *end <= *start || !value.is_number()) continue;
-    for (TimePoint hour = std::chrono::floor<std::chrono::hours>(*start); hour < *end;
-         hour += std::chrono::hours(1)) {
-      const auto from = std::max(hour, *start);
-      const auto to = std::min(hour + std::chrono::hours(1), *end);
+    const TimePoint first{start->time_since_epoch() - start->time_since_epoch() % step};
+    for (TimePoint slot = first; slot < *end; slot += step) {
+      const auto from = std::max(slot, *start);
+      const auto to = std::min(slot + step, *end);
       const double covered = static_cast<double>((to - from).count());
       if (covered <= 0) continue;
-      hours[hour].first += value.get<double>() * covered;
-      hours[hour].second += covered;
+      slots[slot].first += value.get<double>() * covered;
+      slots[slot].second += covered;
     }
   }
   std::vector<HourlyIntensity> out;
-  for (const auto& [hour, sums] : hours)
-    out.push_back({hour, sums.first / sums.second});
+  for (const auto& [slot, sums] : slots)
+    out.push_back({slot, sums.first / sums.second});
   return out;
 }
 
-int cleanest_window(const std::vector<HourlyIntensity>& hourly, int hours) {
-  if (hours < 1 || static_cast<std::size_t>(hours) > hourly.size()) return -1;
+int cleanest_window(const std::vector<HourlyIntensity>& slots, int count, Seconds step) {
+  if (count < 1 || static_cast<std::size_t>(count) > slots.size()) return -1;
   int best = -1;
   double best_sum = 0;
-  for (std::size_t i = 0; i + static_cast<std::size_t>(hours) <= hourly.size(); ++i) {
-    // Only runs of consecutive clock hours form a window.
-    const auto span = hourly[i + static_cast<std::size_t>(hours) - 1].start - hourly[i].start;
-    if (span != std::chrono::hours(hours - 1)) continue;
+  const auto n = static_cast<std::size_t>(count);
+  for (std::size_t i = 0; i + n <= slots.size(); ++i) {
+    // Only runs of consecutive slots form a window.
+    if (slots[i + n - 1].start - slots[i].start != step * (count - 1)) continue;
     double sum = 0;
-    for (std::size_t k = i; k < i + static_cast<std::size_t>(hours); ++k)
-      sum += hourly[k].intensity;
+    for (std::size_t k = i; k < i + n; ++k)
+      sum += slots[k].intensity;
     if (best < 0 || sum < best_sum - 1e-9) {
       best = static_cast<int>(i);
       best_sum = sum;
@@ -328,27 +388,58 @@ int cleanest_window(const std::vector<HourlyIntensity>& hourly, int hours) {
   return best;
 }
 
-std::string render_forecast(const nlohmann::json& forecast, Seconds duration, int width) {
-  const auto hourly = hourly_means(forecast.value("points", nlohmann::json::array()));
+Seconds chart_step(const nlohmann::json& points, std::optional<TimePoint> until, int max_rows) {
+  std::optional<Seconds> shortest;
+  std::optional<TimePoint> first;
+  std::optional<TimePoint> last;
+  for (const auto& p : points) {
+    auto start = time_of(p.value("start", nlohmann::json()));
+    auto end = time_of(p.value("end", nlohmann::json()));
+    if (!start || !end || *end <= *start) continue;
+    if (!shortest || *end - *start < *shortest) shortest = *end - *start;
+    if (!first || *start < *first) first = *start;
+    if (!last || *end > *last) last = *end;
+  }
+  if (!shortest) return std::chrono::hours(1);
+  if (until && *until < *last) last = *until;
+  const Seconds span = *last > *first ? *last - *first : Seconds{0};
+  for (const Seconds step : {Seconds{300}, Seconds{600}, Seconds{900}, Seconds{1800}}) {
+    if (step >= *shortest && span / step <= max_rows) return step;
+  }
+  Seconds step = std::chrono::hours(1);
+  while (span / step > max_rows)
+    step += std::chrono::hours(1);
+  return step;
+}
+
+std::string render_forecast(const nlohmann::json& forecast, Seconds duration,
+                            std::optional<TimePoint> until, int width) {
+  const auto points = forecast.value("points", nlohmann::json::array());
+  const Seconds step = chart_step(points, until);
+  auto slots = slot_means(points, step);
+  if (until) {
+    std::erase_if(slots, [&](const HourlyIntensity& s) { return s.start >= *until; });
+  }
   std::string out = fmt::format(
       "{} forecast, {} signal from feed {} (gCO2e/kWh), issued {}\n",
       str(forecast.value("region", nlohmann::json())),
       str(forecast.value("signal", nlohmann::json())),
       str(forecast.value("feed", nlohmann::json())),
       format_time_field(forecast.value("issued_at", nlohmann::json()), TimePoint{}, false));
-  if (hourly.empty()) return out + "no forecast available for this region\n";
-  const int hours = static_cast<int>((duration.count() + 3599) / 3600);
-  const int best = cleanest_window(hourly, hours);
+  if (slots.empty()) return out + "no forecast available for this region\n";
+  if (step != std::chrono::hours(1)) out += fmt::format("one row per {}\n", format_duration(step));
+  const int count = static_cast<int>((duration.count() + step.count() - 1) / step.count());
+  const int best = cleanest_window(slots, count, step);
   double top = 0;
-  for (const auto& h : hourly)
+  for (const auto& h : slots)
     top = std::max(top, h.intensity);
-  for (std::size_t i = 0; i < hourly.size(); ++i) {
+  for (std::size_t i = 0; i < slots.size(); ++i) {
     const bool marked =
-        best >= 0 && static_cast<int>(i) >= best && static_cast<int>(i) < best + hours;
+        best >= 0 && static_cast<int>(i) >= best && static_cast<int>(i) < best + count;
     const int length =
-        top > 0 ? static_cast<int>(std::lround(hourly[i].intensity / top * width)) : 0;
+        top > 0 ? static_cast<int>(std::lround(slots[i].intensity / top * width)) : 0;
     std::string line =
-        fmt::format("{}  {:>5.0f} |{}", format_local_time(hourly[i].start), hourly[i].intensity,
+        fmt::format("{}  {:>5.0f} |{}", format_local_time(slots[i].start), slots[i].intensity,
                     std::string(static_cast<std::size_t>(std::max(length, 0)), marked ? '#' : '='));
     if (marked && static_cast<int>(i) == best) {
       line += fmt::format("  <- cleanest {} starts", format_duration(duration));
@@ -356,17 +447,16 @@ std::string render_forecast(const nlohmann::json& forecast, Seconds duration, in
     out += line + "\n";
   }
   if (best < 0) {
-    out += fmt::format("the forecast is shorter than {}: no window marked\n",
-                       format_duration(duration));
+    out += fmt::format("the forecast{} is shorter than {}: no window marked\n",
+                       until ? " up to --until" : "", format_duration(duration));
   } else {
     double sum = 0;
-    for (int k = best; k < best + hours; ++k)
-      sum += hourly[static_cast<std::size_t>(k)].intensity;
-    out += fmt::format(
-        "cleanest {}: {} to {}, mean {:.0f} gCO2e/kWh\n", format_duration(duration),
-        format_local_time(hourly[static_cast<std::size_t>(best)].start),
-        format_local_time(hourly[static_cast<std::size_t>(best)].start + std::chrono::hours(hours)),
-        sum / hours);
+    for (int k = best; k < best + count; ++k)
+      sum += slots[static_cast<std::size_t>(k)].intensity;
+    const auto start = slots[static_cast<std::size_t>(best)].start;
+    out +=
+        fmt::format("cleanest {}: {} to {}, mean {:.0f} gCO2e/kWh\n", format_duration(duration),
+                    format_local_time(start), format_local_time(start + step * count), sum / count);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,28 +24,45 @@ std::string format_time_field(const nlohmann::json& value, TimePoint now, bool w
 // A JSON figure as format_grams(double) shows it (core/units.h); "-" when not a number.
 std::string format_grams(const nlohmann::json& grams);
 
-std::string render_jobs(const nlohmann::json& list, TimePoint now);
-std::string render_job(const nlohmann::json& job, TimePoint now);
+// A job state, coloured when `colour` (green succeeded, red failed, yellow cancelled, cyan
+// running): ANSI escapes that table() does not count in widths.
+std::string paint_state(const std::string& state, bool colour);
+// Every RFC 3339 UTC time inside `text` (a daemon's message) as format_local_time shows it, so
+// that one line never mixes UTC and local times.
+std::string localize_times(const std::string& text);
+
+std::string render_jobs(const nlohmann::json& list, TimePoint now, bool colour = false);
+std::string render_job(const nlohmann::json& job, TimePoint now, bool colour = false);
 std::string render_regions(const nlohmann::json& regions, TimePoint now);
 std::string render_report(const nlohmann::json& report);
 std::string render_plan(const nlohmann::json& plan);
-std::string render_health(const nlohmann::json& health, TimePoint now);
+std::string render_health(const nlohmann::json& health, TimePoint now, bool colour = false);
 // The API error body as "error: message" plus one "  field: message" line per detail.
 std::string render_error(int status, const std::string& body);
 
-// Mean intensity per clock hour (time-weighted over the points overlapping it), in order.
+// Mean intensity per slot of `step` aligned to the epoch (time-weighted over the points
+// overlapping it), in order.
 struct HourlyIntensity {
   TimePoint start;
   double intensity = 0;
 };
-std::vector<HourlyIntensity> hourly_means(const nlohmann::json& points);
+std::vector<HourlyIntensity> slot_means(const nlohmann::json& points, Seconds step);
+inline std::vector<HourlyIntensity> hourly_means(const nlohmann::json& points) {
+  return slot_means(points, std::chrono::hours(1));
+}
 
-// Index of the first hour of the cleanest run of `hours` consecutive hours (lowest mean; the
-// earliest on ties); -1 when there are fewer hours than that.
-int cleanest_window(const std::vector<HourlyIntensity>& hourly, int hours);
+// Index of the first slot of the cleanest run of `count` consecutive slots of `step` (lowest
+// mean; the earliest on ties); -1 when there are fewer slots than that.
+int cleanest_window(const std::vector<HourlyIntensity>& slots, int count,
+                    Seconds step = std::chrono::hours(1));
 
-// The forecast as a chart: one bar per hour, scaled to `width` columns, the cleanest window of
-// `duration` drawn with '#' and marked; other hours with '='.
-std::string render_forecast(const nlohmann::json& forecast, Seconds duration, int width = 50);
+// The chart's row length: the forecast's own resolution (its shortest point, at least 5 min),
+// coarsened to 10, 15, 30 min or whole hours until the rows number at most `max_rows`.
+Seconds chart_step(const nlohmann::json& points, std::optional<TimePoint> until, int max_rows = 96);
+
+// The forecast as a chart: one bar per chart_step row (up to `until` when given), scaled to
+// `width` columns, the cleanest window of `duration` drawn with '#' and marked; others '='.
+std::string render_forecast(const nlohmann::json& forecast, Seconds duration,
+                            std::optional<TimePoint> until = std::nullopt, int width = 50);
 
 }  // namespace gridshift

@@ -21,30 +21,14 @@
 
 #include "common/config_slices.h"
 #include "core/result.h"
+#include "core/suggest.h"
 #include "core/time.h"
 #include "core/yaml_fields.h"
 
 namespace gridshift {
 namespace config_text {
 
-// Levenshtein distance of two words.
-std::size_t edit_distance(std::string_view a, std::string_view b);
-std::string lower(std::string_view text);
-
-// The closest candidate within edit distance 2 (ignoring case), or empty.
-template <class Range>
-std::string_view closest(std::string_view word, const Range& candidates) {
-  std::string_view best;
-  std::size_t best_distance = 3;
-  for (std::string_view candidate : candidates) {
-    const std::size_t d = edit_distance(lower(word), lower(candidate));
-    if (d < best_distance) {
-      best_distance = d;
-      best = candidate;
-    }
-  }
-  return best;
-}
+using gridshift::closest;
 
 template <class Range>
 std::string join(const Range& items) {

@@ -63,7 +63,8 @@ struct FeedSchema {
   std::string_view type;  // the config's `type:` value
   SignalType signal = SignalType::average;
   // An HTTP feed's default base URL. HTTP feeds also accept base_url, poll_interval, timeout
-  // and daily_budget; a feed with no default URL reads local files and accepts none of them.
+  // and daily_budget; a feed with no default URL reads local files and accepts only
+  // poll_interval of them.
   std::string_view default_base_url;
   std::vector<FeedOption> options;
   std::vector<FeedSecret> secrets;

@@ -71,6 +71,11 @@ struct JobSpec {
   Seconds duration{0};
   std::optional<TimePoint> deadline;
   std::optional<TimePoint> not_before;
+  // Written relative (+14h, tomorrow 08:00) and not yet resolved to an instant: the CLI
+  // resolves local clock times, the daemon offsets from submission (resolve_spec_times).
+  std::optional<SpecTime> deadline_pending;
+  std::optional<SpecTime> not_before_pending;
+  std::optional<std::string> timezone;  // IANA zone for local clock times; else the CLI's
   Policy policy = Policy::best_window;
   std::optional<double> threshold;  // g/kWh
   std::optional<double> power_watts;

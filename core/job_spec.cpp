@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/suggest.h"
 #include "core/utf8.h"
 #include "core/yaml_fields.h"
 
@@ -46,6 +47,7 @@ const std::vector<SpecField> kSpecFields = {{"name", SpecField::Kind::string},
                                             {"duration", SpecField::Kind::string},
                                             {"deadline", SpecField::Kind::string},
                                             {"not_before", SpecField::Kind::string},
+                                            {"timezone", SpecField::Kind::string},
                                             {"policy", SpecField::Kind::string},
                                             {"threshold", SpecField::Kind::number},
                                             {"power_watts", SpecField::Kind::number},
@@ -132,6 +134,19 @@ bool is_name_char(char c) {
          c == '_' || c == '-';
 }
 
+// An IANA zone name's shape ("UTC", "Europe/London", "Etc/GMT+5"); whether it exists is for
+// whoever resolves local times to know.
+bool is_zone_name(std::string_view zone) {
+  if (zone.empty() || zone.size() > 64 || zone.front() == '/' || zone.back() == '/' ||
+      zone.find("..") != std::string_view::npos) {
+    return false;
+  }
+  return std::all_of(zone.begin(), zone.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '_' || c == '-' || c == '+';
+  });
+}
+
 bool is_label_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
@@ -186,7 +201,14 @@ class SpecParser {
     for (auto& e : yaml::entries(map, path, errors_)) {
       if (std::none_of(known.begin(), known.end(),
                        [&](const SpecField& field) { return field.name == e.key; })) {
-        error(e.path, "unknown field", e.key_line);
+        std::vector<std::string_view> names;
+        for (const auto& field : known)
+          names.push_back(field.name);
+        const auto suggestion = closest(e.key, names);
+        error(e.path,
+              suggestion.empty() ? std::string("unknown field")
+                                 : "unknown field; did you mean '" + std::string(suggestion) + "'?",
+              e.key_line);
         continue;
       }
       lines_[e.path] = e.key_line;
@@ -282,15 +304,18 @@ class SpecParser {
     return *d;
   }
 
-  std::optional<TimePoint> time_value(const Field& f) {
+  // An instant goes to `at`; a relative form to `pending`, resolved later.
+  void time_value(const Field& f, std::optional<TimePoint>& at, std::optional<SpecTime>& pending) {
     const auto text = scalar_string(f.value, f.path, f.line, "an RFC 3339 time");
-    if (!text) return std::nullopt;
-    auto t = parse_rfc3339(*text);
+    if (!text) return;
+    auto t = parse_spec_time(*text);
     if (!t) {
       error(f.path, t.error().message, f.line);
-      return std::nullopt;
+    } else if (t->kind == SpecTime::Kind::absolute) {
+      at = t->at;
+    } else {
+      pending = *t;
     }
-    return *t;
   }
 
   // A list of strings; every item is checked so that all bad items are reported.
@@ -365,9 +390,17 @@ class SpecParser {
     } else if (f.key == "duration") {
       if (auto d = duration_value(f, true)) spec.duration = *d;
     } else if (f.key == "deadline") {
-      if (auto t = time_value(f)) spec.deadline = *t;
+      time_value(f, spec.deadline, spec.deadline_pending);
     } else if (f.key == "not_before") {
-      if (auto t = time_value(f)) spec.not_before = *t;
+      time_value(f, spec.not_before, spec.not_before_pending);
+    } else if (f.key == "timezone") {
+      if (auto zone = non_empty_string(f)) {
+        if (!is_zone_name(*zone)) {
+          error(f.path, "expected an IANA time zone name like Europe/London", f.line);
+        } else {
+          spec.timezone = *zone;
+        }
+      }
     } else if (f.key == "policy") {
       if (auto s = string_value(f)) {
         if (auto p = parse_policy(*s)) {
@@ -628,7 +661,7 @@ std::optional<int> second_document_line(const std::string& text) {
   return marks.first_lines.size() > 1 ? marks.first_lines[1] : 0;
 }
 
-ParseOutcome parse_with_lines(std::string_view text) {
+ParseOutcome parse_with_lines(std::string_view text, const SpecOverrides& overrides = {}) {
   ParseOutcome out;
   const bool blank = std::all_of(text.begin(), text.end(), [](char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -660,6 +693,14 @@ ParseOutcome parse_with_lines(std::string_view text) {
         FieldError{"", "a job spec must be a mapping, got " + describe(root), line_of(root)});
     return out;
   }
+  for (const auto& [key, value] : overrides.fields)
+    root[key] = value;
+  if (overrides.regions) {
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (const auto& region : *overrides.regions)
+      list.push_back(region);
+    root["regions"] = list;
+  }
   SpecParser parser;
   out.spec = parser.parse_root(root);
   out.errors = std::move(parser.errors());
@@ -677,9 +718,17 @@ std::string region_list(const std::vector<std::string>& regions) {
 }  // namespace
 
 Result<JobSpec> parse_job_spec(std::string_view text) {
-  ParseOutcome out = parse_with_lines(text);
+  return parse_job_spec(text, SpecOverrides{});
+}
+
+Result<JobSpec> parse_job_spec(std::string_view text, const SpecOverrides& overrides) {
+  ParseOutcome out = parse_with_lines(text, overrides);
   if (!out.errors.empty()) return invalid_job(std::move(out.errors));
   return std::move(out.spec);
+}
+
+std::map<std::string, int> job_spec_lines(std::string_view text) {
+  return parse_with_lines(text).lines;
 }
 
 std::vector<FieldError> validate_job_spec(const JobSpec& spec, const JobSpecContext& context) {
@@ -727,10 +776,44 @@ std::vector<FieldError> validate_job_spec(const JobSpec& spec, const JobSpecCont
   return errors;
 }
 
+std::vector<FieldError> resolve_spec_times(JobSpec& spec, std::optional<TimePoint> submitted,
+                                           const LocalTimeResolver* local) {
+  std::vector<FieldError> errors;
+  const auto resolve = [&](const char* field, std::optional<TimePoint>& at,
+                           std::optional<SpecTime>& pending) {
+    if (!pending) return;
+    if (pending->kind == SpecTime::Kind::after_submit) {
+      if (!submitted) return;
+      at = *submitted + pending->after;
+    } else if (pending->kind == SpecTime::Kind::local_clock) {
+      if (local == nullptr) {
+        errors.push_back(FieldError{
+            field, "'" + format_local_clock_time(pending->clock) +
+                       "' is a local time, which the gridshift CLI resolves in its time zone; "
+                       "the API takes RFC 3339 or +DURATION (e.g. +14h)"});
+        return;
+      }
+      auto t = (*local)(pending->clock, spec.timezone);
+      if (!t) {
+        errors.push_back(FieldError{spec.timezone ? "timezone" : field, t.error().message});
+        return;
+      }
+      at = *t;
+    } else {
+      at = pending->at;
+    }
+    pending.reset();
+  };
+  resolve("deadline", spec.deadline, spec.deadline_pending);
+  resolve("not_before", spec.not_before, spec.not_before_pending);
+  return errors;
+}
+
 Result<JobSpec> load_job_spec(std::string_view text, const JobSpecContext& context) {
   ParseOutcome out = parse_with_lines(text);
   if (!out.errors.empty()) return invalid_job(std::move(out.errors));
-  std::vector<FieldError> errors = validate_job_spec(out.spec, context);
+  std::vector<FieldError> errors = resolve_spec_times(out.spec, context.now, context.local_time);
+  if (errors.empty()) errors = validate_job_spec(out.spec, context);
   if (errors.empty()) return std::move(out.spec);
   for (auto& e : errors) {
     // "regions[1]" has no line of its own; its list does.
@@ -748,7 +831,10 @@ std::string job_spec_to_json(const JobSpec& spec) {
   if (!spec.regions.empty()) j["regions"] = spec.regions;
   j["duration"] = format_duration(spec.duration);
   if (spec.deadline) j["deadline"] = format_rfc3339(*spec.deadline);
+  if (spec.deadline_pending) j["deadline"] = format_spec_time(*spec.deadline_pending);
   if (spec.not_before) j["not_before"] = format_rfc3339(*spec.not_before);
+  if (spec.not_before_pending) j["not_before"] = format_spec_time(*spec.not_before_pending);
+  if (spec.timezone) j["timezone"] = *spec.timezone;
   j["policy"] = std::string(to_string(spec.policy));
   if (spec.threshold) j["threshold"] = *spec.threshold;
   if (spec.power_watts) j["power_watts"] = *spec.power_watts;

@@ -3,6 +3,9 @@
 // once, each naming its field.
 #pragma once
 
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,17 +16,40 @@
 
 namespace gridshift {
 
+// Turns a local wall-clock time into an instant, in `timezone` (an IANA name) or, without one,
+// the caller's own zone. The CLI has one (cli/local_time.h); the daemon does not.
+using LocalTimeResolver = std::function<Result<TimePoint>(
+    const LocalClockTime& clock, const std::optional<std::string>& timezone)>;
+
 struct JobSpecContext {
   std::vector<std::string> known_regions;  // configured region names, in config order
   const AcceleratorTable* accelerators = &AcceleratorTable::builtin();
   TimePoint now{};
   Seconds default_deadline{24 * 3600};
   Seconds dispatch_slack{15 * 60};
+  const LocalTimeResolver* local_time = nullptr;  // null: local clock times are refused
 };
 
 // Structure and types only: unknown fields, wrong types, bad names, durations and times.
 // Error code "invalid_job"; details name every field at fault.
 Result<JobSpec> parse_job_spec(std::string_view text);
+
+// Top-level fields set on the command line (`gridshift submit --deadline ...`), applied over
+// the document's before it is read, so they are checked like the file's own.
+struct SpecOverrides {
+  std::vector<std::pair<std::string, std::string>> fields;  // scalar fields: name, duration, ...
+  std::optional<std::vector<std::string>> regions;
+};
+Result<JobSpec> parse_job_spec(std::string_view text, const SpecOverrides& overrides);
+
+// Each field path of a YAML or JSON spec text and the 1-based line of its key (as far as the
+// text parses): lets the CLI place the daemon's field errors in the user's file.
+std::map<std::string, int> job_spec_lines(std::string_view text);
+
+// Resolves deadline and not_before written relative: +DURATION from `submitted` (left pending
+// without it), local clock times through `local` (an error naming the field without it).
+std::vector<FieldError> resolve_spec_times(JobSpec& spec, std::optional<TimePoint> submitted,
+                                           const LocalTimeResolver* local);
 
 // Rules that need the context or relate fields to each other: unknown region, unknown
 // accelerator, deadline before not_before, duration longer than the window, ...

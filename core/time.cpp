@@ -1,5 +1,7 @@
 #include "core/time.h"
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -127,6 +129,7 @@ constexpr DurationUnit kUnits[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1
 
 Result<Seconds> parse_duration(std::string_view text) {
   if (text.empty()) return duration_error("empty duration; expected e.g. 90s, 15m, 4h, 2d, 1h30m");
+  if (text == "0") return Seconds{0};  // zero needs no unit
   std::int64_t total = 0;
   std::size_t pos = 0;
   std::size_t next_unit = 0;  // units must appear largest first, each at most once
@@ -185,6 +188,77 @@ std::string format_duration(Seconds d) {
     remaining -= count * unit.seconds;
   }
   return out;
+}
+
+Result<SpecTime> parse_spec_time(std::string_view text) {
+  if (!text.empty() && text.front() == '+') {
+    auto offset = parse_duration(text.substr(1));
+    if (!offset) {
+      return make_error("invalid_time", offset.error().message +
+                                            " after '+'; expected +DURATION from submission "
+                                            "like +14h or +1h30m");
+    }
+    return SpecTime{SpecTime::Kind::after_submit, {}, *offset, {}};
+  }
+  auto clock = parse_local_clock_time(text);
+  if (clock) return SpecTime{SpecTime::Kind::local_clock, {}, {}, *clock};
+  auto absolute = parse_rfc3339(text);
+  if (!absolute) {
+    return make_error("invalid_time",
+                      absolute.error().message +
+                          "; expected RFC 3339 (2026-11-27T08:00:00Z), +DURATION from "
+                          "submission (+14h), HH:MM, today HH:MM or tomorrow HH:MM");
+  }
+  return SpecTime{SpecTime::Kind::absolute, *absolute, {}, {}};
+}
+
+std::optional<LocalClockTime> parse_local_clock_time(std::string_view text) {
+  LocalClockTime out;
+  const auto starts = [&](std::string_view word) {
+    if (text.substr(0, word.size()) != word) return false;
+    text.remove_prefix(word.size());
+    return true;
+  };
+  if (starts("today ")) {
+    out.day = LocalClockTime::Day::today;
+  } else if (starts("tomorrow ")) {
+    out.day = LocalClockTime::Day::tomorrow;
+  }
+  // HH:MM, H:MM
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 2 || text.size() != colon + 3) {
+    return std::nullopt;
+  }
+  int hour = 0;
+  for (char c : text.substr(0, colon)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    hour = hour * 10 + (c - '0');
+  }
+  const char m1 = text[colon + 1];
+  const char m2 = text[colon + 2];
+  if (m1 < '0' || m1 > '5' || m2 < '0' || m2 > '9' || hour > 23) return std::nullopt;
+  out.hour = hour;
+  out.minute = (m1 - '0') * 10 + (m2 - '0');
+  return out;
+}
+
+std::string format_local_clock_time(const LocalClockTime& t) {
+  const char* day = t.day == LocalClockTime::Day::today      ? "today "
+                    : t.day == LocalClockTime::Day::tomorrow ? "tomorrow "
+                                                             : "";
+  return fmt::format("{}{:02}:{:02}", day, t.hour, t.minute);
+}
+
+std::string format_spec_time(const SpecTime& t) {
+  switch (t.kind) {
+    case SpecTime::Kind::after_submit:
+      return "+" + format_duration(t.after);
+    case SpecTime::Kind::local_clock:
+      return format_local_clock_time(t.clock);
+    case SpecTime::Kind::absolute:
+      break;
+  }
+  return format_rfc3339(t.at);
 }
 
 }  // namespace gridshift

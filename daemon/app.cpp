@@ -237,6 +237,7 @@ Daemon::Daemon(std::string config_path)
   scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), config_, *store_, *store_, *store_,
                                            *clock_, *target_.dispatcher);
   scheduler_->use_forecast_errors(forecast_errors_);
+  jobs_->output_path = [this](const Job& job) { return target_.dispatcher->output_path(job); };
   jobs_->plan = [this](const JobSpec&, const ApiRequest& request) { return answer_plan(request); };
   jobs_->on_submitted = [this] { scheduler_->wake(); };
   jobs_->problems = [this] { return scheduler_->problems(); };

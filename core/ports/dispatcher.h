@@ -45,12 +45,16 @@ class Dispatcher {
   // Asks the target to stop the job; idempotent.
   virtual boost::asio::awaitable<Status> cancel(Job job) = 0;
 
-  // After a crash with a dispatch intent journalled but no confirmed create (docs/design.md, "Promises"):
-  // finds what the target already runs for `job` in `region` (remote targets list by the
-  // `gridshift-job` label), keeps the oldest, stops any duplicate. nullopt: nothing exists, so
+  // After a crash with a dispatch intent journalled but no confirmed create (docs/design.md,
+  // "Promises"): finds what the target already runs for `job` in `region` (remote targets list by
+  // the `gridshift-job` label), keeps the oldest, stops any duplicate. nullopt: nothing exists, so
   // the job can be dispatched anew.
   virtual boost::asio::awaitable<Result<std::optional<DispatchStarted>>> adopt(
       Job job, std::string region) = 0;
+
+  // Where a job this target started writes its output on this host (`gridshift logs` reads it
+  // as the job's user); nullopt for targets whose output lives elsewhere.
+  virtual std::optional<std::string> output_path(const Job&) const { return std::nullopt; }
 };
 
 }  // namespace gridshift

@@ -92,6 +92,21 @@ Result<nlohmann::json> regions_json(const ServiceConfig& config, ReadingStore& s
   return json{{"regions", std::move(regions)}};
 }
 
+namespace {
+
+// A series' feed, signal and points, as the forecast and history answers show them.
+void put_points(json& out, const std::string& feed, const std::vector<Reading>& points) {
+  out["feed"] = feed;
+  out["signal"] = to_string(points.front().signal);
+  for (const auto& p : points) {
+    out["points"].push_back({{"start", format_rfc3339(p.timestamp)},
+                             {"end", format_rfc3339(p.timestamp + p.step)},
+                             {"intensity", p.gco2_per_kwh}});
+  }
+}
+
+}  // namespace
+
 Result<nlohmann::json> region_forecast_json(const ServiceConfig& config, ReadingStore& store,
                                             const std::string& region_name, TimePoint now) {
   const auto* region = config.find_region(region_name);
@@ -110,14 +125,34 @@ Result<nlohmann::json> region_forecast_json(const ServiceConfig& config, Reading
       issued = std::max(issued, p.issued_at);
     // A forecast is fresh while its newest snapshot is younger than max_staleness.
     if (!is_fresh(issued, Seconds{0}, now, config.scheduler.max_staleness)) continue;
-    out["feed"] = feed;
-    out["signal"] = to_string(points->front().signal);
     out["issued_at"] = format_rfc3339(issued);
-    for (const auto& p : *points) {
-      out["points"].push_back({{"start", format_rfc3339(p.timestamp)},
-                               {"end", format_rfc3339(p.timestamp + p.step)},
-                               {"intensity", p.gco2_per_kwh}});
-    }
+    put_points(out, feed, *points);
+    break;
+  }
+  return out;
+}
+
+Result<nlohmann::json> region_history_json(const ServiceConfig& config, ReadingStore& store,
+                                           const std::string& region_name, TimePoint from,
+                                           TimePoint to) {
+  const auto* region = config.find_region(region_name);
+  if (region == nullptr) {
+    return make_error(errc::kNotFound, fmt::format("no region '{}' is configured", region_name),
+                      {FieldError{"name", "unknown region"}});
+  }
+  json out = {{"region", region->name},
+              {"feed", nullptr},
+              {"signal", nullptr},
+              {"unit", kUnit},
+              {"from", format_rfc3339(from)},
+              {"to", format_rfc3339(to)},
+              {"points", json::array()}};
+  // The first feed of the chain with readings in the range: what the scheduler preferred.
+  for (const auto& feed : region->feeds) {
+    auto points = store.actuals(feed, feed_location(config, feed, *region), from, to);
+    if (!points) return points.error();
+    if (points->empty()) continue;
+    put_points(out, feed, *points);
     break;
   }
   return out;
@@ -132,7 +167,10 @@ FeedsHealth feeds_health(const ServiceConfig& config, ReadingStore& store, const
                          : h.failing()    ? "failing"
                          : h.last_success ? "ok"
                                           : "pending";
-    if (h.failing()) out.degraded = true;
+    if (h.failing()) {
+      out.degraded = true;
+      out.problems.push_back(fmt::format("feed {} is failing: {}", h.name, h.last_error_message));
+    }
     json errors = json::object();
     for (const auto& [code, count] : h.errors_by_code)
       errors[code] = count;
@@ -152,10 +190,53 @@ FeedsHealth feeds_health(const ServiceConfig& config, ReadingStore& store, const
   }
   for (const auto& region : config.regions) {
     auto chain = resolve_region(config, region, store, now);
-    if (!chain || !chain->winner) out.degraded = true;
+    if (!chain || !chain->winner) {
+      out.degraded = true;
+      out.problems.push_back(
+          !chain
+              ? fmt::format("region {}: {}", region.name, chain.error().message)
+              : fmt::format("region {} has no fresh reading from any of its feeds", region.name));
+    }
   }
   return out;
 }
+
+namespace {
+
+// GET /v1/regions/{name}/history?from=T&to=T: observed intensity, at most 62 days.
+ApiResponse history_route(const ServiceConfig& config, ReadingStore& store,
+                          const ApiRequest& request) {
+  constexpr Seconds kMaxSpan = std::chrono::days(62);
+  std::vector<FieldError> errors;
+  TimePoint range[2];
+  const char* names[2] = {"from", "to"};
+  for (int i = 0; i < 2; ++i) {
+    const auto it = request.query.find(names[i]);
+    if (it == request.query.end()) {
+      errors.push_back({names[i], "required (RFC 3339)"});
+      continue;
+    }
+    auto t = parse_rfc3339(it->second);
+    if (!t) {
+      errors.push_back({names[i], t.error().message});
+    } else {
+      range[i] = *t;
+    }
+  }
+  if (errors.empty() && (range[1] <= range[0] || range[1] - range[0] > kMaxSpan)) {
+    errors.push_back({"to", "must be after from and at most 62 days later"});
+  }
+  if (!errors.empty()) {
+    return ApiResponse::error(400, make_error("invalid_query", "invalid history range", errors));
+  }
+  const auto it = request.path_params.find("name");
+  auto body = region_history_json(config, store, it == request.path_params.end() ? "" : it->second,
+                                  range[0], range[1]);
+  return body ? ApiResponse::json(200, *body)
+              : ApiResponse::error(status_for_store(body.error()), body.error());
+}
+
+}  // namespace
 
 void register_feed_routes(ApiRouter& router, const ServiceConfig& config, ReadingStore& store,
                           const Clock& clock, const ForecastErrors* errors) {
@@ -163,6 +244,9 @@ void register_feed_routes(ApiRouter& router, const ServiceConfig& config, Readin
     auto body = regions_json(config, store, clock.now(), errors);
     return body ? ApiResponse::json(200, *body)
                 : ApiResponse::error(status_for_store(body.error()), body.error());
+  });
+  router.add("GET", "/v1/regions/{name}/history", [&config, &store](const ApiRequest& request) {
+    return history_route(config, store, request);
   });
   router.add("GET", "/v1/regions/{name}/forecast",
              [&config, &store, &clock](const ApiRequest& request) {

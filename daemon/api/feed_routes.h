@@ -29,6 +29,11 @@ Result<nlohmann::json> regions_json(const ServiceConfig& config, ReadingStore& s
 
 // {"region", "feed", "signal", "unit", "issued_at", "points": [...]}; error "not_found" for
 // an unknown region.
+// GET /v1/regions/{name}/history: the observed intensity of the region's preferred feed with
+// readings in [from, to). Error "not_found" for an unknown region.
+Result<nlohmann::json> region_history_json(const ServiceConfig& config, ReadingStore& store,
+                                           const std::string& region_name, TimePoint from,
+                                           TimePoint to);
 Result<nlohmann::json> region_forecast_json(const ServiceConfig& config, ReadingStore& store,
                                             const std::string& region, TimePoint now);
 

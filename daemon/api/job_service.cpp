@@ -352,7 +352,46 @@ Result<Job> JobService::cancel(std::string_view id, std::uint32_t uid) {
   return job;
 }
 
-Result<nlohmann::json> JobService::report() {
+namespace {
+
+// The key a job is grouped under in a report: "2026-11" (the month its run ended, UTC), its
+// region, or its owner's uid.
+std::string group_key(const std::string& by, const Job& job, const Accounting& accounting) {
+  if (by == "region")
+    return accounting.region.empty() ? job.region.value_or("-") : accounting.region;
+  if (by == "owner") return std::to_string(job.owner_uid);
+  return format_rfc3339(*job.finished_at).substr(0, 7);
+}
+
+}  // namespace
+
+Result<ReportQuery> report_query(const ApiRequest& request) {
+  ReportQuery query;
+  std::vector<FieldError> errors;
+  for (const auto& [key, value] : request.query) {
+    if (key == "group_by") {
+      if (value != "month" && value != "region" && value != "owner") {
+        errors.push_back({"group_by", "must be month, region or owner"});
+      } else {
+        query.group_by = value;
+      }
+    } else if (key == "from" || key == "to") {
+      auto t = parse_rfc3339(value);
+      if (!t) {
+        errors.push_back({key, t.error().message});
+      } else {
+        (key == "from" ? query.from : query.to) = *t;
+      }
+    } else {
+      errors.push_back({key, "unknown parameter (group_by, from, to)"});
+    }
+  }
+  if (!errors.empty())
+    return make_error("invalid_query", "invalid report query", std::move(errors));
+  return query;
+}
+
+Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
   nlohmann::json by_state = nlohmann::json::object();
   std::size_t total = 0;
   for (auto state : kAllStates) {
@@ -375,6 +414,7 @@ Result<nlohmann::json> JobService::report() {
   };
   Sums all;
   std::map<std::string, Sums> by_signal;
+  std::map<std::string, Sums> by_group;
   JobQuery query;
   query.limit = kMaxPageSize;
   query.summary = true;
@@ -383,6 +423,10 @@ Result<nlohmann::json> JobService::report() {
     if (!page) return page.error();
     for (const auto& job : page->jobs) {
       if (!job.started_at || !job.finished_at || *job.finished_at < *job.started_at) continue;
+      if ((query_in.from && *job.finished_at < *query_in.from) ||
+          (query_in.to && *job.finished_at >= *query_in.to)) {
+        continue;
+      }
       const double hours =
           std::chrono::duration<double>(*job.finished_at - *job.started_at).count() / 3600.0;
       const RegionConfig* region = job.region ? config_.find_region(*job.region) : nullptr;
@@ -398,7 +442,11 @@ Result<nlohmann::json> JobService::report() {
       if (!accounting.baseline_g) continue;
       const std::string signal =
           accounting.signal ? std::string(to_string(*accounting.signal)) : "unknown";
-      for (Sums* sums : {&all, &by_signal[signal]}) {
+      Sums* group = query_in.group_by.empty()
+                        ? nullptr
+                        : &by_group[group_key(query_in.group_by, job, accounting)];
+      for (Sums* sums : {&all, &by_signal[signal], group}) {
+        if (sums == nullptr) continue;
         sums->actual += *accounting.actual_g;
         sums->baseline += *accounting.baseline_g;
         ++sums->jobs;
@@ -432,6 +480,18 @@ Result<nlohmann::json> JobService::report() {
   report["by_signal"] = nlohmann::json::object();
   for (const auto& [signal, sums] : by_signal)
     report["by_signal"][signal] = grams(sums);
+  // Only succeeded runs with both figures are grouped, like the totals above.
+  if (!query_in.group_by.empty()) {
+    report["group_by"] = query_in.group_by;
+    report["groups"] = nlohmann::json::array();
+    for (const auto& [key, sums] : by_group) {
+      auto row = grams(sums);
+      row["key"] = key;
+      report["groups"].push_back(std::move(row));
+    }
+  }
+  report["from"] = time_or_null(query_in.from);
+  report["to"] = time_or_null(query_in.to);
   return report;
 }
 
@@ -439,6 +499,7 @@ Result<nlohmann::json> JobService::health() {
   auto depth = store_.count(JobState::queued);
   FeedsHealth feeds = feeds_health ? feeds_health() : FeedsHealth{};
   std::vector<std::string> found = problems ? problems() : std::vector<std::string>{};
+  found.insert(found.end(), feeds.problems.begin(), feeds.problems.end());
   if (!storage_problem_.empty()) found.push_back(storage_problem_);
   if (!depth) found.push_back("the database cannot be read: " + depth.error().message);
   const bool degraded = feeds.degraded || !found.empty();
@@ -535,6 +596,10 @@ ApiResponse JobService::handle_show(const ApiRequest& request) {
   auto shown = show(request.path_params.at("id"));
   if (!shown) return ApiResponse::error(status_for(shown.error()), shown.error());
   auto json = job_to_json(shown->first, request.uid);
+  // Where a local job's output is: only its owner and root may read it, and they are told.
+  const bool may_read = request.uid == 0 || request.uid == shown->first.owner_uid;
+  auto log = output_path && may_read ? output_path(shown->first) : std::nullopt;
+  json["log"] = log ? nlohmann::json(*log) : nlohmann::json();
   json["events"] = nlohmann::json::array();
   for (const auto& event : shown->second)
     json["events"].push_back(event_to_json(event));
@@ -601,8 +666,10 @@ void JobService::register_routes(ApiRouter& router) {
     auto h = health();
     return h ? ApiResponse::json(200, *h) : ApiResponse::error(status_for(h.error()), h.error());
   });
-  router.add("GET", "/v1/report", [this](const ApiRequest&) {
-    auto r = report();
+  router.add("GET", "/v1/report", [this](const ApiRequest& request) {
+    auto query = report_query(request);
+    if (!query) return ApiResponse::error(400, query.error());
+    auto r = report(*query);
     return r ? ApiResponse::json(200, *r) : ApiResponse::error(status_for(r.error()), r.error());
   });
   register_metrics_route(router);

@@ -32,10 +32,20 @@ nlohmann::json event_to_json(const JobEvent& event);
 // A random opaque id: "j-" and 20 characters of [a-z0-9] (fits Vertex AI label values).
 std::string make_job_id(std::mt19937_64& random);
 
+// GET /v1/report's parameters: group_by (month, region, owner), from and to (RFC 3339, on the
+// time a run ended). Error "invalid_query" naming the parameter.
+struct ReportQuery {
+  std::string group_by;  // "" = no groups
+  std::optional<TimePoint> from;
+  std::optional<TimePoint> to;
+};
+Result<ReportQuery> report_query(const ApiRequest& request);
+
 // What the feeds subsystem contributes to /v1/health.
 struct FeedsHealth {
   nlohmann::json feeds = nlohmann::json::array();
   bool degraded = false;
+  std::vector<std::string> problems;  // why it is degraded, one sentence each
 };
 
 class JobService {
@@ -53,6 +63,8 @@ class JobService {
   std::function<ApiResponse(const JobSpec&, const ApiRequest&)> plan;
   // Called after a new job was committed: the scheduler re-plans at once.
   std::function<void()> on_submitted;
+  // Where a job's output is on this host (the dispatch target knows); unset or nullopt: none.
+  std::function<std::optional<std::string>(const Job&)> output_path;
   // Extra Prometheus text appended to /metrics by other subsystems.
   std::vector<std::function<std::string()>> metrics_sections;
 
@@ -75,7 +87,7 @@ class JobService {
   Result<JobPage> list(const JobQuery& query);
   Result<std::pair<Job, std::vector<JobEvent>>> show(std::string_view id);
   Result<Job> cancel(std::string_view id, std::uint32_t uid);
-  Result<nlohmann::json> report();
+  Result<nlohmann::json> report(const ReportQuery& query = {});
   Result<nlohmann::json> health();
   Result<std::string> metrics();
 

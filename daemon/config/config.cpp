@@ -37,7 +37,12 @@ constexpr std::array<std::string_view, 4> kHttpFeedKeys = {"base_url", "poll_int
 // `<base>_env` / `<base>_file` for each of its secrets.
 std::vector<std::string> feed_keys(const FeedSchema& schema) {
   std::vector<std::string> keys = {"name", "type"};
-  if (schema.is_http()) keys.insert(keys.end(), kHttpFeedKeys.begin(), kHttpFeedKeys.end());
+  // Every feed is polled; only HTTP feeds have a URL, a request timeout and a budget.
+  if (schema.is_http()) {
+    keys.insert(keys.end(), kHttpFeedKeys.begin(), kHttpFeedKeys.end());
+  } else {
+    keys.emplace_back("poll_interval");
+  }
   for (const auto& option : schema.options)
     keys.emplace_back(option.key);
   for (const auto& secret : schema.secrets) {

@@ -341,6 +341,11 @@ LocalTarget::LocalTarget(asio::any_io_executor executor, const LocalDispatchConf
 // Running jobs are left running: a restarted daemon finds them through process.json.
 LocalTarget::~LocalTarget() = default;
 
+std::optional<std::string> LocalTarget::output_path(const Job& job) const {
+  if (!job.remote_name || !job.remote_name->starts_with("local/")) return std::nullopt;
+  return (job_dir(job.id) / kOutputFile).string();
+}
+
 fs::path LocalTarget::job_dir(const std::string& job_id) const {
   return workdir_ / job_id;
 }

@@ -72,6 +72,7 @@ class LocalTarget final : public Dispatcher {
 
   // <workdir>/<job id>: the job's working directory, HOME and GRIDSHIFT_OUTPUT_DIR.
   std::filesystem::path job_dir(const std::string& job_id) const;
+  std::optional<std::string> output_path(const Job& job) const override;
 
  private:
   struct Outcome {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "api_raw_client.h"
+#include "cli/local_time.h"
 #include "common/system_clock.h"
 #include "core/job_spec.h"
 #include "core/time.h"
@@ -178,6 +179,10 @@ TEST(Examples, EveryExampleIsAcceptedByADryRunDaemon) {
     // The CLI's own conversion: the file's YAML, checked, as the canonical JSON the API takes.
     auto spec = parse_job_spec(read_file(file));
     ASSERT_TRUE(spec) << file << ": " << spec.error().message;
+    // Local clock times ("tomorrow 08:00") are the CLI's to resolve, in the caller's zone.
+    const auto resolver =
+        local_time_resolver(std::chrono::floor<Seconds>(std::chrono::system_clock::now()));
+    ASSERT_TRUE(resolve_spec_times(*spec, std::nullopt, &resolver).empty()) << file;
     auto reply = call(socket, "POST", "/v1/jobs", job_spec_to_json(*spec));
     ASSERT_EQ(reply.status, 201) << file << ": " << reply.body;
     const auto job = reply.json();
@@ -306,6 +311,24 @@ TEST(ExampleTrainer, WritesToAipModelDirAndMapsGcsUris) {
   auto bad = run_python(dir, *python, {"-m", "trainer.task", "--epochs", "0"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--epochs"), std::string::npos) << bad.err;
+}
+
+TEST(Examples, SpecsWrittenWithRelativeTimesPassCheckAsTheyAreToday) {
+  // No copy with shifted dates: the files themselves, so that none ever expires.
+  TempDir dir;
+  std::vector<std::string> argv = {kCli, "check", "--json", "--config", kExampleConfig.string()};
+  for (const auto& f : example_specs()) {
+    const auto doc = YAML::LoadFile(f.string());
+    for (const char* key : {"deadline", "not_before"}) {
+      if (doc[key]) {
+        EXPECT_FALSE(parse_rfc3339(doc[key].as<std::string>()))
+            << f << ": " << key << " is a fixed date, which expires";
+      }
+    }
+    argv.push_back(f.string());
+  }
+  auto r = run_command(argv, dir.path(), kSourceDir);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 }  // namespace

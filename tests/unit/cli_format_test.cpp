@@ -190,31 +190,56 @@ TEST_F(CliFormat, CleanestWindowIsTheLowestRunEarliestOnTies) {
   EXPECT_EQ(cleanest_window(hourly, 8), -1);
 }
 
-TEST_F(CliFormat, ForecastChartHasOneBarPerHourAndMarksTheCleanestWindow) {
-  nlohmann::json forecast = {{"region", "europe-west2"},
-                             {"feed", "uk"},
-                             {"signal", "average"},
-                             {"unit", "gCO2e/kWh"},
-                             {"issued_at", "2026-11-26T17:30:00Z"}};
-  // Hourly: 200, 100, 50, 60, 220 -> the cleanest 2 h start at the third hour (20:00 UTC).
-  forecast["points"] = half_hour_points({200, 200, 100, 100, 50, 50, 60, 60, 220, 220}, at(26, 18));
-  const auto text = render_forecast(forecast, std::chrono::hours(2), 20);
+namespace {
+std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::size_t start = 0;
   for (auto end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
     lines.push_back(text.substr(start, end - start));
     start = end + 1;
   }
-  ASSERT_EQ(lines.size(), 1u + 5u + 1u);  // title, five hours, summary
+  return lines;
+}
+}  // namespace
+
+TEST_F(CliFormat, ForecastChartKeepsTheDataResolutionAndMarksTheCleanestWindow) {
+  nlohmann::json forecast = {{"region", "europe-west2"},
+                             {"feed", "uk"},
+                             {"signal", "average"},
+                             {"unit", "gCO2e/kWh"},
+                             {"issued_at", "2026-11-26T17:30:00Z"}};
+  // Half-hourly from 18:00 UTC: the cleanest 2 h (four rows: 50, 50, 60, 60) start at 20:00.
+  forecast["points"] = half_hour_points({200, 200, 100, 100, 50, 50, 60, 60, 220, 220}, at(26, 18));
+  const auto lines = lines_of(render_forecast(forecast, std::chrono::hours(2), std::nullopt, 20));
+  ASSERT_EQ(lines.size(), 1u + 1u + 10u + 1u);  // title, resolution, ten rows, summary
   EXPECT_NE(lines[0].find("europe-west2"), std::string::npos);
-  EXPECT_NE(lines[1].find("2026-11-26 19:00 +0100"), std::string::npos);
-  EXPECT_NE(lines[1].find("|" + std::string(18, '=')), std::string::npos);  // 200/220*20
-  EXPECT_EQ(lines[1].find('#'), std::string::npos);
-  EXPECT_NE(lines[3].find("|#####"), std::string::npos);  // 50/220*20 = 4.5 -> 5
-  EXPECT_NE(lines[3].find("cleanest 2h"), std::string::npos);
-  EXPECT_NE(lines[4].find('#'), std::string::npos);
+  EXPECT_EQ(lines[1], "one row per 30m");
+  EXPECT_NE(lines[2].find("2026-11-26 19:00 +0100"), std::string::npos);
+  EXPECT_NE(lines[3].find("2026-11-26 19:30 +0100"), std::string::npos);
+  EXPECT_NE(lines[2].find("|" + std::string(18, '=')), std::string::npos);  // 200/220*20
   EXPECT_EQ(lines[5].find('#'), std::string::npos);
-  EXPECT_NE(lines[6].find("21:00 +0100 to 2026-11-26 23:00 +0100, mean 55"), std::string::npos);
+  EXPECT_NE(lines[6].find("|#####"), std::string::npos);  // 50/220*20 = 4.5 -> 5
+  EXPECT_NE(lines[6].find("cleanest 2h"), std::string::npos);
+  EXPECT_NE(lines[9].find('#'), std::string::npos);
+  EXPECT_EQ(lines[10].find('#'), std::string::npos);
+  EXPECT_NE(lines[12].find("21:00 +0100 to 2026-11-26 23:00 +0100, mean 55"), std::string::npos);
+}
+
+TEST_F(CliFormat, ForecastChartStopsAtUntilAndCoarsensLongSpans) {
+  nlohmann::json forecast = {{"region", "europe-west2"}, {"feed", "uk"}, {"signal", "average"}};
+  forecast["points"] = half_hour_points({200, 200, 100, 100, 50, 50, 60, 60, 220, 220}, at(26, 18));
+  const auto lines = lines_of(render_forecast(forecast, std::chrono::hours(1), at(26, 19), 20));
+  ASSERT_EQ(lines.size(), 1u + 1u + 2u + 1u) << lines.size();  // 18:00 and 18:30 only
+  EXPECT_NE(lines[3].find("2026-11-26 19:30 +0100"), std::string::npos);
+  // 96 rows at most: two days of 5-minute points become 30-minute rows.
+  nlohmann::json points = nlohmann::json::array();
+  for (int i = 0; i < 576; ++i) {
+    points.push_back({{"start", format_rfc3339(at(26, 0) + std::chrono::minutes(5 * i))},
+                      {"end", format_rfc3339(at(26, 0) + std::chrono::minutes(5 * i + 5))},
+                      {"intensity", 100.0 + i % 7}});
+  }
+  EXPECT_EQ(chart_step(points, std::nullopt), std::chrono::minutes(30));
+  EXPECT_EQ(chart_step(points, at(26, 6)), std::chrono::minutes(5));
 }
 
 TEST_F(CliFormat, ForecastWithoutPointsSaysSo) {

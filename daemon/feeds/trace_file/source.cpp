@@ -20,7 +20,10 @@ constexpr Seconds kTraceForecastWindow = hours(72);
 class TraceFileSource final : public FeedSource {
  public:
   explicit TraceFileSource(const FeedConfig& feed)
-      : feed_(feed), actuals_(feed.option("actuals")), forecast_(feed.option("forecast")) {}
+      : feed_(feed),
+        actuals_(feed.option("actuals")),
+        forecast_(feed.option("forecast")),
+        shift_to_now_(feed.option("shift_to") == "now") {}
 
   SignalType signal() const override { return SignalType::average; }
 
@@ -33,8 +36,28 @@ class TraceFileSource final : public FeedSource {
       forecast = load(forecast_, "forecast", result);
       if (!forecast) co_return result;
     }
+    if (shift_to_now_) {
+      // Fixed at the first poll, so the replay then moves through the trace day by day.
+      if (!shift_) shift_ = whole_days_to(first_day(*actuals), request.now);
+      shift_trace(*actuals, *shift_);
+      if (forecast_.empty()) {
+        forecast = actuals;
+      } else {
+        shift_trace(*forecast, *shift_);
+      }
+    }
     for (const auto& location : request.locations) {
       replay(location, *actuals, *forecast, request.now, result);
+    }
+    if (result.readings.empty() && result.errors.empty()) {
+      // A trace of another year replays nothing today: say so rather than look healthy.
+      result.errors.push_back(
+          make_error("feed_no_data",
+                     fmt::format("feed {}: 0 readings near now in {} (its rows are from {}){}",
+                                 feed_.name, actuals_, format_rfc3339(first_day(*actuals)),
+                                 shift_to_now_ ? ""
+                                               : "; set shift_to: now to replay it as if its first "
+                                                 "day were today")));
     }
     co_return result;
   }
@@ -99,9 +122,33 @@ class TraceFileSource final : public FeedSource {
     }
   }
 
+  static TimePoint first_day(const TraceSet& traces) {
+    std::optional<TimePoint> first;
+    for (const auto& [location, points] : traces.series) {
+      if (!points.empty() && (!first || points.front().start < *first))
+        first = points.front().start;
+    }
+    return std::chrono::floor<std::chrono::days>(first.value_or(TimePoint{}));
+  }
+
+  static Seconds whole_days_to(TimePoint first, TimePoint now) {
+    return std::chrono::floor<std::chrono::days>(now) - first;
+  }
+
+  static void shift_trace(TraceSet& traces, Seconds by) {
+    for (auto& [location, points] : traces.series) {
+      for (auto& p : points) {
+        p.start += by;
+        p.end += by;
+      }
+    }
+  }
+
   FeedConfig feed_;
   std::string actuals_;
   std::string forecast_;
+  bool shift_to_now_ = false;
+  std::optional<Seconds> shift_;  // set at the first poll when shift_to_now_
 };
 
 std::shared_ptr<FeedSource> make_source(const FeedConfig& feed, const ResolvedSecrets&,
@@ -116,7 +163,8 @@ FeedType trace_file_feed() {
     FeedSchema schema;
     schema.type = "trace_file";
     schema.signal = SignalType::average;
-    schema.options = {text_option("actuals", "", true), text_option("forecast")};
+    schema.options = {text_option("actuals", "", true), text_option("forecast"),
+                      choice_option("shift_to", {"now"}, "")};
     return schema;
   }();
   return FeedType{&kSchema, trace_file_source::make_source};
