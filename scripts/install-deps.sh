@@ -20,6 +20,8 @@ packages=(
   dpkg-dev                # dpkg-shlibdeps: CPack computes the .deb's Depends (tests, packaging)
   prometheus              # promtool check metrics on /metrics (tests)
   clang libclang-rt-14-dev # libFuzzer and clang's sanitizers: the fuzz targets (fuzz/, tests)
+  chromium                # renders `gridshift report --html` headless to a PNG (tests)
+  zlib1g-dev              # reads that PNG back (tests/support/png.h)
 )
 
 missing=()
