@@ -23,3 +23,6 @@ install(FILES docs/operations.md docs/configuration.md DESTINATION "${CMAKE_INST
 # The drop-in that lets local jobs run as their owners (docs/operations.md, "Local jobs"): an
 # example to copy into /etc/systemd/system/gridshiftd.service.d/, not enabled by default.
 install(FILES "${GRIDSHIFT_SYSTEMD_DIR}/local-jobs.conf" DESTINATION "${CMAKE_INSTALL_DATADIR}/gridshift/systemd")
+# The Grafana dashboard for gridshiftd's /metrics (docs/operations.md, "Monitoring").
+install(FILES packaging/grafana/gridshift-dashboard.json
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/gridshift/grafana")

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "promise_env.h"
+#include "support/grafana.h"
 #include "support/hourly_series.h"
 
 namespace gridshift::testing {
@@ -85,6 +86,9 @@ TEST(ForecastErrorDaemon, ABiasInTheForecastIsLearnedShownAndChangesADecision) {
                 "gridshift_forecast_mae_gco2_per_kwh{region=\"europe-west2\",feed=\"replay\"} 40"),
             std::string::npos)
       << metrics.body;
+  // The Grafana dashboard's forecast-error panel selects labels these series really have.
+  const auto problems = dashboard_problems(shipped_dashboard(), metrics.body);
+  EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
 
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();

@@ -9,13 +9,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 
 #include "core/time.h"
+#include "support/grafana.h"
 #include "support/process.h"
 
 namespace gridshift::testing {
@@ -199,6 +205,17 @@ TEST_F(MetricsDaemon, ServesEveryFamilyOverTheSocketAndTcpAndPromtoolAcceptsIt) 
     auto checked = run_command({kPromtool, "check", "metrics"}, dir_.path(), {}, m);
     EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err << m;
   }
+
+  // The shipped Grafana dashboard queries only what is served; a dashboard asking for what is
+  // not served is caught (a made-up metric, a made-up label).
+  const auto dashboard = shipped_dashboard();
+  ASSERT_TRUE(dashboard.is_object()) << "packaging/grafana/gridshift-dashboard.json is not JSON";
+  const auto problems = dashboard_problems(dashboard, text);
+  EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
+  auto broken = dashboard;
+  broken["panels"][0]["targets"][0]["expr"] = "sum by (colour) (gridshift_jobs) + gridshift_no_such_total";
+  const auto found = dashboard_problems(broken, text);
+  EXPECT_EQ(found.size(), 2u) << ::testing::PrintToString(found);
 
   // The TCP listener serves /metrics only: no jobs to anonymous callers.
   EXPECT_TRUE(has(tcp_get(port, "/v1/jobs"), "HTTP/1.1 404")) << tcp_get(port, "/v1/jobs");

@@ -117,9 +117,15 @@ void expect_service_layout(const fs::path& root) {
         "usr/lib/tmpfiles.d/gridshift.conf", "usr/share/gridshift/gcp-regions.csv",
         "usr/share/gridshift/config.yaml", "usr/share/doc/gridshift/examples/config.example.yaml",
         "usr/share/doc/gridshift/operations.md", "usr/share/man/man8/gridshiftd.8",
-        "usr/share/man/man1/gridshift.1", "usr/share/gridshift/systemd/local-jobs.conf"}) {
+        "usr/share/man/man1/gridshift.1", "usr/share/gridshift/systemd/local-jobs.conf",
+        "usr/share/bash-completion/completions/gridshift",
+        "usr/share/zsh/vendor-completions/_gridshift",
+        "usr/share/fish/vendor_completions.d/gridshift.fish",
+        "usr/share/gridshift/grafana/gridshift-dashboard.json"}) {
     EXPECT_TRUE(fs::is_regular_file(root / file)) << file;
   }
+  EXPECT_TRUE(contains(read_file(root / "usr/share/bash-completion/completions/gridshift"),
+                       "complete -F _gridshift gridshift"));
   const auto perms = fs::status(root / "usr/sbin/gridshiftd").permissions();
   EXPECT_NE(perms & fs::perms::others_exec, fs::perms::none);
 
