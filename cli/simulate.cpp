@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cli/local_time.h"
 #include "common/file_io.h"
 #include "core/accelerators.h"
 #include "core/job_spec.h"
@@ -21,15 +22,53 @@ namespace {
 
 constexpr Seconds kDefaultSimulationTick{300};
 
+// Errors shown one by one before the rest are summarised.
+constexpr std::size_t kErrorsShown = 5;
+
+// "jobs[12].regions[0]" -> "jobs[*].regions[0]": the same mistake in many jobs is one kind.
+std::string kind_of(const std::string& field) {
+  if (!field.starts_with("jobs[")) return field;
+  const auto close = field.find(']');
+  return close == std::string::npos ? field : "jobs[*]" + field.substr(close + 1);
+}
+
+// Every error of a small file; in a large one the first few, then each kind of error once with
+// how many jobs have it and where it first appears, instead of hundreds of identical lines.
 void print_error(std::ostream& err, const std::string& file, const Error& error) {
   if (error.details.empty()) {
     err << file << ": " << error.message << '\n';
     return;
   }
-  for (const auto& d : error.details) {
+  const auto print = [&](const FieldError& d) {
     err << file;
     if (d.line > 0) err << ':' << d.line;
     err << ": " << (d.field.empty() ? "" : d.field + ": ") << d.message << '\n';
+  };
+  const auto& all = error.details;
+  const std::size_t shown = all.size() <= 2 * kErrorsShown ? all.size() : kErrorsShown;
+  for (std::size_t i = 0; i < shown; ++i)
+    print(all[i]);
+  if (shown == all.size()) return;
+  struct Kind {
+    std::size_t count = 0;
+    int first_line = 0;
+    std::string first_field;
+  };
+  std::vector<std::pair<std::string, Kind>> kinds;  // in order of first appearance
+  for (std::size_t i = shown; i < all.size(); ++i) {
+    const std::string key = kind_of(all[i].field) + ": " + all[i].message;
+    auto it =
+        std::find_if(kinds.begin(), kinds.end(), [&](const auto& k) { return k.first == key; });
+    if (it == kinds.end()) {
+      kinds.push_back({key, Kind{0, all[i].line, all[i].field}});
+      it = std::prev(kinds.end());
+    }
+    ++it->second.count;
+  }
+  err << fmt::format("{}: ... and {} more errors:\n", file, all.size() - shown);
+  for (const auto& [key, kind] : kinds) {
+    err << fmt::format("  {} x {} (first: {}{})\n", kind.count, key, kind.first_field,
+                       kind.first_line > 0 ? fmt::format(", line {}", kind.first_line) : "");
   }
 }
 
@@ -90,6 +129,9 @@ Result<std::vector<SimulationJob>> parse_jobs(const std::string& text, const Job
     spec_context.now = *submit_at;
     spec_context.default_deadline = ctx.default_deadline;
     spec_context.dispatch_slack = ctx.dispatch_slack;
+    // "tomorrow 08:00" means the day after the job's own submit_at, in the caller's zone.
+    const auto resolver = local_time_resolver(*submit_at);
+    spec_context.local_time = &resolver;
     YAML::Emitter emitter;
     emitter << item;
     auto spec = load_job_spec(emitter.c_str(), spec_context);

@@ -190,6 +190,32 @@ TEST_F(SimulateCli, BadInputExitsTwoNamingFileLineAndField) {
   EXPECT_NE(err_.str().find("--forecast-noise"), std::string::npos);
 }
 
+TEST_F(SimulateCli, ManyIdenticalErrorsAreSummarisedByKind) {
+  std::string jobs;
+  for (int i = 0; i < 300; ++i) {
+    jobs += "- name: j" + std::to_string(i) +
+            "\n  submit_at: 2026-01-01T00:00:00Z\n  regions: [Z]\n  duration: 1h\n";
+  }
+  jobs += "- name: late\n  submit_at: 2026-01-01T00:00:00Z\n  duration: 0x\n";
+  write("many.yaml", jobs);
+  auto a = args();
+  a.jobs = path("many.yaml");
+  write("config.yaml",
+        "feeds:\n  - {name: annual, type: gcp_region_dataset}\nregions:\n"
+        "  - {name: europe-west9, feeds: [annual], location: A}\n");
+  a.config = path("config.yaml");
+  EXPECT_EQ(run(a), 2);
+  const std::string text = err_.str();
+  std::size_t lines = 0;
+  for (char c : text)
+    lines += c == '\n' ? 1 : 0;
+  EXPECT_LE(lines, 10u) << text;
+  EXPECT_NE(text.find("... and 296 more errors:"), std::string::npos) << text;
+  EXPECT_NE(text.find("295 x jobs[*].regions[0]: unknown region Z"), std::string::npos) << text;
+  EXPECT_NE(text.find("(first: jobs[5].regions[0], line 21)"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 x jobs[*].duration:"), std::string::npos) << text;
+}
+
 TEST_F(SimulateCli, SubcommandRegistersItsFlags) {
   CLI::App app{"test"};
   std::function<int()> run_fn;
