@@ -4,7 +4,6 @@
 #include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -46,6 +45,31 @@ std::string unreachable_message(const std::string& path, const std::string& why)
   return fmt::format("cannot reach gridshiftd at {}: {}\n{}", path, why, hint);
 }
 
+// The request's write then the answer's read, chained on the io_context.
+struct Exchange {
+  local::socket& socket;
+  http::request<http::string_body>& request;
+  boost::beast::flat_buffer& buffer;
+  http::response_parser<http::string_body>& parser;
+  bool written = false;
+  bool done = false;
+  boost::system::error_code error;
+
+  void on_written(boost::system::error_code e) {
+    if (e) {
+      finish(e);
+      return;
+    }
+    written = true;
+    http::async_read(socket, buffer, parser,
+                     [this](boost::system::error_code r, std::size_t) { finish(r); });
+  }
+  void finish(boost::system::error_code e) {
+    error = e;
+    done = true;
+  }
+};
+
 }  // namespace
 
 std::string resolve_socket_path(const std::string& flag) {
@@ -65,10 +89,6 @@ Result<HttpReply> socket_request(const std::string& socket_path, const std::stri
   boost::system::error_code ec;
   socket.connect(local::endpoint(socket_path), ec);
   if (ec) return make_error("daemon_unreachable", unreachable_message(socket_path, ec.message()));
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count());
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
   http::request<http::string_body> request{http::string_to_verb(method), target, 11};
   request.set(http::field::host, "gridshift");
@@ -81,16 +101,29 @@ Result<HttpReply> socket_request(const std::string& socket_path, const std::stri
   }
   request.keep_alive(false);
   request.prepare_payload();
-  http::write(socket, request, ec);
-  if (ec) return make_error("daemon_unreachable", unreachable_message(socket_path, ec.message()));
 
   boost::beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(256 * 1024 * 1024);
-  http::read(socket, buffer, parser, ec);
-  if (ec) {
+  Exchange exchange{socket, request, buffer, parser};
+  http::async_write(socket, request, [&exchange](boost::system::error_code e, std::size_t) {
+    exchange.on_written(e);
+  });
+  io.run_for(timeout);
+  if (!exchange.done) {
+    return make_error("daemon_timeout",
+                      fmt::format("gridshiftd at {} did not answer within {} s: it may be "
+                                  "overloaded or stuck; check `journalctl -u gridshiftd`",
+                                  socket_path, timeout.count()));
+  }
+  if (exchange.error) {
+    const bool sending = !exchange.written;
+    if (sending) {
+      return make_error("daemon_unreachable",
+                        unreachable_message(socket_path, exchange.error.message()));
+    }
     return make_error("bad_response", fmt::format("gridshiftd at {} did not answer properly: {}",
-                                                  socket_path, ec.message()));
+                                                  socket_path, exchange.error.message()));
   }
   HttpReply reply;
   reply.status = static_cast<int>(parser.get().result_int());

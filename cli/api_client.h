@@ -1,5 +1,7 @@
-// The CLI's side of the socket API: one blocking HTTP/1.1 request over the Unix socket per
-// call (Beast, synchronous, with socket timeouts). Single-threaded use from the CLI process.
+// The CLI's side of the socket API: one HTTP/1.1 request over the Unix socket per call, the
+// whole exchange bounded by a deadline (Beast's async operations run on a private io_context
+// for at most `timeout`: socket-level timeouts do not bound Asio's blocking calls, which poll
+// without one). Single-threaded use from the CLI process.
 #pragma once
 
 #include <chrono>
@@ -22,7 +24,8 @@ struct HttpReply {
 std::string resolve_socket_path(const std::string& flag);
 
 // Error "daemon_unreachable" (the message says where it looked and what to try) when the
-// socket cannot be reached; "bad_response" when the answer is not HTTP.
+// socket cannot be reached; "bad_response" when the answer is not HTTP; "daemon_timeout" when
+// no whole answer came within `timeout`.
 Result<HttpReply> socket_request(const std::string& socket_path, const std::string& method,
                                  const std::string& target, const std::string& body = {},
                                  const std::map<std::string, std::string>& headers = {},

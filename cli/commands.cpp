@@ -71,7 +71,8 @@ struct Reply {
 std::variant<Reply, int> call(const CliContext& context, const std::string& method,
                               const std::string& target, const std::string& body = "",
                               const std::map<std::string, std::string>& headers = {}) {
-  auto reply = socket_request(context.socket_path, method, target, body, headers);
+  auto reply =
+      socket_request(context.socket_path, method, target, body, headers, context.request_timeout);
   if (!reply) return cli_fail(context, 1, reply.error().code, reply.error().message);
   auto parsed = Json::parse(reply->body, nullptr, false);
   if (parsed.is_discarded()) {

@@ -24,6 +24,8 @@ struct CliContext {
   TimePoint now;
   std::string stdin_text;  // read by the caller when a command's FILE is "-"
   bool colour = false;     // ANSI colour on stdout (a tty, NO_COLOR unset)
+  // How long one request may wait for the daemon's whole answer (--timeout).
+  std::chrono::seconds request_timeout{60};
   // How often `wait` and `logs -f` look again.
   std::chrono::milliseconds poll_interval{500};
 };

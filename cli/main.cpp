@@ -204,7 +204,7 @@ std::string completion_script(const std::string& shell, const CLI::App& cli) {
 std::optional<std::string> unknown_command(int argc, char** argv, const CLI::App& cli) {
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
-    if (word == "--socket") {
+    if (word == "--socket" || word == "--request-timeout") {
       ++i;
       continue;
     }
@@ -261,10 +261,14 @@ int main(int argc, char** argv) {
   cli.add_option("--socket", socket_flag,
                  "gridshiftd's socket (default $GRIDSHIFT_SOCKET, else "
                  "/run/gridshift/gridshift.sock)");
+  std::string timeout_flag = "60s";
+  cli.add_option("--request-timeout", timeout_flag,
+                 "how long to wait for each answer from gridshiftd (default 60s)");
   const auto daemon_command = [&](const std::string& name, const std::string& help) {
     auto* command = cli.add_subcommand(name, help);
     command->add_flag("--json", json, "print exactly the API's JSON (errors as {\"error\": ...})");
     command->add_option("--socket", socket_flag, "gridshiftd's socket");
+    command->add_option("--request-timeout", timeout_flag, "how long to wait for each answer");
     return command;
   };
   std::string file;
@@ -391,13 +395,19 @@ int main(int argc, char** argv) {
       text << std::cin.rdbuf();
       stdin_text = text.str();
     }
-    const gridshift::CliContext context{gridshift::resolve_socket_path(socket_flag),
-                                        json,
-                                        std::cout,
-                                        std::cerr,
-                                        gridshift::SystemClock().now(),
-                                        stdin_text,
-                                        use_colour()};
+    gridshift::CliContext context{gridshift::resolve_socket_path(socket_flag),
+                                  json,
+                                  std::cout,
+                                  std::cerr,
+                                  gridshift::SystemClock().now(),
+                                  stdin_text,
+                                  use_colour()};
+    const auto timeout = gridshift::parse_duration(timeout_flag);
+    if (!timeout || timeout->count() <= 0) {
+      return gridshift::cli_fail(context, 2, "invalid_usage",
+                                 "--request-timeout: expected a positive duration like 30s or 2m");
+    }
+    context.request_timeout = *timeout;
     if (submit->parsed()) {
       return gridshift::cli_submit(
           context, file, spec_flags,

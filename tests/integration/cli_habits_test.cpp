@@ -4,6 +4,9 @@
 // stdout, the daemon's field errors placed on the file's lines, `health` exit codes, a trace
 // replayed with shift_to: now, and the completion scripts.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <ctime>
@@ -181,6 +184,29 @@ TEST(CliCompletion, TheBashScriptIsValidAndKnowsEverySubcommand) {
   }
   auto bad = run_command({GRIDSHIFT_CLI_PATH, "completion", "tcsh"}, dir.path());
   EXPECT_EQ(bad.exit_code, 2);
+}
+
+// A daemon that accepts and never answers: the CLI gives up after --request-timeout with a clear
+// error (before, its socket timeouts did not bound Asio's blocking reads, and it waited for ever).
+TEST(CliTimeout, ASilentDaemonIsAnErrorAfterTheTimeout) {
+  TempDir dir;
+  const auto path = (dir / "silent.sock").string();
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);  // the kernel accepts; nobody reads or writes
+  auto r = run_command(
+      {GRIDSHIFT_CLI_PATH, "--socket", path, "--request-timeout", "1s", "jobs", "--json"},
+      dir.path());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("did not answer within 1 s"), std::string::npos) << r.err;
+  EXPECT_EQ(json::parse(r.out, nullptr, false)["error"]["code"], "daemon_timeout") << r.out;
+  auto bad = run_command(
+      {GRIDSHIFT_CLI_PATH, "--socket", path, "--request-timeout", "soon", "jobs"}, dir.path());
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  ::close(listener);
 }
 
 // A trace of another year replays nothing today: health says so and exits 1; with
