@@ -11,6 +11,8 @@
 #include <csignal>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
 
 #include "core/time.h"
 #include "support/daemon_fixture.h"
@@ -184,6 +186,43 @@ TEST(CliCompletion, TheBashScriptIsValidAndKnowsEverySubcommand) {
   }
   auto bad = run_command({GRIDSHIFT_CLI_PATH, "completion", "tcsh"}, dir.path());
   EXPECT_EQ(bad.exit_code, 2);
+}
+
+// docs/cli.md and the man page name every subcommand and every flag the CLI has (the fish
+// completion lists them, from the CLI's own definition).
+TEST(CliDocs, TheGuideAndTheManPageNameEveryCommandAndFlag) {
+  TempDir dir;
+  auto fish = run_command({GRIDSHIFT_CLI_PATH, "completion", "fish"}, dir.path());
+  ASSERT_EQ(fish.exit_code, 0) << fish.err;
+  const std::string guide = read_file(std::string(GRIDSHIFT_SOURCE_DIR) + "/docs/cli.md");
+  const std::string man = read_file(std::string(GRIDSHIFT_SOURCE_DIR) + "/docs/gridshift.1");
+  const auto man_form = [](std::string text) { return replace_all(text, "-", "\\-"); };
+  std::size_t commands = 0;
+  std::size_t flags = 0;
+  std::istringstream lines(fish.out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto command_at = line.find("__fish_use_subcommand' -a ");
+    if (command_at != std::string::npos) {
+      const auto start = command_at + std::string("__fish_use_subcommand' -a ").size();
+      const auto name = line.substr(start, line.find(' ', start) - start);
+      ++commands;
+      EXPECT_NE(guide.find("`" + name), std::string::npos) << "docs/cli.md lacks " << name;
+      EXPECT_TRUE(std::regex_search(man, std::regex("\n\\.B[IR]? \"?" + name + "\\b")))
+          << "gridshift.1 lacks " << name;
+      continue;
+    }
+    const auto flag_at = line.find(" -l ");
+    if (flag_at == std::string::npos) continue;
+    const auto flag = "--" + line.substr(flag_at + 4);
+    if (flag == "--help") continue;
+    ++flags;
+    EXPECT_NE(guide.find(flag), std::string::npos) << "docs/cli.md lacks " << flag;
+    EXPECT_NE(man.find(man_form(flag)), std::string::npos) << "gridshift.1 lacks " << flag;
+  }
+  EXPECT_GE(commands, 15u);
+  EXPECT_GE(flags, 30u);
+  // The man page's examples use real id shapes.
+  EXPECT_NE(man.find("j\\-4k2m9x0c7q1w5e8r3t6y"), std::string::npos);
 }
 
 // A daemon that accepts and never answers: the CLI gives up after --request-timeout with a clear
