@@ -22,6 +22,7 @@ packages=(
   clang libclang-rt-14-dev # libFuzzer and clang's sanitizers: the fuzz targets (fuzz/, tests)
   chromium                # renders `gridshift report --html` headless to a PNG (tests)
   zlib1g-dev              # reads that PNG back (tests/support/png.h)
+  python3                 # runs the example trainer and examples/jobs/local-command.yaml (tests)
 )
 
 missing=()

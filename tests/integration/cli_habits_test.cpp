@@ -164,6 +164,16 @@ TEST_F(CliHabits, HealthExitsZeroWhenOkAndJobsShowsAPlannedColumn) {
   EXPECT_NE(r.out.find("status: ok"), std::string::npos) << r.out;
   // Not a terminal: no colour escapes.
   EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  // On a terminal (script(1) gives the CLI a pseudo-terminal) states are coloured, unless
+  // NO_COLOR is set.
+  const std::string on_tty = std::string(GRIDSHIFT_CLI_PATH) + " --socket " +
+                             (dir_ / "gridshift.sock").string() + " health";
+  auto coloured = run_command({"/usr/bin/script", "-qec", on_tty, "/dev/null"}, dir_.path());
+  EXPECT_NE(coloured.out.find("\x1b[32mok\x1b[0m"), std::string::npos) << coloured.out;
+  auto plain = run_command(
+      {"/usr/bin/env", "NO_COLOR=1", "/usr/bin/script", "-qec", on_tty, "/dev/null"}, dir_.path());
+  EXPECT_NE(plain.out.find("status: ok"), std::string::npos) << plain.out;
+  EXPECT_EQ(plain.out.find('\x1b'), std::string::npos) << plain.out;
   ASSERT_FALSE(cli_.submit("name: listed\nduration: 1h\nlocal: {command: [/bin/true]}\n").empty());
   r = cli({"jobs"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -99,6 +99,43 @@ TEST(HtmlReportInABrowser, ThePageShowsTheNightsJobsAndRendersCleanly) {
   EXPECT_GT(count_near(*shot.image, {0xd8, 0xe2, 0xdc}, 6), 100u) << "no cards";
 }
 
+// docs/cli.md's first night, step by step, as a new user types it: copy an example, submit it
+// with --deadline 'tomorrow 08:00' and read the plan, wait, read the logs, open the report.
+TEST(HtmlReportInABrowser, ANewUsersFirstNightFromCopyToReport) {
+  TempDir dir;
+  auto config = annual_dataset_config(dir.path());
+  const std::string dry = "dispatch: {type: dry_run}\n";
+  config.replace(config.find(dry), dry.size(),
+                 "scheduler: {tick: 1s}\ndispatch: {type: local, local: {workdir: " +
+                     (dir / "jobs").string() + "}}\n");
+  write_file(dir / "config.yaml", config);
+  auto daemon = start_daemon(dir.path(), dir / "config.yaml");
+  ASSERT_TRUE(wait_ready(*daemon)) << daemon->stderr_text();
+  CliRunner cli(dir.path(), (dir / "gridshift.sock").string());
+
+  std::filesystem::copy_file(
+      std::string(GRIDSHIFT_SOURCE_DIR) + "/examples/jobs/local-command.yaml", dir / "mine.yaml");
+  auto r = cli.run({"submit", (dir / "mine.yaml").string(), "--deadline", "tomorrow 08:00"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("submitted j-"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("plan: europe-west2, start "), std::string::npos) << r.out;
+  // The yearly average is flat, so the earliest window is as clean as any: it starts now.
+  r = cli.run({"wait", "trainer-on-this-host"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << daemon->stderr_text();
+  r = cli.run({"logs", "trainer-on-this-host"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("trained: w=3.0"), std::string::npos) << r.out;  // y = 3x + 1, learnt
+  r = cli.run({"report", "--html", (dir / "night.html").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();
+  auto shot = render(dir, dir / "night.html");
+  ASSERT_TRUE(shot.image) << shot.error;
+  EXPECT_EQ(shot.console, "");
+  EXPECT_GT(ink(*shot.image), 0.01);
+  EXPECT_NE(read_file(dir / "night.html").find("trainer-on-this-host"), std::string::npos);
+}
+
 TEST(HtmlReportInABrowser, TheChecksCatchABlankPageAndAScriptError) {
   TempDir dir;
   write_file(dir / "blank.html", "<!DOCTYPE html><html><body></body></html>\n");
