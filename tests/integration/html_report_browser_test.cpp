@@ -59,15 +59,20 @@ double ink(const Image& image) {
   return static_cast<double>(n) / static_cast<double>(image.pixels.size());
 }
 
-TEST(HtmlReportInABrowser, ThePageShowsTheNightsJobsAndRendersCleanly) {
-  TempDir dir;
+// gridshiftd on the yearly dataset with the local target, its jobs under dir/jobs.
+std::unique_ptr<ChildProcess> start_local_daemon(const TempDir& dir) {
   auto config = annual_dataset_config(dir.path());
   const std::string dry = "dispatch: {type: dry_run}\n";
   config.replace(config.find(dry), dry.size(),
                  "scheduler: {tick: 1s}\ndispatch: {type: local, local: {workdir: " +
                      (dir / "jobs").string() + "}}\n");
   write_file(dir / "config.yaml", config);
-  auto daemon = start_daemon(dir.path(), dir / "config.yaml");
+  return start_daemon(dir.path(), dir / "config.yaml");
+}
+
+TEST(HtmlReportInABrowser, ThePageShowsTheNightsJobsAndRendersCleanly) {
+  TempDir dir;
+  auto daemon = start_local_daemon(dir);
   ASSERT_TRUE(wait_ready(*daemon)) << daemon->stderr_text();
   CliRunner cli(dir.path(), (dir / "gridshift.sock").string());
   for (const char* name : {"night-one", "night-two"}) {
@@ -103,13 +108,7 @@ TEST(HtmlReportInABrowser, ThePageShowsTheNightsJobsAndRendersCleanly) {
 // with --deadline 'tomorrow 08:00' and read the plan, wait, read the logs, open the report.
 TEST(HtmlReportInABrowser, ANewUsersFirstNightFromCopyToReport) {
   TempDir dir;
-  auto config = annual_dataset_config(dir.path());
-  const std::string dry = "dispatch: {type: dry_run}\n";
-  config.replace(config.find(dry), dry.size(),
-                 "scheduler: {tick: 1s}\ndispatch: {type: local, local: {workdir: " +
-                     (dir / "jobs").string() + "}}\n");
-  write_file(dir / "config.yaml", config);
-  auto daemon = start_daemon(dir.path(), dir / "config.yaml");
+  auto daemon = start_local_daemon(dir);
   ASSERT_TRUE(wait_ready(*daemon)) << daemon->stderr_text();
   CliRunner cli(dir.path(), (dir / "gridshift.sock").string());
 
