@@ -548,7 +548,9 @@ int cli_report(const CliContext& context, const std::string& html_file, const st
     auto finished = parse_rfc3339(entry.job.value("finished_at", std::string()));
     auto deadline = parse_rfc3339(entry.job.value("deadline", std::string()));
     if (!submitted || !finished) continue;
-    const TimePoint until = std::max(*finished, deadline ? *deadline : *finished);
+    // The API serves at most 62 days of history per request; a page needs far less.
+    const TimePoint until = std::min(std::max(*finished, deadline ? *deadline : *finished),
+                                     *submitted + std::chrono::days(60));
     auto history =
         call(context, "GET",
              fmt::format("/v1/regions/{}/history?from={}&to={}",

@@ -249,6 +249,39 @@ TEST_F(JobServiceTest, ReportSumsFailedAndCancelledGramsApart) {
   EXPECT_DOUBLE_EQ(report["failed_or_cancelled"]["emissions_g"].get<double>(), 2.5);
 }
 
+TEST_F(JobServiceTest, ReportGroupsByRegionMonthAndOwnerWithinARange) {
+  store_ended(
+      JobState::succeeded,
+      R"({"region": "europe-west2", "signal": "average", "actual_g": 100, "baseline_g": 300})");
+  store_ended(
+      JobState::succeeded,
+      R"({"region": "europe-west9", "signal": "average", "actual_g": 50, "baseline_g": 60})");
+  auto by_region = json(request("GET", "/v1/report?group_by=region"));
+  ASSERT_EQ(by_region["groups"].size(), 2u) << by_region.dump(2);
+  EXPECT_EQ(by_region["groups"][0]["key"], "europe-west2");
+  EXPECT_DOUBLE_EQ(by_region["groups"][0]["saved_g"].get<double>(), 200.0);
+  EXPECT_EQ(by_region["groups"][1]["key"], "europe-west9");
+  auto by_month = json(request("GET", "/v1/report?group_by=month"));
+  ASSERT_EQ(by_month["groups"].size(), 1u);
+  EXPECT_EQ(by_month["groups"][0]["key"], "2026-11");  // both ended 2026-11-26T21:00Z
+  EXPECT_EQ(by_month["groups"][0]["jobs_accounted"], 2);
+  auto by_owner = json(request("GET", "/v1/report?group_by=owner"));
+  EXPECT_EQ(by_owner["groups"][0]["key"], "1000");
+  // Runs that ended at 21:00 are inside [21:00, 22:00) and outside [20:00, 21:00).
+  auto inside =
+      json(request("GET", "/v1/report?from=2026-11-26T21:00:00Z&to=2026-11-26T22:00:00Z"));
+  EXPECT_EQ(inside["jobs_accounted"], 2);
+  auto outside = json(request("GET", "/v1/report?to=2026-11-26T21:00:00Z"));
+  EXPECT_EQ(outside["jobs_accounted"], 0);
+  for (const char* bad :
+       {"/v1/report?group_by=week", "/v1/report?from=yesterday", "/v1/report?colour=red"}) {
+    auto r = request("GET", bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(json(r)["error"]["code"], "invalid_query") << r.body;
+    EXPECT_EQ(json(r)["error"]["details"].size(), 1u) << r.body;
+  }
+}
+
 TEST_F(JobServiceTest, TheJobShowsItsExclusionsApartFromItsAccounting) {
   const auto id = submit(R"({"name": "x", "duration": "1h"})");
   Job job = **store_.get(id);

@@ -144,6 +144,29 @@ TEST_F(FeedRoutesTest, RoutesAnswerThroughTheRouter) {
   response = router.dispatch(request);
   EXPECT_EQ(response.status, 404);
   EXPECT_EQ(json::parse(response.body)["error"]["code"], "not_found");
+
+  // The observed history comes from the UK feed, first in europe-west2's chain, and ends with
+  // the reading /v1/regions shows as the latest.
+  request.path = "/v1/regions/europe-west2/history";
+  request.query = {{"from", "2026-11-26T12:00:00Z"}, {"to", "2026-11-26T19:00:00Z"}};
+  response = router.dispatch(request);
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto history = json::parse(response.body);
+  EXPECT_EQ(history["feed"], "uk");
+  ASSERT_FALSE(history["points"].empty()) << response.body;
+  EXPECT_EQ(history["points"].back()["intensity"], regions()["regions"][1]["intensity"]);
+  EXPECT_EQ(history["points"].back()["start"], regions()["regions"][1]["observed_at"]);
+  for (const auto& [query, field] :
+       std::vector<std::pair<std::map<std::string, std::string>, std::string>>{
+           {{{"to", "2026-11-26T19:00:00Z"}}, "from"},
+           {{{"from", "soon"}, {"to", "2026-11-26T19:00:00Z"}}, "from"},
+           {{{"from", "2026-11-26T19:00:00Z"}, {"to", "2026-11-26T12:00:00Z"}}, "to"},
+           {{{"from", "2026-01-01T00:00:00Z"}, {"to", "2026-11-26T12:00:00Z"}}, "to"}}) {
+    request.query = query;
+    response = router.dispatch(request);
+    EXPECT_EQ(response.status, 400) << response.body;
+    EXPECT_EQ(json::parse(response.body)["error"]["details"][0]["field"], field) << response.body;
+  }
 }
 
 TEST_F(FeedRoutesTest, HealthListsEveryFeedAndDegradesOnFailure) {
@@ -165,6 +188,9 @@ TEST_F(FeedRoutesTest, HealthListsEveryFeedAndDegradesOnFailure) {
   EXPECT_EQ(uk["last_success"], "2026-11-26T18:10:00Z");
   EXPECT_TRUE(uk["last_error"].is_null());
   EXPECT_EQ(uk["consecutive_failures"], 0);
+  // Why, in words: the failing feed (the regions still have fresh data from their chains).
+  ASSERT_EQ(health.problems.size(), 1u) << ::testing::PrintToString(health.problems);
+  EXPECT_TRUE(health.problems[0].starts_with("feed emaps is failing: ")) << health.problems[0];
 }
 
 }  // namespace
