@@ -105,7 +105,7 @@ Result<HttpReply> socket_request(const std::string& socket_path, const std::stri
   boost::beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(256 * 1024 * 1024);
-  Exchange exchange{socket, request, buffer, parser};
+  Exchange exchange{socket, request, buffer, parser, false, false, {}};
   http::async_write(socket, request, [&exchange](boost::system::error_code e, std::size_t) {
     exchange.on_written(e);
   });
