@@ -402,12 +402,12 @@ int main(int argc, char** argv) {
                                   gridshift::SystemClock().now(),
                                   stdin_text,
                                   use_colour()};
-    const auto timeout = gridshift::parse_duration(timeout_flag);
-    if (!timeout || timeout->count() <= 0) {
+    const auto request_timeout = gridshift::parse_duration(timeout_flag);
+    if (!request_timeout || request_timeout->count() <= 0) {
       return gridshift::cli_fail(context, 2, "invalid_usage",
                                  "--request-timeout: expected a positive duration like 30s or 2m");
     }
-    context.request_timeout = *timeout;
+    context.request_timeout = *request_timeout;
     if (submit->parsed()) {
       return gridshift::cli_submit(
           context, file, spec_flags,
