@@ -54,8 +54,9 @@ Screenshot render(const TempDir& dir, const std::filesystem::path& page) {
 double ink(const Image& image) {
   const Rgb background = image.at(0, 0);
   std::size_t n = 0;
-  for (const auto& p : image.pixels)
-    n += p == background ? 0 : 1;
+  for (const auto& p : image.pixels) {
+    if (!(p == background)) ++n;
+  }
   return static_cast<double>(n) / static_cast<double>(image.pixels.size());
 }
 

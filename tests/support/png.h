@@ -50,7 +50,7 @@ inline std::optional<Image> decode_png(const std::string& file, std::string& err
     return std::nullopt;
   }
   Image image;
-  int channels = 0;
+  std::size_t channels = 0;
   std::string compressed;
   for (std::size_t at = 8; at + 8 <= file.size();) {
     const std::uint32_t length = be32(file, at);
@@ -69,13 +69,13 @@ inline std::optional<Image> decode_png(const std::string& file, std::string& err
         error = "unsupported PNG form";
         return std::nullopt;
       }
-      channels = colour == 2 ? 3 : 4;
+      channels = colour == 2 ? 3u : 4u;
     } else if (type == "IDAT") {
       compressed += data;
     }
     at += 12 + length;
   }
-  const std::size_t stride = std::size_t(image.width) * channels;
+  const std::size_t stride = std::size_t{image.width} * channels;
   std::vector<unsigned char> raw((stride + 1) * image.height);
   uLongf size = raw.size();
   if (channels == 0 ||
@@ -90,9 +90,9 @@ inline std::optional<Image> decode_png(const std::string& file, std::string& err
     const unsigned char filter = raw[y * (stride + 1)];
     const unsigned char* in = &raw[y * (stride + 1) + 1];
     for (std::size_t i = 0; i < stride; ++i) {
-      const int a = i >= std::size_t(channels) ? row[i - channels] : 0;
+      const int a = i >= channels ? row[i - channels] : 0;
       const int b = previous[i];
-      const int c = i >= std::size_t(channels) ? previous[i - channels] : 0;
+      const int c = i >= channels ? previous[i - channels] : 0;
       int predictor = 0;
       switch (filter) {
         case 1:
@@ -113,7 +113,7 @@ inline std::optional<Image> decode_png(const std::string& file, std::string& err
       row[i] = static_cast<unsigned char>(in[i] + predictor);
     }
     for (std::uint32_t x = 0; x < image.width; ++x) {
-      const unsigned char* p = &row[std::size_t(x) * channels];
+      const unsigned char* p = &row[std::size_t{x} * channels];
       image.pixels.push_back({p[0], p[1], p[2]});
     }
     previous = row;
