@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -687,9 +688,7 @@ void LocalTarget::on_watch_fired(const std::string& job_id) {
   if (!check_ended(job_id, it->second)) {
     // Readable yet not ended: cannot happen for a pidfd, but never stop watching on a guess.
     watch_exit(job_id, it->second);
-    return;
   }
-  if (on_exit_) on_exit_();
 }
 
 bool LocalTarget::check_ended(const std::string& job_id, Tracked& tracked) {
@@ -730,6 +729,10 @@ void LocalTarget::record_outcome(const std::string& job_id, Tracked& tracked, Ou
   if (auto written = write_record(job_id, tracked.record); !written) {
     log->warn("job {}: {}", job_id, written.error().message);
   }
+  // Whoever noticed the end (the exit watch, a cancel's check, a poll), the scheduler hears of
+  // it: before, an end first seen by a cancel dropped the watch without telling anyone. Posted,
+  // so the callback never runs inside the caller's own operation.
+  if (on_exit_) asio::post(executor_, on_exit_);
 }
 
 bool LocalTarget::alive(const ProcessRecord& record) const {

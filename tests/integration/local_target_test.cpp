@@ -310,6 +310,23 @@ TEST_F(LocalTargetTest, JobSeesOnlyItsOwnEnvironment) {
   EXPECT_FALSE(env["PATH"].empty());
 }
 
+// An end first noticed by a cancel (the process died before the exit watch ran) still reaches
+// the scheduler: before, the cancel's check dropped the watch and nobody was told (seen as a
+// flaky CancelStopsWithSigtermWithinTheGrace in CI).
+TEST_F(LocalTargetTest, AnEndSeenFirstByACancelIsStillReported) {
+  auto target = make_target(60s);
+  auto job = start(*target, make_job("quick-death", {"sleep", "30"}));
+  const pid_t pid = pid_in_record("quick-death");
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // A zombie now; the io_context has not run, so the watch has not fired.
+  ASSERT_TRUE(testing::wait_until([&] { return !process_running(pid); }));
+  exits_ = 0;
+  ASSERT_TRUE(run(io_, target->cancel(job)));
+  ASSERT_TRUE(wait_for_exits(1));
+  // It died before the cancel was asked for: a failure, as the kill says.
+  EXPECT_EQ(poll(*target, job).state, JobState::failed);
+}
+
 TEST_F(LocalTargetTest, AfterARestartALiveProcessRunsAndAGoneOneFails) {
   Job job;
   {
