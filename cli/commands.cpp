@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <thread>
+#include <tuple>
 #include <variant>
 
 #include "cli/api_client.h"
@@ -25,21 +26,17 @@ namespace {
 using Json = nlohmann::json;
 using Render = std::function<std::string(const Json&)>;
 
-// Where a spec came from, so that the daemon's field errors can name the file's lines.
+// Where a spec came from, so that field errors found after parsing (local times, the daemon's
+// checks) can name the file's lines. The lines are read only when an error needs them.
 struct SpecSource {
   std::string name;  // the file, or <stdin>, or the command line
-  std::map<std::string, int> lines;
+  std::string text;  // the file's text; empty when there is no file to point into
+  mutable std::optional<std::map<std::string, int>> lines;
 };
 
-// A field error's line in `source`: its own, else its list's ("regions[1]" -> "regions").
 int line_in(const SpecSource& source, const std::string& field) {
-  for (std::string key = field; !key.empty();) {
-    if (auto it = source.lines.find(key); it != source.lines.end()) return it->second;
-    const auto cut = key.find_last_of(".[");
-    if (cut == std::string::npos) break;
-    key.resize(cut);
-  }
-  return 0;
+  if (!source.lines) source.lines = job_spec_lines(source.text);
+  return job_spec_field_line(*source.lines, field);
 }
 
 std::string error_lines(const std::string& name, const std::vector<FieldError>& details) {
@@ -135,8 +132,7 @@ std::optional<std::string> read_spec(const CliContext& context, const std::strin
 // lines, with local clock times resolved in the caller's zone; sent as the canonical JSON the
 // API takes (+DURATION stays relative: the daemon counts it from the submission).
 std::optional<std::string> spec_as_json(const CliContext& context, const std::string& text,
-                                        const SpecFlags& flags, SpecSource& source) {
-  source.lines = job_spec_lines(text);
+                                        const SpecFlags& flags, const SpecSource& source) {
   auto spec = parse_job_spec(text, flags.overrides());
   std::vector<FieldError> errors;
   if (!spec) {
@@ -205,6 +201,23 @@ bool is_terminal(const std::string& state) {
   return state == "succeeded" || state == "failed" || state == "cancelled";
 }
 
+// Calls `visit` with every job (the list's summaries, in submission order), a page of 1,000 at
+// a time; 0, or the exit code of a failure it printed.
+int for_each_job(const CliContext& context, const std::function<void(const Json&)>& visit) {
+  std::string target = "/v1/jobs?limit=1000";
+  for (;;) {
+    auto page = call(context, "GET", target);
+    if (auto* code = std::get_if<int>(&page)) return *code;
+    const auto& list = std::get<Reply>(page);
+    if (list.status != 200) return print_api_error(context, list);
+    for (const auto& job : list.body.value("jobs", Json::array()))
+      visit(job);
+    const auto next = list.body.value("next", Json());
+    if (!next.is_string()) return 0;
+    target = "/v1/jobs?limit=1000&after=" + percent_encode(next.get<std::string>());
+  }
+}
+
 // The job `ref` names: an id, a unique id prefix or a unique name. Errors are printed.
 std::variant<Json, int> find_job(const CliContext& context, const std::string& ref) {
   auto direct = call(context, "GET", "/v1/jobs/" + percent_encode(ref));
@@ -213,21 +226,12 @@ std::variant<Json, int> find_job(const CliContext& context, const std::string& r
   if (reply.status == 200) return std::move(reply.body);
   if (reply.status != 404 && reply.status != 400) return print_api_error(context, reply);
   std::vector<std::pair<std::string, std::string>> matches;  // id, name
-  std::string target = "/v1/jobs?limit=1000";
-  for (;;) {
-    auto page = call(context, "GET", target);
-    if (auto* code = std::get_if<int>(&page)) return *code;
-    const auto& list = std::get<Reply>(page);
-    if (list.status != 200) return print_api_error(context, list);
-    for (const auto& job : list.body.value("jobs", Json::array())) {
-      const auto id = job.value("id", std::string());
-      const auto name = job.value("name", std::string());
-      if (id.starts_with(ref) || name == ref) matches.emplace_back(id, name);
-    }
-    const auto next = list.body.value("next", Json());
-    if (!next.is_string()) break;
-    target = "/v1/jobs?limit=1000&after=" + percent_encode(next.get<std::string>());
-  }
+  const int listed = for_each_job(context, [&](const Json& job) {
+    const auto id = job.value("id", std::string());
+    const auto name = job.value("name", std::string());
+    if (id.starts_with(ref) || name == ref) matches.emplace_back(id, name);
+  });
+  if (listed != 0) return listed;
   if (matches.empty()) {
     return cli_fail(context, 2, "not_found",
                     fmt::format("no job with the id, id prefix or name '{}'", ref));
@@ -296,7 +300,7 @@ int cli_submit(const CliContext& context, const std::string& file, const SpecFla
                const std::optional<std::string>& idempotency_key) {
   auto text = read_spec(context, file);
   if (!text) return 2;
-  SpecSource source{file == "-" ? "<stdin>" : file, {}};
+  const SpecSource source{file == "-" ? "<stdin>" : file, *text, std::nullopt};
   auto body = spec_as_json(context, *text, flags, source);
   if (!body) return 2;
   return submit_json(context, *body, source, idempotency_key);
@@ -318,7 +322,7 @@ int cli_run(const CliContext& context, const std::vector<std::string>& command, 
   }
   if (!flags.duration) flags.duration = "1h";
   const std::string text = Json{{"local", {{"command", command}}}}.dump();
-  SpecSource source{"the command line", {}};
+  const SpecSource source{"the command line", "", std::nullopt};
   auto body = spec_as_json(context, text, flags, source);
   if (!body) return 2;
   return submit_json(context, *body, source, std::nullopt);
@@ -360,6 +364,17 @@ int cli_cancel(const CliContext& context, const std::string& ref) {
       });
 }
 
+// Prints what `path` holds past `offset` and moves `offset` on; false when it cannot be read.
+bool print_new_output(const std::string& path, std::uintmax_t& offset, std::ostream& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  in.seekg(static_cast<std::streamoff>(offset));
+  const std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  offset += chunk.size();
+  out << chunk << std::flush;
+  return true;
+}
+
 int cli_logs(const CliContext& context, const std::string& ref, bool follow) {
   auto found = find_job(context, ref);
   if (auto* code = std::get_if<int>(&found)) return *code;
@@ -367,47 +382,33 @@ int cli_logs(const CliContext& context, const std::string& ref, bool follow) {
   const auto id = job.value("id", ref);
   std::uintmax_t offset = 0;
   for (;;) {
+    // Read after the job was fetched: once it is seen ended, this read has all it wrote.
     const auto log = job.value("log", Json());
     const auto state = job.value("state", std::string());
     if (log.is_string()) {
-      std::ifstream in(log.get<std::string>(), std::ios::binary);
-      if (!in && !follow) {
+      const bool read = print_new_output(log.get<std::string>(), offset, context.out);
+      if (!read && !follow) {
         return cli_fail(
             context, 1, "unreadable_log",
             fmt::format("cannot read {}: {}", log.get<std::string>(), std::strerror(errno)));
       }
-      if (in) {
-        in.seekg(static_cast<std::streamoff>(offset));
-        std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        offset += chunk.size();
-        context.out << chunk << std::flush;
-      }
     } else if (!follow || is_terminal(state)) {
-      const bool never = is_terminal(state) || job.value("remote_name", Json()).is_string();
+      const bool started = is_terminal(state) || job.value("remote_name", Json()).is_string();
       return cli_fail(
           context, 1, "no_log",
-          never ? fmt::format("{} has no output on this host (it ran on the {} target, or you "
-                              "are not its owner)",
-                              id, job.value("remote_name", Json()).is_string() ? "remote" : "no")
-                : fmt::format("{} is {}: it has no output yet (`gridshift logs -f {}` waits)", id,
-                              state, id));
+          started ? fmt::format("{} has no output on this host (a remote target ran it, or you "
+                                "are not its owner)",
+                                id)
+                  : fmt::format("{} is {}: it has no output yet (`gridshift logs -f {}` waits)", id,
+                                state, id));
     }
-    if (!follow || is_terminal(state)) {
-      // One last read after the end: the job may have written after the previous one.
-      if (follow && log.is_string()) {
-        std::ifstream in(log.get<std::string>(), std::ios::binary);
-        in.seekg(static_cast<std::streamoff>(offset));
-        context.out << std::string((std::istreambuf_iterator<char>(in)),
-                                   std::istreambuf_iterator<char>())
-                    << std::flush;
-      }
-      return 0;
-    }
+    if (!follow || is_terminal(state)) return 0;
     std::this_thread::sleep_for(context.poll_interval);
     auto again = call(context, "GET", "/v1/jobs/" + percent_encode(id));
     if (auto* code = std::get_if<int>(&again)) return *code;
-    if (std::get<Reply>(again).status != 200)
+    if (std::get<Reply>(again).status != 200) {
       return print_api_error(context, std::get<Reply>(again));
+    }
     job = std::get<Reply>(again).body;
   }
 }
@@ -481,7 +482,7 @@ int cli_forecast(const CliContext& context, const std::string& region, const std
 int cli_plan(const CliContext& context, const std::string& file, const SpecFlags& flags) {
   auto text = read_spec(context, file);
   if (!text) return 2;
-  SpecSource source{file == "-" ? "<stdin>" : file, {}};
+  const SpecSource source{file == "-" ? "<stdin>" : file, *text, std::nullopt};
   auto body = spec_as_json(context, *text, flags, source);
   if (!body) return 2;
   return request_and_print(context, "POST", "/v1/plan", *body, render_plan, {}, &source);
@@ -489,60 +490,49 @@ int cli_plan(const CliContext& context, const std::string& file, const SpecFlags
 
 int cli_report(const CliContext& context, const std::string& html_file, const std::string& group_by,
                const std::string& from, const std::string& to) {
-  std::string query;
+  std::string range;  // from and to, as the API takes them
+  std::optional<TimePoint> range_from;
+  std::optional<TimePoint> range_to;
   std::vector<FieldError> errors;
-  const auto add = [&](const std::string& key, const std::string& value) {
-    query += (query.empty() ? "?" : "&") + key + "=" + percent_encode(value);
-  };
-  if (!group_by.empty()) add("group_by", group_by);
-  for (const auto& [flag, text] : {std::pair{"from", from}, std::pair{"to", to}}) {
-    if (text.empty()) continue;
-    auto t = parse_user_time(text, context.now);
+  for (const auto& [flag, text, bound] :
+       {std::tuple{"from", &from, &range_from}, std::tuple{"to", &to, &range_to}}) {
+    if (text->empty()) continue;
+    auto t = parse_user_time(*text, context.now);
     if (!t) {
       errors.push_back({std::string("--") + flag, t.error().message, 0});
     } else {
-      add(flag, format_rfc3339(*t));
+      *bound = *t;
+      range += std::string("&") + flag + "=" + percent_encode(format_rfc3339(*t));
     }
   }
   if (!errors.empty()) return cli_fail(context, 2, "invalid_usage", "invalid report range", errors);
+  const auto report_target = [&](const std::string& by) {
+    std::string query = (by.empty() ? "" : "&group_by=" + percent_encode(by)) + range;
+    if (!query.empty()) query[0] = '?';
+    return "/v1/report" + query;
+  };
   if (html_file.empty()) {
-    return request_and_print(context, "GET", "/v1/report" + query, "",
+    return request_and_print(context, "GET", report_target(group_by), "",
                              [&](const Json& r) { return render_report(r); });
   }
-  // The page: totals, per region and month, and each finished job over the intensity it ran in.
+  // The page: totals and savings per region (one answer holds both), per month, and the
+  // newest finished jobs of the range over the intensity they ran in.
   HtmlReportData data;
   data.generated_at = context.now;
-  for (const auto& [slot, by] : {std::pair{&data.totals, ""}, std::pair{&data.by_region, "region"},
-                                 std::pair{&data.by_month, "month"}}) {
-    std::string target = "/v1/report" + query;
-    if (*by != '\0') target += std::string(query.empty() ? "?" : "&") + "group_by=" + by;
-    auto reply = call(context, "GET", target);
+  for (const auto& [slot, by] :
+       {std::pair{&data.by_region, "region"}, std::pair{&data.by_month, "month"}}) {
+    auto reply = call(context, "GET", report_target(by));
     if (auto* code = std::get_if<int>(&reply)) return *code;
-    if (std::get<Reply>(reply).status != 200)
+    if (std::get<Reply>(reply).status != 200) {
       return print_api_error(context, std::get<Reply>(reply));
+    }
     *slot = std::get<Reply>(reply).body;
   }
-  std::string target = "/v1/jobs?limit=1000";
-  while (data.jobs.size() < kHtmlReportMaxJobs) {
-    auto page = call(context, "GET", target);
-    if (auto* code = std::get_if<int>(&page)) return *code;
-    const auto& list = std::get<Reply>(page);
-    if (list.status != 200) return print_api_error(context, list);
-    for (const auto& job : list.body.value("jobs", Json::array())) {
-      if (!job.value("started_at", Json()).is_string() ||
-          !job.value("finished_at", Json()).is_string() ||
-          !job.value("region", Json()).is_string()) {
-        continue;
-      }
-      data.jobs.push_back({job, Json()});
-    }
-    const auto next = list.body.value("next", Json());
-    if (!next.is_string()) break;
-    target = "/v1/jobs?limit=1000&after=" + percent_encode(next.get<std::string>());
-  }
-  // Newest first; each with the intensity from its submission to its end.
-  std::reverse(data.jobs.begin(), data.jobs.end());
-  if (data.jobs.size() > kHtmlReportMaxJobs) data.jobs.resize(kHtmlReportMaxJobs);
+  data.totals = data.by_region;
+  NewestFinishedJobs drawn(range_from, range_to);
+  const int listed = for_each_job(context, [&drawn](const Json& job) { drawn.offer(job); });
+  if (listed != 0) return listed;
+  data.jobs = drawn.take();
   for (auto& entry : data.jobs) {
     auto submitted = parse_rfc3339(entry.job.value("submitted_at", std::string()));
     auto finished = parse_rfc3339(entry.job.value("finished_at", std::string()));

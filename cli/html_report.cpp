@@ -157,6 +157,22 @@ std::string job_chart(const HtmlReportJob& entry) {
 
 }  // namespace
 
+void NewestFinishedJobs::offer(const Json& job) {
+  const auto finished = time_field(job, "finished_at");
+  if (!finished || !time_field(job, "started_at") || !job.value("region", Json()).is_string() ||
+      (from_ && *finished < *from_) || (to_ && *finished >= *to_)) {
+    return;
+  }
+  kept_.push_back({job, Json()});
+  if (kept_.size() > limit_) kept_.pop_front();
+}
+
+std::vector<HtmlReportJob> NewestFinishedJobs::take() {
+  std::vector<HtmlReportJob> out(kept_.rbegin(), kept_.rend());
+  kept_.clear();
+  return out;
+}
+
 std::string html_escape(const std::string& text) {
   std::string out;
   for (char c : text) {

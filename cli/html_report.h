@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,23 @@ struct HtmlReportData {
   nlohmann::json by_region;  // GET /v1/report?group_by=region
   nlohmann::json by_month;   // GET /v1/report?group_by=month
   std::vector<HtmlReportJob> jobs;
+};
+
+// Picks the jobs a page draws: offered in submission order (as GET /v1/jobs lists them), it
+// keeps the newest `limit` that ran and ended in [from, to), and hands them out newest first.
+class NewestFinishedJobs {
+ public:
+  NewestFinishedJobs(std::optional<TimePoint> from, std::optional<TimePoint> to,
+                     std::size_t limit = kHtmlReportMaxJobs)
+      : from_(from), to_(to), limit_(limit) {}
+  void offer(const nlohmann::json& job);
+  std::vector<HtmlReportJob> take();
+
+ private:
+  std::optional<TimePoint> from_;
+  std::optional<TimePoint> to_;
+  std::size_t limit_;
+  std::deque<HtmlReportJob> kept_;
 };
 
 std::string render_html_report(const HtmlReportData& data);

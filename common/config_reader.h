@@ -21,7 +21,7 @@
 
 #include "common/config_slices.h"
 #include "core/result.h"
-#include "core/suggest.h"
+#include "core/text.h"
 #include "core/time.h"
 #include "core/yaml_fields.h"
 
@@ -32,12 +32,7 @@ using gridshift::closest;
 
 template <class Range>
 std::string join(const Range& items) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += ", ";
-    out += item;
-  }
-  return out;
+  return join_list(items);
 }
 
 // An http:// or https:// URL with a host.

@@ -14,7 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "core/suggest.h"
+#include "core/text.h"
 #include "core/utf8.h"
 #include "core/yaml_fields.h"
 
@@ -708,13 +708,6 @@ ParseOutcome parse_with_lines(std::string_view text, const SpecOverrides& overri
   return out;
 }
 
-std::string region_list(const std::vector<std::string>& regions) {
-  std::string out;
-  for (const auto& r : regions)
-    out += (out.empty() ? "" : ", ") + r;
-  return out;
-}
-
 }  // namespace
 
 Result<JobSpec> parse_job_spec(std::string_view text) {
@@ -731,6 +724,17 @@ std::map<std::string, int> job_spec_lines(std::string_view text) {
   return parse_with_lines(text).lines;
 }
 
+int job_spec_field_line(const std::map<std::string, int>& lines, std::string_view field) {
+  for (std::string key(field); !key.empty();) {
+    if (auto it = lines.find(key); it != lines.end()) return it->second;
+    // "regions[1]" has no line of its own; its list does ("vertex.x" its mapping).
+    const auto cut = key.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    key.resize(cut);
+  }
+  return 0;
+}
+
 std::vector<FieldError> validate_job_spec(const JobSpec& spec, const JobSpecContext& context) {
   std::vector<FieldError> errors;
   if (!context.known_regions.empty()) {
@@ -738,9 +742,9 @@ std::vector<FieldError> validate_job_spec(const JobSpec& spec, const JobSpecCont
       const auto& region = spec.regions[i];
       if (std::find(context.known_regions.begin(), context.known_regions.end(), region) ==
           context.known_regions.end()) {
-        errors.push_back(
-            FieldError{index_path("regions", i), "unknown region " + region + " (configured: " +
-                                                     region_list(context.known_regions) + ")"});
+        errors.push_back(FieldError{index_path("regions", i),
+                                    "unknown region " + region +
+                                        " (configured: " + join_list(context.known_regions) + ")"});
       }
     }
   }
@@ -816,10 +820,7 @@ Result<JobSpec> load_job_spec(std::string_view text, const JobSpecContext& conte
   if (errors.empty()) errors = validate_job_spec(out.spec, context);
   if (errors.empty()) return std::move(out.spec);
   for (auto& e : errors) {
-    // "regions[1]" has no line of its own; its list does.
-    std::string key = e.field.substr(0, e.field.find('['));
-    const auto it = out.lines.find(key);
-    if (it != out.lines.end()) e.line = it->second;
+    if (const int line = job_spec_field_line(out.lines, e.field); line > 0) e.line = line;
   }
   return invalid_job(std::move(errors));
 }

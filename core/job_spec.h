@@ -45,6 +45,9 @@ Result<JobSpec> parse_job_spec(std::string_view text, const SpecOverrides& overr
 // Each field path of a YAML or JSON spec text and the 1-based line of its key (as far as the
 // text parses): lets the CLI place the daemon's field errors in the user's file.
 std::map<std::string, int> job_spec_lines(std::string_view text);
+// The line of `field` in such a map: its own, else the nearest enclosing field's ("regions[1]"
+// -> "regions"); 0 when none is known.
+int job_spec_field_line(const std::map<std::string, int>& lines, std::string_view field);
 
 // Resolves deadline and not_before written relative: +DURATION from `submitted` (left pending
 // without it), local clock times through `local` (an error naming the field without it).

@@ -165,26 +165,6 @@ TEST(DaemonCommandLine, CheckConfigAcceptsTheShippedExample) {
   EXPECT_NE(r.out.find("OK"), std::string::npos);
 }
 
-TEST(DaemonCommandLine, TheExamplesCommentedTraceReplayIsAValidFeed) {
-  TempDir dir;
-  std::string example = read_file(kSourceDir + "/config.example.yaml");
-  const auto at = example.find("  # - name: replay\n");
-  ASSERT_NE(at, std::string::npos) << "config.example.yaml shows a trace_file feed";
-  // Uncomment the block: each of its lines loses "# ".
-  auto end = at;
-  for (int i = 0; i < 6; ++i)
-    end = example.find('\n', end) + 1;
-  std::string block = example.substr(at, end - at);
-  block = replace_all(block, "  # ", "  ");
-  EXPECT_NE(block.find("shift_to: now"), std::string::npos) << block;
-  EXPECT_NE(block.find("poll_interval:"), std::string::npos) << block;
-  example.replace(at, end - at, block);
-  write_file(dir / "replay.yaml", example);
-  auto r = run_command({kDaemon, "--check-config", "--config", (dir / "replay.yaml").string()},
-                       dir.path(), kSourceDir);
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << block;
-}
-
 TEST(DaemonCommandLine, CheckConfigNamesAMisspeltKeyAndItsLine) {
   TempDir dir;
   std::string example = read_file(kSourceDir + "/config.example.yaml");

@@ -89,6 +89,13 @@ TEST(HtmlReportInABrowser, ThePageShowsTheNightsJobsAndRendersCleanly) {
   EXPECT_NE(r.out.find("2 jobs"), std::string::npos) << r.out;
   const std::string html = read_file(page);
   EXPECT_NE(html.find("night-one"), std::string::npos);
+  // Newest first.
+  EXPECT_LT(html.find("<h3>night-two"), html.find("<h3>night-one")) << html;
+  // --from limits the jobs drawn to runs that ended in the range.
+  auto none = cli.run({"report", "--html", (dir / "later.html").string(), "--from", "+1h"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_NE(none.out.find("(0 jobs"), std::string::npos) << none.out;
+  EXPECT_EQ(read_file(dir / "later.html").find("night-one"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();

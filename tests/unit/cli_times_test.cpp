@@ -10,7 +10,7 @@
 #include "cli/html_report.h"
 #include "cli/local_time.h"
 #include "core/job_spec.h"
-#include "core/suggest.h"
+#include "core/text.h"
 #include "core/time.h"
 
 namespace gridshift {
@@ -211,6 +211,30 @@ TEST(HtmlReport, APageIsSelfContainedAndEscapesWhatItQuotes) {
   EXPECT_NE(page.find("60.0 %"), std::string::npos);
   EXPECT_NE(page.find("Savings by month"), std::string::npos);
   EXPECT_NE(page.find("No finished job with figures yet."), std::string::npos);  // no months
+}
+
+TEST(HtmlReport, ThePageDrawsTheNewestFinishedJobsOfTheRange) {
+  // 60 jobs in submission order; job i ended at hour i; job 7 never ran.
+  NewestFinishedJobs picked(std::nullopt, std::nullopt, 50);
+  NewestFinishedJobs ranged(utc("2026-11-01T10:00:00Z"), utc("2026-11-01T13:00:00Z"), 50);
+  for (int i = 0; i < 60; ++i) {
+    const auto end = utc("2026-11-01T00:00:00Z") + std::chrono::hours(i);
+    nlohmann::json job = {{"id", "j-" + std::to_string(i)}, {"region", "r"}};
+    if (i != 7) {
+      job["started_at"] = format_rfc3339(end - std::chrono::minutes(30));
+      job["finished_at"] = format_rfc3339(end);
+    }
+    picked.offer(job);
+    ranged.offer(job);
+  }
+  const auto newest = picked.take();
+  ASSERT_EQ(newest.size(), 50u);
+  EXPECT_EQ(newest.front().job["id"], "j-59");
+  EXPECT_EQ(newest.back().job["id"], "j-10");
+  const auto in_range = ranged.take();
+  ASSERT_EQ(in_range.size(), 3u);
+  EXPECT_EQ(in_range[0].job["id"], "j-12");
+  EXPECT_EQ(in_range[2].job["id"], "j-10");
 }
 
 }  // namespace

@@ -114,7 +114,9 @@ TEST(ConfigExample, CommentedExamplesParseWhenUncommented) {
   EXPECT_EQ(wt->secrets.at("password").kind, SecretSource::Kind::file);
   const FeedConfig* replay = config->find_feed("replay");
   ASSERT_NE(replay, nullptr);
-  EXPECT_EQ(replay->option("actuals"), "traces/actuals.csv");
+  EXPECT_EQ(replay->option("actuals"), "examples/simulate/actuals.csv");
+  EXPECT_EQ(replay->option("shift_to"), "now");
+  EXPECT_EQ(replay->poll_interval, std::chrono::minutes(5));
   EXPECT_EQ(config->dispatch.vertex_ai.project, "my-project");
   EXPECT_EQ(config->dispatch.local.workdir, "./var/jobs");
 }

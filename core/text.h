@@ -1,5 +1,5 @@
-// "Did you mean": the closest known word to a misspelt one (a config key, a spec field, a
-// subcommand). Pure.
+// Small text helpers shared by config, spec and CLI messages: "did you mean" (the closest known
+// word to a misspelt one: a config key, a spec field, a subcommand) and joining lists. Pure.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +27,17 @@ std::string_view closest(std::string_view word, const Range& candidates) {
     }
   }
   return best;
+}
+
+// "a, b, c" (or with another separator).
+template <class Range>
+std::string join_list(const Range& items, std::string_view separator = ", ") {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
 }
 
 }  // namespace gridshift

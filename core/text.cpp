@@ -1,4 +1,4 @@
-#include "core/suggest.h"
+#include "core/text.h"
 
 #include <algorithm>
 #include <vector>
