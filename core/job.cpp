@@ -1,5 +1,8 @@
 #include "core/job.h"
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <initializer_list>
 
 namespace gridshift {
@@ -86,6 +89,7 @@ JobSpec summarize(const JobSpec& spec) {
   out.policy = spec.policy;
   out.threshold = spec.threshold;
   out.power_watts = spec.power_watts;
+  out.interruptible = spec.interruptible;
   if (spec.vertex) {
     VertexSpec v;
     v.machine_type = spec.vertex->machine_type;
@@ -97,6 +101,43 @@ JobSpec summarize(const JobSpec& spec) {
   }
   if (spec.local) out.local = LocalSpec{};
   return out;
+}
+
+namespace {
+constexpr std::array<std::string_view, 6> kSegmentStates = {"running", "stopping", "ended",
+                                                            "complete", "failed", "cancelled"};
+}  // namespace
+
+std::string_view to_string(SegmentState s) {
+  return kSegmentStates[static_cast<std::size_t>(s)];
+}
+
+std::optional<SegmentState> parse_segment_state(std::string_view text) {
+  for (std::size_t i = 0; i < kSegmentStates.size(); ++i) {
+    if (kSegmentStates[i] == text) return static_cast<SegmentState>(i);
+  }
+  return std::nullopt;
+}
+
+Seconds next_resume_overhead(const Job& job) {
+  if (!job.spec.interruptible || job.segments.empty()) return Seconds{0};
+  return job.spec.interruptible->resume_overhead;
+}
+
+Seconds remaining_work(const Job& job) {
+  if (!job.spec.interruptible) return job.spec.duration;
+  Seconds done{0};
+  for (const auto& s : job.segments) {
+    if (!s.finished_at || *s.finished_at <= s.start) continue;
+    const Seconds ran = std::chrono::duration_cast<Seconds>(*s.finished_at - s.start);
+    const Seconds overhead = s.n > 1 ? job.spec.interruptible->resume_overhead : Seconds{0};
+    done += std::max(Seconds{0}, ran - overhead);
+  }
+  const Seconds left = job.spec.duration - done;
+  const Seconds at_least =
+      job.spec.interruptible->min_segment - job.spec.interruptible->resume_overhead;
+  // A next segment runs at least min_segment, overhead included, whatever is left.
+  return std::max(left, at_least);
 }
 
 bool is_valid_job_id(std::string_view id) {

@@ -65,6 +65,20 @@ struct LocalSpec {
   bool operator==(const LocalSpec&) const = default;
 };
 
+// A job that checkpoints and may run in several windows (docs/scheduling.md, "Interruptible
+// jobs"): at most `max_segments` segments of at least `min_segment` each, every resume costing
+// `resume_overhead` of extra run time (reloading the checkpoint).
+struct InterruptibleSpec {
+  int max_segments = 2;
+  Seconds min_segment{3600};
+  Seconds resume_overhead{0};
+  bool operator==(const InterruptibleSpec&) const = default;
+};
+
+// A segment stops this long after its end at the latest: the trainer is told the end and is
+// expected to checkpoint and exit before it.
+inline constexpr Seconds kSegmentOverrun{10 * 60};
+
 struct JobSpec {
   std::string name;
   std::vector<std::string> regions;  // empty = every configured region
@@ -79,6 +93,7 @@ struct JobSpec {
   Policy policy = Policy::best_window;
   std::optional<double> threshold;  // g/kWh
   std::optional<double> power_watts;
+  std::optional<InterruptibleSpec> interruptible;
   std::optional<VertexSpec> vertex;
   std::optional<LocalSpec> local;
   bool operator==(const JobSpec&) const = default;
@@ -116,6 +131,30 @@ struct Exclusion {
   bool operator==(const Exclusion&) const = default;
 };
 
+// One run of an interruptible job. `end` is the end the trainer is told
+// (GRIDSHIFT_SEGMENT_END); `finished_at` is when the run really ended.
+enum class SegmentState {
+  running,    // dispatched (or being dispatched) and not known to have ended
+  stopping,   // overran its end by more than kSegmentOverrun: asked to stop
+  ended,      // ended without the COMPLETE marker: the next segment follows
+  complete,   // ended with the COMPLETE marker: the job succeeded
+  failed,     // the run failed: the job failed
+  cancelled,  // the job was cancelled
+};
+std::string_view to_string(SegmentState s);
+std::optional<SegmentState> parse_segment_state(std::string_view text);
+
+struct JobSegment {
+  int n = 1;  // 1, 2, ...
+  std::string region;
+  TimePoint start{};
+  TimePoint end{};
+  std::optional<TimePoint> finished_at;
+  SegmentState state = SegmentState::running;
+  std::string remote_name;
+  bool operator==(const JobSegment&) const = default;
+};
+
 // The daemon's record of a submitted job. Fields the submitter left open (deadline, regions,
 // power) are resolved at submission so that later config changes do not move them.
 struct Job {
@@ -138,6 +177,7 @@ struct Job {
   std::optional<double> planned_score;     // the chosen window's forecast score, at dispatch
   std::vector<Exclusion> excluded;         // regions the latest plan could not rank
   std::optional<Accounting> accounting;    // once the job has ended
+  std::vector<JobSegment> segments;        // interruptible jobs: every segment dispatched
   // True when `spec` is summarize(spec) (job lists); JobStore::get gives the whole spec.
   bool spec_is_summary = false;
   bool operator==(const Job&) const = default;
@@ -159,6 +199,13 @@ struct JobEvent {
   std::string data_json;  // optional structured detail, JSON object or ""
   bool operator==(const JobEvent&) const = default;
 };
+
+// The training time an interruptible job still needs: its duration less the time its ended
+// segments ran (less each resume's overhead). When the trainer has not written COMPLETE although
+// that reaches zero (the duration was underestimated), one more min_segment of work.
+Seconds remaining_work(const Job& job);
+// Run time the next segment of `job` adds for resuming: resume_overhead once a segment has run.
+Seconds next_resume_overhead(const Job& job);
 
 // True when `id` is a valid job id (lowercase [a-z0-9-], 1..40 characters).
 bool is_valid_job_id(std::string_view id);

@@ -42,6 +42,10 @@ const std::vector<SpecField> kVertexFields = {
     {"scheduling", SpecField::Kind::object, &kSchedulingFields},
     {"labels", SpecField::Kind::string_map}};
 const std::vector<SpecField> kLocalFields = {{"command", SpecField::Kind::string_list}};
+const std::vector<SpecField> kInterruptibleFields = {
+    {"max_segments", SpecField::Kind::integer},
+    {"min_segment", SpecField::Kind::string},
+    {"resume_overhead", SpecField::Kind::string}};
 const std::vector<SpecField> kSpecFields = {{"name", SpecField::Kind::string},
                                             {"regions", SpecField::Kind::string_list},
                                             {"duration", SpecField::Kind::string},
@@ -51,6 +55,8 @@ const std::vector<SpecField> kSpecFields = {{"name", SpecField::Kind::string},
                                             {"policy", SpecField::Kind::string},
                                             {"threshold", SpecField::Kind::number},
                                             {"power_watts", SpecField::Kind::number},
+                                            {"interruptible", SpecField::Kind::object,
+                                             &kInterruptibleFields},
                                             {"vertex", SpecField::Kind::object, &kVertexFields},
                                             {"local", SpecField::Kind::object, &kLocalFields}};
 
@@ -116,6 +122,9 @@ constexpr double kMaxThreshold = 100'000;
 constexpr int kMaxAcceleratorCount = 64;
 constexpr int kMaxReplicaCount = 10'000;
 constexpr Seconds kMaxDuration{366LL * 24 * 3600};
+// More segments than this gains nothing measurable (docs/scheduling.md) and only multiplies
+// resumes; the planner's work grows with the count.
+constexpr int kMaxSegments = 24;
 constexpr std::size_t kMaxLabelLength = 63;
 constexpr std::size_t kMaxUserLabels = 63;  // Vertex AI allows 64; gridshift adds its own
 constexpr std::string_view kReservedLabel = "gridshift-job";
@@ -427,6 +436,8 @@ class SpecParser {
                 f.line);
         }
       }
+    } else if (f.key == "interruptible") {
+      spec.interruptible = parse_interruptible(f);
     } else if (f.key == "vertex") {
       spec.vertex = parse_vertex(f);
     } else if (f.key == "local") {
@@ -445,6 +456,36 @@ class SpecParser {
       }
       spec.local = std::move(local);
     }
+  }
+
+  InterruptibleSpec parse_interruptible(const Field& f) {
+    InterruptibleSpec out;
+    bool has_max = false;
+    bool has_min = false;
+    fields(f.value, f.path, f.line, kInterruptibleFields, [&](const Field& sub) {
+      if (sub.key == "max_segments") {
+        has_max = true;
+        if (auto n = int_value(sub)) {
+          if (*n >= 1 && *n <= kMaxSegments) {
+            out.max_segments = *n;
+          } else {
+            error(sub.path, fmt::format("must be from 1 to {}", kMaxSegments), sub.line);
+          }
+        }
+      } else if (sub.key == "min_segment") {
+        has_min = true;
+        if (auto d = duration_value(sub, true)) out.min_segment = *d;
+      } else if (auto d = duration_value(sub, false)) {
+        out.resume_overhead = *d;
+      }
+    });
+    if (f.value.IsMap() && !has_max) {
+      error(join(f.path, "max_segments"), "required field is missing", f.line);
+    }
+    if (f.value.IsMap() && !has_min) {
+      error(join(f.path, "min_segment"), "required field is missing", f.line);
+    }
+    return out;
   }
 
   VertexSpec parse_vertex(const Field& f) {
@@ -735,6 +776,45 @@ int job_spec_field_line(const std::map<std::string, int>& lines, std::string_vie
   return 0;
 }
 
+namespace {
+
+void validate_interruptible(Seconds duration, const InterruptibleSpec& rules,
+                            std::vector<FieldError>& errors) {
+  if (rules.resume_overhead >= rules.min_segment) {
+    errors.push_back(FieldError{"interruptible.resume_overhead",
+                                "resume_overhead " + format_duration(rules.resume_overhead) +
+                                    " must be shorter than min_segment " +
+                                    format_duration(rules.min_segment)});
+    return;
+  }
+  if (rules.min_segment > duration) {
+    errors.push_back(FieldError{"interruptible.min_segment",
+                                "min_segment " + format_duration(rules.min_segment) +
+                                    " is longer than the job's duration " +
+                                    format_duration(duration)});
+    return;
+  }
+  // Every segment runs at least min_segment, and every resume adds its overhead to the work:
+  // k segments fit only when k x min_segment <= duration + (k - 1) x resume_overhead.
+  const auto fits = [&](std::int64_t k) {
+    return k * rules.min_segment.count() <=
+           duration.count() + (k - 1) * rules.resume_overhead.count();
+  };
+  if (!fits(rules.max_segments)) {
+    std::int64_t most = 1;
+    while (most + 1 < rules.max_segments && fits(most + 1))
+      ++most;
+    errors.push_back(FieldError{
+        "interruptible.max_segments",
+        fmt::format("{} segments of at least {} do not fit in a {} job (with {} per resume); "
+                    "at most {} do",
+                    rules.max_segments, format_duration(rules.min_segment),
+                    format_duration(duration), format_duration(rules.resume_overhead), most)});
+  }
+}
+
+}  // namespace
+
 std::vector<FieldError> validate_job_spec(const JobSpec& spec, const JobSpecContext& context) {
   std::vector<FieldError> errors;
   if (!context.known_regions.empty()) {
@@ -763,6 +843,7 @@ std::vector<FieldError> validate_job_spec(const JobSpec& spec, const JobSpecCont
     errors.push_back(FieldError{"duration", "must be greater than zero"});
     return errors;
   }
+  if (spec.interruptible) validate_interruptible(spec.duration, *spec.interruptible, errors);
   const TimePoint deadline = spec.deadline.value_or(context.now + context.default_deadline);
   const TimePoint start = std::max(context.now, spec.not_before.value_or(context.now));
   if (spec.deadline && *spec.deadline < context.now) {
@@ -839,6 +920,12 @@ std::string job_spec_to_json(const JobSpec& spec) {
   j["policy"] = std::string(to_string(spec.policy));
   if (spec.threshold) j["threshold"] = *spec.threshold;
   if (spec.power_watts) j["power_watts"] = *spec.power_watts;
+  if (spec.interruptible) {
+    j["interruptible"] = Json{{"max_segments", spec.interruptible->max_segments},
+                              {"min_segment", format_duration(spec.interruptible->min_segment)},
+                              {"resume_overhead",
+                               format_duration(spec.interruptible->resume_overhead)}};
+  }
   if (spec.vertex) {
     const VertexSpec& v = *spec.vertex;
     Json vj = Json::object();

@@ -1,5 +1,7 @@
 #include "core/planner.h"
 
+#include "core/segment_search.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -109,12 +111,19 @@ struct PlanningContext::RegionIndex {
     return true;
   }
 
-  std::optional<double> mean(std::int64_t s, std::int64_t e) const {
+  // Value x seconds over [s, e); nullopt where any of it has no data.
+  std::optional<double> integral_over(std::int64_t s, std::int64_t e) const {
     if (e <= s) return std::nullopt;
     double f0 = 0, f1 = 0;
     std::int64_t c0 = 0, c1 = 0;
     if (!prefix_at(s, f0, c0) || !prefix_at(e, f1, c1) || c1 - c0 != e - s) return std::nullopt;
-    return (f1 - f0) / static_cast<double>(e - s);
+    return f1 - f0;
+  }
+
+  std::optional<double> mean(std::int64_t s, std::int64_t e) const {
+    auto f = integral_over(s, e);
+    if (!f) return std::nullopt;
+    return *f / static_cast<double>(e - s);
   }
 
   DurationTable& table(std::size_t slot, std::int64_t duration) {
@@ -368,6 +377,68 @@ Window to_window(const Candidate& c, const PlanningContext& context, std::int64_
                 at(c.start + duration), c.mean, c.score};
 }
 
+SegmentPlan to_segment_plan(const PlanningContext& context, int r,
+                            const SegmentSearchResult& found) {
+  const auto& index = context.index(r);
+  SegmentPlan plan;
+  plan.region = context.series()[static_cast<std::size_t>(r)].region;
+  std::int64_t total = 0;
+  for (const auto& [s, e] : found.segments) {
+    const double mean = index.mean(s, e).value_or(0.0);
+    plan.segments.push_back(Window{plan.region, at(s), at(e), mean, mean * index.pue});
+    total += e - s;
+  }
+  plan.total = Seconds{total};
+  plan.mean_gco2_per_kwh = total > 0 ? found.integral / static_cast<double>(total) : 0.0;
+  plan.score = plan.mean_gco2_per_kwh * index.pue;
+  return plan;
+}
+
+std::optional<SegmentPlan> segments_in(std::int64_t now, const PlannerJob& job,
+                                       const PlanningContext& context, int r,
+                                       const PlannerSettings& settings) {
+  const auto& index = context.index(r);
+  const std::int64_t from = std::max(now, job.not_before ? secs(*job.not_before) : now);
+  const std::int64_t until = secs(job.deadline) - settings.dispatch_slack.count();
+  const SeriesIntegral integral = [&index](std::int64_t s, std::int64_t e) {
+    return index.integral_over(s, e);
+  };
+  auto found =
+      search_segments(index.bounds, integral, from, until, job.duration.count(), *job.segments);
+  if (!found) return std::nullopt;
+  return to_segment_plan(context, r, *found);
+}
+
+// The least-grams segment plan over the regions evaluate() ranked (`ranked`, in the job's
+// order), leaving out regions at the cap when `use_cap`. Grams compare as score x run time
+// (the power is the job's in every region); ties keep the earlier start, then the earlier
+// region in the job's list.
+std::optional<SegmentPlan> choose_segments(std::int64_t now, const PlannerJob& job,
+                                           const PlanningContext& context,
+                                           const RegionState& state,
+                                           const PlannerSettings& settings,
+                                           const std::vector<int>& ranked, bool use_cap) {
+  std::optional<SegmentPlan> best;
+  double best_cost = kInf;
+  for (const int r : ranked) {
+    if (use_cap &&
+        state.running[static_cast<std::size_t>(r)] >= settings.max_concurrent_dispatches) {
+      continue;
+    }
+    auto plan = segments_in(now, job, context, r, settings);
+    if (!plan) continue;
+    const double cost = plan->score * static_cast<double>(plan->total.count());
+    const double tolerance = 1e-9 * std::max(1.0, std::abs(best_cost));
+    if (!best || cost < best_cost - tolerance ||
+        (cost <= best_cost + tolerance &&
+         plan->segments.front().start < best->segments.front().start)) {
+      best_cost = cost;
+      best = std::move(plan);
+    }
+  }
+  return best;
+}
+
 void set_reason(PlanDecision& d, PlanReason reason) {
   d.reason_code = reason;
   d.reason = phrase(reason);
@@ -434,6 +505,34 @@ PlanDecision decide(std::int64_t now, const PlannerJob& job, const PlanningConte
     }
   } else if (job.threshold && ev.best_now && ev.best_now->score <= *job.threshold) {
     dispatch(*ev.best_now, PlanReason::threshold);
+  } else if (job.segments && ev.any_forecast) {
+    // Interruptible: the least-grams segments; the first one starting now is dispatched now.
+    auto plan = choose_segments(now, job, context, state, settings, scratch, true);
+    auto use_plan = [&](const SegmentPlan& p) {
+      d.region = p.region;
+      d.start = p.segments.front().start;
+      d.end = p.segments.front().end;
+      d.score = p.score;
+      d.mean_intensity = p.mean_gco2_per_kwh;
+      d.segments = p.segments;
+    };
+    if (plan && secs(plan->segments.front().start) <= now) {
+      use_plan(*plan);
+      d.action = PlanAction::dispatch;
+      d.start = at(now);
+      set_reason(d, PlanReason::best_starts_now);
+    } else if (now >= latest) {
+      if (ev.best_now) {
+        dispatch(*ev.best_now, PlanReason::deadline);
+      } else {
+        dispatch_blind(PlanReason::deadline_no_window);
+      }
+    } else if (!plan) {
+      hold(PlanReason::no_window);
+    } else {
+      hold(PlanReason::better_later);
+      use_plan(*plan);
+    }
   } else if (ev.best && ev.best->start == now) {
     dispatch(*ev.best, ev.any_forecast ? PlanReason::best_starts_now : PlanReason::no_forecast);
   } else if (auto early = start_early(now, duration, ev, context, settings);
@@ -625,6 +724,30 @@ std::optional<Window> best_window(TimePoint now, const PlannerJob& job,
       evaluate(t, job, context, make_state(t, context, {}, settings), settings, false, scratch);
   if (!ev.best) return std::nullopt;
   return to_window(*ev.best, context, job.duration.count());
+}
+
+std::optional<SegmentPlan> plan_segments(const RegionSeries& series, TimePoint from,
+                                         TimePoint until, Seconds duration,
+                                         const SegmentRules& rules) {
+  const PlanningContext context({series});
+  PlannerJob job;
+  job.duration = duration;
+  job.deadline = until;
+  job.segments = rules;
+  PlannerSettings settings;
+  settings.dispatch_slack = Seconds{0};
+  return segments_in(secs(from), job, context, 0, settings);
+}
+
+std::optional<SegmentPlan> best_segments(TimePoint now, const PlannerJob& job,
+                                         const PlanningContext& context,
+                                         const PlannerSettings& settings) {
+  if (!job.segments) return std::nullopt;
+  const std::int64_t t = secs(now);
+  std::vector<int> ranked;
+  const auto state = make_state(t, context, {}, settings);
+  (void)evaluate(t, job, context, state, settings, false, ranked);
+  return choose_segments(t, job, context, state, settings, ranked, false);
 }
 
 std::optional<double> window_mean(const RegionSeries& series, TimePoint start, TimePoint end) {

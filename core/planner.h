@@ -52,6 +52,16 @@ struct RegionSeries {
   std::optional<TimePoint> horizon() const;
 };
 
+// How an interruptible job may be split (docs/scheduling.md, "Interruptible jobs"): at most
+// `max_segments` segments (those still allowed), each at least `min_segment`, every segment
+// after the first `resume_overhead` longer.
+struct SegmentRules {
+  int max_segments = 1;
+  Seconds min_segment{3600};
+  Seconds resume_overhead{0};
+  bool operator==(const SegmentRules&) const = default;
+};
+
 // A queued job as the planner needs it (resolved fields of core/job.h's Job).
 struct PlannerJob {
   std::string id;
@@ -62,6 +72,9 @@ struct PlannerJob {
   Policy policy = Policy::best_window;
   std::optional<double> threshold;  // g/kWh, compared with the score (mean x PUE)
   double power_watts = 0;
+  // Interruptible: `duration` is the run time of the work left as one segment (with the resume
+  // overhead when a segment already ran), and these rules allow splitting it.
+  std::optional<SegmentRules> segments;
 };
 
 struct PlannerSettings {
@@ -138,6 +151,9 @@ struct PlanDecision {
   std::string reason;               // fixed phrase of reason_code; describe() adds the figures
   std::optional<double> threshold;  // the job's, for describe()
   double min_gain = 0;              // the setting used, for describe()
+  // Interruptible jobs: the planned segments in time order (the first is the one dispatched).
+  // `score` and `mean_intensity` are then their time-weighted means, `end` the first one's end.
+  std::vector<Window> segments;
   bool operator==(const PlanDecision&) const = default;
 };
 
@@ -213,6 +229,32 @@ PlanDecision plan_one(TimePoint now, const PlannerJob& job, const PlanningContex
 // series hold hindsight actuals.
 std::optional<Window> best_window(TimePoint now, const PlannerJob& job,
                                   const PlanningContext& context, const PlannerSettings& settings);
+
+// A least-grams set of segments in one region.
+struct SegmentPlan {
+  std::string region;
+  std::vector<Window> segments;  // in time order
+  double mean_gco2_per_kwh = 0;  // time-weighted over the segments
+  double score = 0;              // mean x PUE
+  Seconds total{0};              // run time of all segments, resume overheads included
+  bool operator==(const SegmentPlan&) const = default;
+};
+
+// The least-grams segments in `series` for `duration` of run time (as one segment) under
+// `rules`, starting at or after `from` and all ending by `until`: at most rules.max_segments
+// segments, each at least min_segment long, the k-th adding (k - 1) x resume_overhead to the
+// run time. Exact over the plans whose segments start at `from` or at a boundary of the
+// data's resolution and, all but the last, end at one (dynamic programming over those
+// boundaries). Ties go to fewer segments, then to the earlier end. nullopt: no plan fits.
+std::optional<SegmentPlan> plan_segments(const RegionSeries& series, TimePoint from,
+                                         TimePoint until, Seconds duration,
+                                         const SegmentRules& rules);
+
+// The best segment plan of an interruptible job at `now` over its candidate regions (one region
+// for all segments, no dispatch rules, no cap): the interruptible oracle on hindsight series.
+std::optional<SegmentPlan> best_segments(TimePoint now, const PlannerJob& job,
+                                         const PlanningContext& context,
+                                         const PlannerSettings& settings);
 
 // Time-weighted mean intensity of a series over [start, end); nullopt when any part is missing.
 std::optional<double> window_mean(const RegionSeries& series, TimePoint start, TimePoint end);
