@@ -3,7 +3,10 @@
 // time-plus-place shifting, per zone; and the timing of a simulated year (2020, 8 zones,
 // 3,000 jobs). Prints markdown tables. Skips cleanly (exit 0) when the traces are absent.
 // Beside each run, the naive reference: argmin on the raw forecast at submission, committed to.
-// Run: simulate_scenarios [TRACES_DIR] [--seed N] [--min-gain X]
+// With --interruptible: only the interruptible comparison (the same overnight jobs, each allowed
+// up to four segments of at least an hour, no resume overhead), per zone, on 2020 actuals
+// (perfect forecast) and on 2021 H2 (perfect and real day-ahead forecasts).
+// Run: simulate_scenarios [TRACES_DIR] [--seed N] [--min-gain X] [--interruptible]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -111,6 +114,7 @@ std::optional<TraceSet> load(const fs::path& file) {
 
 struct ZoneFigures {
   double e = 0, b = 0, o = 0;
+  double os = 0;  // the interruptible hindsight optimum (interruptible jobs)
   double savings() const { return b > 0 ? 1 - e / b : 0; }
   double regret() const { return o > 0 ? e / o - 1 : 0; }
 };
@@ -124,6 +128,7 @@ std::map<std::string, ZoneFigures> per_zone(const SimulationResult& r,
     z.e += a.actual_g.value_or(0);
     z.b += a.baseline_g.value_or(0);
     z.o += a.oracle_g.value_or(0);
+    z.os += a.oracle_segments_g.value_or(0);
   }
   return out;
 }
@@ -144,6 +149,49 @@ std::string pct(double x) {
   return buf;
 }
 
+std::vector<SimulationJob> interruptible(std::vector<SimulationJob> jobs) {
+  for (auto& j : jobs)
+    j.job.segments = SegmentRules{4, Seconds{3600}, Seconds{0}};
+  return jobs;
+}
+
+// Per zone: savings of the same jobs run in one block and interruptible, the gain in points,
+// and the interruptible runs' regret against the interruptible hindsight optimum.
+void print_interruptible(const std::string& title, const TraceSet& actuals,
+                         const TraceSet* forecast, const std::vector<SimulationJob>& jobs,
+                         const SimulationOptions& options) {
+  const auto split_jobs = interruptible(jobs);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto block = run(actuals, forecast, jobs, options);
+  const auto split = run(actuals, forecast, split_jobs, options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "### " << title << "\n\n"
+            << "| zone | one block: savings | interruptible: savings | gain | regret vs "
+               "interruptible optimum | optimum: one block | optimum: interruptible |\n"
+               "|---|---|---|---|---|---|---|\n";
+  const auto zb = per_zone(block, jobs);
+  const auto zs = per_zone(split, split_jobs);
+  ZoneFigures all_b, all_s;
+  auto row = [](const std::string& zone, const ZoneFigures& b, const ZoneFigures& s) {
+    const double oracle_block = b.b > 0 ? 1 - b.o / b.b : 0;
+    const double oracle_split = s.b > 0 ? 1 - s.os / s.b : 0;
+    std::cout << "| " << zone << " | " << pct(b.savings()) << " | " << pct(s.savings()) << " | "
+              << pct(s.savings() - b.savings()) << " | "
+              << pct(s.os > 0 ? s.e / s.os - 1 : 0) << " | " << pct(oracle_block) << " | "
+              << pct(oracle_split) << " |\n";
+  };
+  for (const auto& zone : actuals.regions) {
+    const auto& b = zb.at(zone);
+    const auto& sp = zs.at(zone);
+    row(zone, b, sp);
+    all_b.e += b.e, all_b.b += b.b, all_b.o += b.o;
+    all_s.e += sp.e, all_s.b += sp.b, all_s.o += sp.o, all_s.os += sp.os;
+  }
+  row("**all**", all_b, all_s);
+  std::cout << "\n(" << jobs.size() << " jobs, both runs in " << seconds << " s)\n\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,6 +202,8 @@ int main(int argc, char** argv) {
       seed = std::stoull(argv[++i]);
     } else if (std::strcmp(argv[i], "--min-gain") == 0 && i + 1 < argc) {
       ++i;  // read below
+    } else if (std::strcmp(argv[i], "--interruptible") == 0) {
+      // read below
     } else {
       dir = argv[i];
     }
@@ -169,10 +219,23 @@ int main(int argc, char** argv) {
   SimulationOptions options;  // the shipped defaults: tick 5m, dispatch_slack 15m, min_gain 0
   options.seed = seed;
   options.planner.max_concurrent_dispatches = 1000;  // the cap is not what is measured here
+  bool interruptible_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--min-gain") == 0 && i + 1 < argc) {
       options.planner.min_gain = std::stod(argv[i + 1]);
     }
+    if (std::strcmp(argv[i], "--interruptible") == 0) interruptible_only = true;
+  }
+  if (interruptible_only) {
+    std::cout << "## Interruptible jobs (seed " << seed
+              << "; up to 4 segments of at least 1 h, no resume overhead; time-only)\n\n";
+    print_interruptible("2020, perfect forecast", *year, nullptr,
+                        overnight_jobs(*year, JobMix{200, 0}, seed), options);
+    const auto h2_jobs = overnight_jobs(*h2_actuals, JobMix{200, 0}, seed);
+    print_interruptible("2021 H2, perfect forecast", *h2_actuals, nullptr, h2_jobs, options);
+    print_interruptible("2021 H2, real day-ahead forecasts", *h2_actuals, &*h2_forecast, h2_jobs,
+                        options);
+    return 0;
   }
 
   // 2021 H2: overnight jobs, 200 per zone, time-only and time-plus-place.

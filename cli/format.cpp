@@ -216,6 +216,22 @@ std::string render_job(const nlohmann::json& job, TimePoint now, bool colour) {
   if (auto excluded = excluded_text(field("excluded")); !excluded.empty()) {
     rows.push_back({"not ranked:", excluded});
   }
+  const auto segments = field("segments");
+  if (segments.is_array()) {
+    for (const auto& seg : segments) {
+      // "segment 2:  ended  Tue 01:00 -> Tue 02:00 (ran until 02:12) in europe-west2"
+      const auto finished = seg.value("finished_at", nlohmann::json());
+      rows.push_back(
+          {fmt::format("segment {}:", str(seg.value("n", nlohmann::json()))),
+           fmt::format("{} {} -> {}{} in {}", str(seg.value("state", nlohmann::json())),
+                       format_time_field(seg.value("start", nlohmann::json()), now, false),
+                       format_time_field(seg.value("end", nlohmann::json()), now, false),
+                       finished.is_string()
+                           ? " (ran until " + format_time_field(finished, now, false) + ")"
+                           : "",
+                       str(seg.value("region", nlohmann::json())))});
+    }
+  }
   const auto accounting = field("accounting");
   if (accounting.is_object()) {
     const auto outcome = accounting.value("outcome", nlohmann::json());
@@ -275,6 +291,16 @@ std::string render_report(const nlohmann::json& report) {
                      format_grams(report.value("baseline_g", nlohmann::json())));
   out += fmt::format("saved: {} ({})\n", format_grams(report.value("saved_g", nlohmann::json())),
                      percent(report.value("savings", nlohmann::json())));
+  const auto interruptible = report.value("interruptible", nlohmann::json());
+  if (interruptible.is_object() && interruptible.value("jobs", 0) > 0) {
+    out += fmt::format(
+        "interruptible: {} jobs, {} emitted; the best single window in hindsight: {}, the best "
+        "segments: {}\n",
+        interruptible.value("jobs", 0),
+        format_grams(interruptible.value("emissions_g", nlohmann::json())),
+        format_grams(interruptible.value("oracle_g", nlohmann::json())),
+        format_grams(interruptible.value("oracle_segments_g", nlohmann::json())));
+  }
   const auto unsuccessful = report.value("failed_or_cancelled", nlohmann::json());
   if (unsuccessful.is_object() && unsuccessful.value("jobs_accounted", 0) > 0) {
     out += fmt::format("failed or cancelled: {} jobs, {} emitted (no savings counted)\n",
@@ -301,6 +327,14 @@ std::string render_plan(const nlohmann::json& plan) {
                      format_grams(plan.value("baseline_g", nlohmann::json())));
   out += fmt::format("saved: {} ({})\n", format_grams(plan.value("saved_g", nlohmann::json())),
                      percent(plan.value("savings", nlohmann::json())));
+  if (const auto segments = plan.value("segments", nlohmann::json()); segments.is_array()) {
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      out += fmt::format(
+          "segment {}: {} -> {}\n", i + 1,
+          format_time_field(segments[i].value("start", nlohmann::json()), TimePoint{}, false),
+          format_time_field(segments[i].value("end", nlohmann::json()), TimePoint{}, false));
+    }
+  }
   if (plan.contains("reason")) out += fmt::format("why: {}\n", str(plan["reason"]));
   if (auto excluded = excluded_text(plan.value("excluded", nlohmann::json())); !excluded.empty()) {
     out += fmt::format("not ranked: {}\n", excluded);

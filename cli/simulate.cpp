@@ -153,6 +153,7 @@ Result<std::vector<SimulationJob>> parse_jobs(const std::string& text, const Job
     job.job.policy = spec->policy;
     job.job.threshold = spec->threshold;
     job.job.power_watts = derive_power_watts(*spec, AcceleratorTable::builtin());
+    if (spec->interruptible) job.job.segments = to_segment_rules(*spec->interruptible);
     jobs.push_back(std::move(job));
   }
   if (!errors.empty()) return make_error("invalid_input", "invalid jobs", std::move(errors));
@@ -204,6 +205,9 @@ void print_json(std::ostream& out, const SimulationResult& r) {
                     {"emissions_g", j.accounting.actual_g.value_or(0)},
                     {"baseline_g", j.accounting.baseline_g.value_or(0)},
                     {"oracle_g", j.accounting.oracle_g.value_or(0)}});
+    auto& segments = jobs.back()["segments"] = nlohmann::json::array();
+    for (const auto& [start, end] : j.segments)
+      segments.push_back({{"start", format_rfc3339(start)}, {"end", format_rfc3339(end)}});
   }
   const auto& t = r.totals;
   nlohmann::json doc = {{"jobs", std::move(jobs)},

@@ -1,6 +1,7 @@
 #include "core/accounting.h"
 
 #include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 namespace gridshift {
@@ -34,6 +35,12 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
   out.region = input.region;
   out.outcome = input.outcome;
   out.run = std::max(Seconds{0}, input.finished_at - input.started_at);
+  if (!input.segments.empty()) {
+    out.run = Seconds{0};
+    for (const auto& [start, end] : input.segments)
+      out.run += std::max(Seconds{0}, std::chrono::duration_cast<Seconds>(end - start));
+    out.segments = static_cast<int>(input.segments.size());
+  }
   const double watts = input.job.power_watts;
   if (out.run <= Seconds{0}) {
     // It never ran (refused at create, cancelled before it started): nothing emitted.
@@ -55,8 +62,20 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
     if (!mean) return std::nullopt;
     return *mean * series.pue;
   };
-  if (auto s = score_of(input.region, input.started_at, input.finished_at)) {
-    out.actual_g = emissions_g(watts, out.run, *s);
+  if (input.segments.empty()) {
+    if (auto s = score_of(input.region, input.started_at, input.finished_at)) {
+      out.actual_g = emissions_g(watts, out.run, *s);
+    }
+  } else {
+    double sum = 0;
+    bool known = true;
+    for (const auto& [start, end] : input.segments) {
+      if (end <= start) continue;
+      const auto s = score_of(input.region, start, end);
+      known = known && s.has_value();
+      if (s) sum += emissions_g(watts, std::chrono::duration_cast<Seconds>(end - start), *s);
+    }
+    if (known) out.actual_g = sum;
   }
   if (input.outcome != JobOutcome::succeeded) return out;
   if (!input.job.regions.empty()) {
@@ -76,8 +95,21 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
   if (out.actual_g && out.baseline_g && *out.baseline_g > 0) {
     out.savings = 1.0 - *out.actual_g / *out.baseline_g;
   }
-  if (out.actual_g && out.oracle_g && *out.oracle_g > 0) {
-    out.regret = *out.actual_g / *out.oracle_g - 1.0;
+  if (input.segment_rules && !input.segments.empty()) {
+    // The same work under the job's own rules: the run less the resumes' overheads.
+    PlannerJob as_segments = input.job;
+    as_segments.duration =
+        out.run - (out.segments - 1) * input.segment_rules->resume_overhead;
+    as_segments.segments = input.segment_rules;
+    if (as_segments.duration > Seconds{0}) {
+      if (auto oracle = best_segments(input.submitted_at, as_segments, observed, settings)) {
+        out.oracle_segments_g = emissions_g(watts, oracle->total, oracle->score);
+      }
+    }
+  }
+  const auto& oracle = input.segment_rules ? out.oracle_segments_g : out.oracle_g;
+  if (out.actual_g && oracle && *oracle > 0) {
+    out.regret = *out.actual_g / *oracle - 1.0;
   }
   return out;
 }
@@ -108,6 +140,8 @@ std::optional<Accounting> accounting_from_json(std::string_view text) {
   a.oracle_g = number("oracle_g");
   a.savings = number("savings");
   a.regret = number("regret");
+  a.segments = static_cast<int>(number("segments").value_or(0));
+  a.oracle_segments_g = number("oracle_segments_g");
   return a;
 }
 
@@ -126,11 +160,56 @@ std::string accounting_to_json(const Accounting& a) {
   j["oracle_g"] = opt(a.oracle_g);
   j["savings"] = opt(a.savings);
   j["regret"] = opt(a.regret);
+  if (a.segments > 0) {
+    j["segments"] = a.segments;
+    j["oracle_segments_g"] = opt(a.oracle_segments_g);
+  }
   return j.dump();
 }
 
+nlohmann::json segments_to_json(const std::vector<JobSegment>& segments) {
+  auto out = nlohmann::json::array();
+  for (const auto& s : segments) {
+    out.push_back({{"n", s.n},
+                   {"region", s.region},
+                   {"start", format_rfc3339(s.start)},
+                   {"end", format_rfc3339(s.end)},
+                   {"finished_at", s.finished_at ? nlohmann::json(format_rfc3339(*s.finished_at))
+                                                 : nlohmann::json()},
+                   {"state", std::string(to_string(s.state))},
+                   {"remote_name", s.remote_name}});
+  }
+  return out;
+}
+
+std::vector<JobSegment> segments_from_json(const nlohmann::json& j) {
+  std::vector<JobSegment> out;
+  if (!j.is_array()) return out;
+  for (const auto& e : j) {
+    if (!e.is_object()) continue;
+    JobSegment s;
+    s.n = e.value("n", 0);
+    s.region = e.value("region", std::string());
+    auto time = [&](const char* key) -> std::optional<TimePoint> {
+      auto it = e.find(key);
+      if (it == e.end() || !it->is_string()) return std::nullopt;
+      auto t = parse_rfc3339(it->get<std::string>());
+      return t ? std::optional<TimePoint>(*t) : std::nullopt;
+    };
+    s.start = time("start").value_or(TimePoint{});
+    s.end = time("end").value_or(TimePoint{});
+    s.finished_at = time("finished_at");
+    s.state = parse_segment_state(e.value("state", std::string())).value_or(SegmentState::ended);
+    s.remote_name = e.value("remote_name", std::string());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::string job_accounting_to_json(const Job& job) {
-  if (!job.accounting && !job.planned_score && job.excluded.empty()) return "";
+  if (!job.accounting && !job.planned_score && job.excluded.empty() && job.segments.empty()) {
+    return "";
+  }
   nlohmann::json j = job.accounting ? nlohmann::json::parse(accounting_to_json(*job.accounting))
                                     : nlohmann::json::object();
   if (job.planned_score) j["planned_score"] = *job.planned_score;
@@ -139,6 +218,7 @@ std::string job_accounting_to_json(const Job& job) {
     for (const auto& e : job.excluded)
       excluded.push_back({{"region", e.region}, {"reason", e.reason}});
   }
+  if (!job.segments.empty()) j["job_segments"] = segments_to_json(job.segments);
   return j.dump();
 }
 
@@ -146,6 +226,7 @@ void job_accounting_from_json(std::string_view text, Job& job) {
   job.planned_score.reset();
   job.excluded.clear();
   job.accounting.reset();
+  job.segments.clear();
   // Most held jobs have no record: every job read goes through here, so skip the parser.
   if (text.empty()) return;
   const auto j = nlohmann::json::parse(text, nullptr, false);
@@ -160,6 +241,7 @@ void job_accounting_from_json(std::string_view text, Job& job) {
           Exclusion{e.value("region", std::string()), e.value("reason", std::string())});
     }
   }
+  if (auto it = j.find("job_segments"); it != j.end()) job.segments = segments_from_json(*it);
   // The figures are there once the job has ended: a record holding only the plan's
   // planned_score and exclusions has no `actual_g` key.
   if (j.contains("actual_g")) job.accounting = accounting_from_json(text);

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/planner.h"
 
@@ -17,6 +20,10 @@ struct AccountingInput {
   TimePoint started_at{};
   TimePoint finished_at{};
   JobOutcome outcome = JobOutcome::succeeded;
+  // Interruptible jobs: the segments that ran ([start, end) each, in time order) and the job's
+  // rules. The run is then their sum, and started_at / finished_at are not used.
+  std::vector<std::pair<TimePoint, TimePoint>> segments;
+  std::optional<SegmentRules> segment_rules;
 };
 
 // Emissions [g] of running `duration` at `power_watts` where the window scores `score`
@@ -30,7 +37,8 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
                        const PlannerSettings& settings);
 
 // {"region", "signal", "outcome", "run_seconds", "baseline_g", "planned_g", "actual_g",
-// "oracle_g", "savings", "regret"}; unknown figures are null.
+// "oracle_g", "savings", "regret"}; unknown figures are null. Interruptible jobs add
+// "segments" (how many ran) and "oracle_segments_g".
 std::string accounting_to_json(const Accounting& accounting);
 
 // The stored form read back (keys it does not know, such as the scheduler's planned_score, are
@@ -39,9 +47,13 @@ std::string accounting_to_json(const Accounting& accounting);
 std::optional<Accounting> accounting_from_json(std::string_view text);
 
 // A job's accounting record as the store keeps it and the API shows it: the figures (once the
-// job has ended), `planned_score` and `excluded`, in one JSON object; "" when the job has none
-// of them.
+// job has ended), `planned_score`, `excluded` and an interruptible job's segments
+// (`job_segments`), in one JSON object; "" when the job has none of them.
 std::string job_accounting_to_json(const Job& job);
+// The segments as the job JSON shows them: [{"n", "region", "start", "end", "finished_at",
+// "state", "remote_name"}].
+nlohmann::json segments_to_json(const std::vector<JobSegment>& segments);
+
 // The stored record read back into `job` (planned_score, excluded, accounting); text that is
 // not a JSON object leaves them empty.
 void job_accounting_from_json(std::string_view text, Job& job);

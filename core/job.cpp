@@ -124,14 +124,23 @@ Seconds next_resume_overhead(const Job& job) {
   return job.spec.interruptible->resume_overhead;
 }
 
+int current_segment(const Job& job) {
+  if (!job.spec.interruptible || job.segments.empty()) return 0;
+  return job.segments.back().n;
+}
+
+Seconds segment_overhead(const Job& job, int n) {
+  if (!job.spec.interruptible || n <= 1) return Seconds{0};
+  return job.spec.interruptible->resume_overhead;
+}
+
 Seconds remaining_work(const Job& job) {
   if (!job.spec.interruptible) return job.spec.duration;
   Seconds done{0};
   for (const auto& s : job.segments) {
     if (!s.finished_at || *s.finished_at <= s.start) continue;
     const Seconds ran = std::chrono::duration_cast<Seconds>(*s.finished_at - s.start);
-    const Seconds overhead = s.n > 1 ? job.spec.interruptible->resume_overhead : Seconds{0};
-    done += std::max(Seconds{0}, ran - overhead);
+    done += std::max(Seconds{0}, ran - segment_overhead(job, s.n));
   }
   const Seconds left = job.spec.duration - done;
   const Seconds at_least =

@@ -118,6 +118,11 @@ struct Accounting {
   std::optional<double> oracle_g;    // best feasible window of the run length, in hindsight
   std::optional<double> savings;     // 1 - actual / baseline; succeeded runs only
   std::optional<double> regret;      // actual / oracle - 1; succeeded runs only
+  // Interruptible jobs: how many segments ran, and the least-grams segments in hindsight for
+  // the same work (the job's own rules). Their regret is measured against this oracle;
+  // oracle_g stays the best single block, so that what interruption added can be shown.
+  int segments = 0;
+  std::optional<double> oracle_segments_g;
   bool operator==(const Accounting&) const = default;
 
   // Whether any figure still waits for readings (filled in when they arrive).
@@ -206,6 +211,11 @@ struct JobEvent {
 Seconds remaining_work(const Job& job);
 // Run time the next segment of `job` adds for resuming: resume_overhead once a segment has run.
 Seconds next_resume_overhead(const Job& job);
+// The segment a dispatch of `job` starts or follows now: the last one recorded; 0 for a job
+// that is not interruptible.
+int current_segment(const Job& job);
+// The resume overhead inside segment `n` (none in the first).
+Seconds segment_overhead(const Job& job, int n);
 
 // True when `id` is a valid job id (lowercase [a-z0-9-], 1..40 characters).
 bool is_valid_job_id(std::string_view id);

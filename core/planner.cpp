@@ -197,6 +197,10 @@ std::optional<TimePoint> RegionSeries::horizon() const {
   return points.back().end;
 }
 
+SegmentRules to_segment_rules(const InterruptibleSpec& spec) {
+  return SegmentRules{spec.max_segments, spec.min_segment, spec.resume_overhead};
+}
+
 bool same_signal_group(SignalType a, SignalType b) {
   return (a == SignalType::marginal) == (b == SignalType::marginal);
 }

@@ -62,6 +62,8 @@ struct SegmentRules {
   bool operator==(const SegmentRules&) const = default;
 };
 
+SegmentRules to_segment_rules(const InterruptibleSpec& spec);
+
 // A queued job as the planner needs it (resolved fields of core/job.h's Job).
 struct PlannerJob {
   std::string id;
@@ -245,7 +247,9 @@ struct SegmentPlan {
 // segments, each at least min_segment long, the k-th adding (k - 1) x resume_overhead to the
 // run time. Exact over the plans whose segments start at `from` or at a boundary of the
 // data's resolution and, all but the last, end at one (dynamic programming over those
-// boundaries). Ties go to fewer segments, then to the earlier end. nullopt: no plan fits.
+// boundaries). Ties go to fewer segments, then to the earlier end. nullopt: no plan fits. A
+// first segment starting at most 5 min after a boundary counts its length from the boundary
+// (the daemon wakes a moment after a planned start).
 std::optional<SegmentPlan> plan_segments(const RegionSeries& series, TimePoint from,
                                          TimePoint until, Seconds duration,
                                          const SegmentRules& rules);

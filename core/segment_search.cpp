@@ -12,6 +12,10 @@ namespace gridshift {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// A first segment that starts this little after a boundary (the scheduler wakes a moment late)
+// counts its length from that boundary against min_segment: otherwise a 1 h minimum would push
+// a segment planned for a clean hour into the next one.
+constexpr std::int64_t kLateStartGrace = 5 * 60;
 // The grid is coarsened beyond this many steps (irregular data whose boundaries share no
 // useful common step): plans stay exact in cost, only fewer boundaries are tried.
 constexpr std::int64_t kMaxSteps = 2048;
@@ -59,6 +63,9 @@ class Search {
     usable_ = true;
     auto first = std::lower_bound(bounds.begin(), bounds.end(), from_);
     grid_start_ = (first == bounds.end() || *first > limit_) ? limit_ : *first;
+    if (first != bounds.begin() && from_ - *std::prev(first) <= kLateStartGrace) {
+      late_ = from_ - *std::prev(first);
+    }
     std::int64_t step = 0;
     for (auto it = first; it != bounds.end() && std::next(it) != bounds.end(); ++it) {
       if (*std::next(it) > limit_) break;
@@ -132,14 +139,15 @@ class Search {
   // The first segment starts at `from` and covers the head [from, grid_start) first.
   void run_head(double head) {
     const std::int64_t head_length = grid_start_ - from_;
+    const std::int64_t first_minimum = min_segment_ - late_;
     // As the only segment: from `from` for the whole run time.
-    if (need(1) >= min_segment_ && from_ + need(1) <= limit_) {
+    if (need(1) >= first_minimum && from_ + need(1) <= limit_) {
       if (auto c = integral_(from_, from_ + need(1)); c && better(*c, 1, from_ + need(1), best_)) {
         best_ = Finish{*c, 1, from_ + need(1), {{from_, from_ + need(1)}}};
       }
     }
     const auto forced = static_cast<int>(
-        (std::max<std::int64_t>(0, min_segment_ - head_length) + step_ - 1) / step_);
+        (std::max<std::int64_t>(0, first_minimum - head_length) + step_ - 1) / step_);
     if (forced > steps_ || forced > max_used_ || !covered(0, forced)) return;
     if (head_length + forced * step_ > need(1)) return;
     reset();
@@ -263,6 +271,7 @@ class Search {
   int max_segments_;
   bool usable_ = false;
   std::int64_t grid_start_ = 0;
+  std::int64_t late_ = 0;  // how long after a boundary `from` is, within kLateStartGrace
   std::int64_t step_ = 1;
   int steps_ = 0;
   int min_steps_ = 1;

@@ -178,6 +178,28 @@ SimulationTotals total(std::span<const SimulatedJob> jobs) {
   return t;
 }
 
+// Runs one segment of an interruptible job dispatched now, as a trainer that checkpoints would:
+// it works until the segment's end or until its work is done, whichever comes first. True when
+// the job is done; otherwise `planned` becomes the rest (pinned to the region, one segment
+// fewer, not before the segment's end) for the planner to place.
+bool run_segment(PlannerJob& planned, Seconds& work_left, const PlanDecision& d, TimePoint now,
+                 SimulatedJob& out) {
+  const SegmentRules rules = *planned.segments;
+  const Seconds overhead = out.segments.empty() ? Seconds{0} : rules.resume_overhead;
+  const TimePoint done_at = now + work_left + overhead;
+  const bool last = rules.max_segments <= 1 || d.segments.empty();
+  const TimePoint end = last ? done_at : std::min(done_at, *d.end);
+  out.segments.emplace_back(now, end);
+  work_left -= std::chrono::duration_cast<Seconds>(end - now) - overhead;
+  if (end >= done_at) return true;
+  planned.regions = {d.region};
+  planned.not_before = end;
+  planned.segments->max_segments = rules.max_segments - 1;
+  // A segment runs at least min_segment, overhead included.
+  planned.duration = std::max(work_left + rules.resume_overhead, rules.min_segment);
+  return false;
+}
+
 Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forecast,
                                   std::span<const SimulationJob> jobs,
                                   const SimulationOptions& options) {
@@ -220,6 +242,7 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
   std::size_t next_job = 0;
   std::vector<std::size_t> queue;  // job indexes, in submission order
   std::vector<PlannerJob> queued;  // the same jobs, as the planner takes them
+  std::vector<Seconds> work_left;  // the same jobs: training time still to run
   std::vector<std::pair<TimePoint, std::string>> running;  // end, region
   std::optional<PlanningContext> context;
   std::vector<std::size_t> built_at(regions.size(), std::numeric_limits<std::size_t>::max());
@@ -238,6 +261,7 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
     while (next_job < order.size() && jobs[order[next_job]].submit_at <= now) {
       queue.push_back(order[next_job]);
       queued.push_back(jobs[order[next_job]].job);
+      work_left.push_back(jobs[order[next_job]].job.duration);
       ++next_job;
     }
     if (queue.empty()) {
@@ -279,18 +303,38 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
       const auto& d = decisions[q];
       const bool committed = options.commit_at_submission && d.start && !d.region.empty();
       if (d.action != PlanAction::dispatch && !committed) continue;
-      done[q] = 1;
       const SimulationJob& job = jobs[queue[q]];
       SimulatedJob& out = result.jobs[queue[q]];
-      out.name = job.name;
-      out.submit_at = job.submit_at;
-      out.region = d.region;
-      out.start = d.action == PlanAction::dispatch ? now : *d.start;
-      out.end = out.start + job.job.duration;
-      out.reason = d.reason_code;
-      out.accounting = account_job(AccountingInput{job.job, job.submit_at, d.region, d.score,
-                                                   out.start, out.end, JobOutcome::succeeded},
-                                   hindsight, options.planner);
+      const TimePoint start = d.action == PlanAction::dispatch ? now : *d.start;
+      if (out.segments.empty()) {
+        out.name = job.name;
+        out.submit_at = job.submit_at;
+        out.region = d.region;
+        out.start = start;
+        out.reason = d.reason_code;
+        out.planned_score = d.score;
+      }
+      if (!job.job.segments) {
+        out.segments.emplace_back(start, start + job.job.duration);
+      } else if (committed) {
+        // Planned once: every planned segment runs as planned (one block without a split).
+        if (d.segments.empty()) out.segments.emplace_back(start, start + queued[q].duration);
+        for (const auto& w : d.segments)
+          out.segments.emplace_back(w.start, w.end);
+      } else if (!run_segment(queued[q], work_left[q], d, now, out)) {
+        // The trainer checkpointed at the segment's end: the rest is re-planned then.
+        running.emplace_back(out.segments.back().second, d.region);
+        continue;
+      }
+      done[q] = 1;
+      out.end = out.segments.back().second;
+      AccountingInput input{job.job, job.submit_at, out.region, out.planned_score,
+                            out.start, out.end, JobOutcome::succeeded, {}, std::nullopt};
+      if (job.job.segments) {
+        input.segments = out.segments;
+        input.segment_rules = job.job.segments;
+      }
+      out.accounting = account_job(input, hindsight, options.planner);
       if (!out.accounting.actual_g) {
         return make_error("invalid_simulation",
                           job.name + " ran past the end of the actuals of " + d.region);
@@ -303,11 +347,13 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
       if (keep != q) {
         queue[keep] = queue[q];
         queued[keep] = std::move(queued[q]);
+        work_left[keep] = work_left[q];
       }
       ++keep;
     }
     queue.resize(keep);
     queued.resize(keep);
+    work_left.resize(keep);
 
     const std::int64_t t = secs(now);
     TimePoint next{Seconds{t - ((t % tick) + tick) % tick + tick}};

@@ -20,7 +20,7 @@ namespace gridshift {
 struct SimulationJob {
   std::string name;
   TimePoint submit_at{};
-  PlannerJob job;  // resolved: candidates, deadline, power
+  PlannerJob job;  // resolved: candidates, deadline, power; `segments` when interruptible
 };
 
 struct SimulationOptions {
@@ -51,6 +51,9 @@ struct SimulatedJob {
   TimePoint end{};
   PlanReason reason = PlanReason::no_data;  // of the dispatch decision
   Accounting accounting;
+  std::optional<double> planned_score;  // of the first dispatch decision
+  // Every run of the job, in time order: one for a job that is not interruptible.
+  std::vector<std::pair<TimePoint, TimePoint>> segments;
 };
 
 struct SimulationTotals {

@@ -34,6 +34,9 @@ struct DispatchRecord {
   TimePoint updated_at{};
   std::optional<std::string> remote_name;
   std::string detail;
+  // The segment of an interruptible job this dispatch starts (1, 2, ...); 0 for other jobs.
+  // At-most-once holds per segment: a restart adopts only records of the current segment.
+  int segment = 0;
   bool operator==(const DispatchRecord&) const = default;
 };
 

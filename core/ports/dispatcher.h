@@ -26,6 +26,9 @@ struct RemoteStatus {
   // A failure caused by the region (quota, capacity stock-out) rather than the job: the
   // scheduler re-plans the job in its next-best region instead of failing it.
   bool region_unavailable = false;
+  // Interruptible jobs (docs/design.md, "Interruptible jobs"): whether the trainer wrote the
+  // COMPLETE marker into its checkpoint dir, looked at once the segment's run has ended.
+  bool complete = false;
 };
 
 class Dispatcher {
@@ -35,7 +38,8 @@ class Dispatcher {
   // "dry_run", "local", "vertex_ai": recorded in the dispatch journal.
   virtual std::string_view target() const = 0;
 
-  // Starts `job` in `region`. Errors: code "retry" (try again later), "region_unavailable"
+  // Starts `job` in `region`; for an interruptible job, the segment job.segments.back() (its
+  // number and end go to the trainer with its checkpoint dir). Errors: code "retry" (try again later), "region_unavailable"
   // (quota or capacity: try the next-best region) or anything else (the job fails).
   virtual boost::asio::awaitable<Result<DispatchStarted>> create(Job job, std::string region) = 0;
 

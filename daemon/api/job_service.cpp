@@ -180,6 +180,8 @@ nlohmann::json job_to_json(const Job& job, std::uint32_t viewer) {
   out["excluded"] = nlohmann::json::array();
   for (const auto& e : job.excluded)
     out["excluded"].push_back({{"region", e.region}, {"reason", e.reason}});
+  // An interruptible job's segments so far ([] for other jobs).
+  out["segments"] = segments_to_json(job.segments);
   return out;
 }
 
@@ -347,6 +349,11 @@ Result<Job> JobService::cancel(std::string_view id, std::uint32_t uid) {
   job.state = JobState::cancelled;
   job.updated_at = now;
   job.finished_at = now;
+  if (!job.segments.empty() && (job.segments.back().state == SegmentState::running ||
+                                job.segments.back().state == SegmentState::stopping)) {
+    job.segments.back().state = SegmentState::cancelled;
+    job.segments.back().finished_at = now;
+  }
   if (auto updated = store_.update(job, event); !updated) return updated.error();
   if (before != JobState::queued && on_cancel_requested) on_cancel_requested(job);
   return job;
@@ -413,6 +420,7 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
     std::size_t jobs = 0, with_oracle = 0;
   };
   Sums all;
+  Sums interruptible;  // baseline holds the segments oracle here
   std::map<std::string, Sums> by_signal;
   std::map<std::string, Sums> by_group;
   JobQuery query;
@@ -427,8 +435,11 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
           (query_in.to && *job.finished_at >= *query_in.to)) {
         continue;
       }
-      const double hours =
-          std::chrono::duration<double>(*job.finished_at - *job.started_at).count() / 3600.0;
+      // An interruptible job ran only in its segments, not in the gaps between them.
+      const auto ran = job.accounting && job.accounting->segments > 0
+                           ? Seconds{job.accounting->run}
+                           : std::chrono::duration_cast<Seconds>(*job.finished_at - *job.started_at);
+      const double hours = std::chrono::duration<double>(ran).count() / 3600.0;
       const RegionConfig* region = job.region ? config_.find_region(*job.region) : nullptr;
       kwh += energy_kwh(job.power_watts, hours, region ? region->pue : 1.0);
       ++measured;
@@ -440,6 +451,17 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
         continue;
       }
       if (!accounting.baseline_g) continue;
+      if (accounting.segments > 0) {
+        // What interruption added: the run against the best single window in hindsight, and
+        // the best that segments could have done.
+        ++interruptible.jobs;
+        interruptible.actual += *accounting.actual_g;
+        if (accounting.oracle_g) interruptible.oracle += *accounting.oracle_g;
+        if (accounting.oracle_segments_g) {
+          interruptible.baseline += *accounting.oracle_segments_g;
+          ++interruptible.with_oracle;
+        }
+      }
       const std::string signal =
           accounting.signal ? std::string(to_string(*accounting.signal)) : "unknown";
       Sums* group = query_in.group_by.empty()
@@ -477,6 +499,13 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
   report["jobs_with_energy"] = measured;
   report["failed_or_cancelled"] = {{"jobs_accounted", unsuccessful},
                                    {"emissions_g", unsuccessful_g}};
+  report["interruptible"] = {
+      {"jobs", interruptible.jobs},
+      {"emissions_g", interruptible.actual},
+      {"oracle_g", interruptible.oracle},
+      {"oracle_segments_g", interruptible.with_oracle == interruptible.jobs
+                                ? nlohmann::json(interruptible.baseline)
+                                : nlohmann::json()}};
   report["by_signal"] = nlohmann::json::object();
   for (const auto& [signal, sums] : by_signal)
     report["by_signal"][signal] = grams(sums);

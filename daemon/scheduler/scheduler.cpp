@@ -75,6 +75,14 @@ nlohmann::json decision_json(const PlanDecision& d) {
   out["score"] = d.score ? nlohmann::json(*d.score) : nlohmann::json();
   out["signal"] = d.signal ? nlohmann::json(to_string(*d.signal)) : nlohmann::json();
   out["excluded"] = excluded_json(d.excluded);
+  if (!d.segments.empty()) {
+    auto& segments = out["segments"] = nlohmann::json::array();
+    for (const auto& w : d.segments) {
+      segments.push_back({{"start", format_rfc3339(w.start)},
+                          {"end", format_rfc3339(w.end)},
+                          {"score", w.score}});
+    }
+  }
   return out;
 }
 
@@ -149,6 +157,18 @@ PlannerSettings Scheduler::settings() const {
 
 PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
   auto planner = to_planner_job(job);
+  if (const auto& rules = job.spec.interruptible) {
+    // The work left, as one segment (a resume adds its overhead), split by the rules for the
+    // segments still allowed; once a segment ran, its region holds the checkpoint.
+    planner.duration = remaining_work(job) + next_resume_overhead(job);
+    planner.segments = to_segment_rules(*rules);
+    planner.segments->max_segments =
+        std::max(1, rules->max_segments - static_cast<int>(job.segments.size()));
+    if (!job.segments.empty()) {
+      planner.regions = {job.segments.front().region};
+      return planner;
+    }
+  }
   const auto accelerator = accelerator_of(job);
   std::erase_if(planner.regions, [&](const std::string& region) {
     auto it = cooldowns_.find({region, accelerator});
@@ -300,6 +320,13 @@ std::optional<Accounting> Scheduler::compute_accounting(const Job& job) const {
   input.outcome = job.state == JobState::failed      ? JobOutcome::failed
                   : job.state == JobState::cancelled ? JobOutcome::cancelled
                                                      : JobOutcome::succeeded;
+  if (job.spec.interruptible) {
+    input.segment_rules = to_segment_rules(*job.spec.interruptible);
+    for (const auto& segment : job.segments) {
+      const TimePoint end = segment.finished_at.value_or(*job.finished_at);
+      if (end > segment.start) input.segments.emplace_back(segment.start, end);
+    }
+  }
   PlannerSettings s = settings();
   // Hindsight: staleness does not apply to what was observed afterwards.
   s.max_staleness = Seconds(100LL * 365 * 24 * 3600);
@@ -364,6 +391,12 @@ asio::awaitable<void> Scheduler::reconcile(Job job, TimePoint now) {
     log->error("job {}: cannot read the dispatch journal: {}", job.id, to_string(records.error()));
     co_return;
   }
+  // An interruptible job's earlier segments have their own records: only the current
+  // segment's count (at-most-once per segment).
+  if (!job.segments.empty()) {
+    const int segment = job.segments.back().n;
+    std::erase_if(*records, [&](const DispatchRecord& r) { return r.segment != segment; });
+  }
   // The create call was confirmed but the job record not updated: the remote job is known.
   for (auto it = records->rbegin(); it != records->rend(); ++it) {
     const auto& record = *it;
@@ -414,7 +447,8 @@ asio::awaitable<void> Scheduler::reconcile(Job job, TimePoint now) {
     co_return;
   }
   job.state = JobState::queued;
-  job.region.reset();
+  if (!job.segments.empty()) job.segments.pop_back();  // that segment never ran
+  if (job.segments.empty()) job.region.reset();
   job.updated_at = now;
   auto updated = jobs_.update(
       job, event_for(job, now, "state",
@@ -467,7 +501,13 @@ void Scheduler::mark_running(Job& job, const std::string& region, const Dispatch
   job.state = JobState::running;
   job.region = region;
   job.remote_name = started.remote_name;
-  job.started_at = started.started_at.value_or(job.started_at.value_or(now));
+  if (job.segments.size() > 1) {
+    // A later segment: the job started with its first.
+    job.segments.back().remote_name = started.remote_name;
+  } else {
+    job.started_at = started.started_at.value_or(job.started_at.value_or(now));
+    if (!job.segments.empty()) job.segments.back().remote_name = started.remote_name;
+  }
   job.updated_at = now;
   auto updated = jobs_.update(job, event_for(job, now, "state", message));
   if (!updated) {
@@ -576,8 +616,8 @@ bool Scheduler::has_configured_region(Job& job, TimePoint now) {
 
 void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint now) {
   auto log = subsystem_logger("scheduler");
-  const TimePoint latest_start =
-      job.deadline - job.spec.duration - config_.scheduler.dispatch_slack;
+  const TimePoint latest_start = job.deadline - remaining_work(job) - next_resume_overhead(job) -
+                                config_.scheduler.dispatch_slack;
   if (now >= latest_start && deadline_reported_.insert(job.id).second) {
     // Held past the last start that finishes in time: the deadline is lost. The job stays
     // queued and starts as soon as a region can take it (the planner's deadline fallback).
@@ -644,6 +684,15 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
   record.region = region;
   record.created_at = now;
   record.updated_at = now;
+  if (job.spec.interruptible) {
+    JobSegment segment;
+    segment.n = static_cast<int>(job.segments.size()) + 1;
+    segment.region = region;
+    segment.start = now;
+    segment.end = decision.end.value_or(now + remaining_work(job) + next_resume_overhead(job));
+    job.segments.push_back(std::move(segment));
+    record.segment = job.segments.back().n;
+  }
   if (auto intent = journal_.record_intent(record); !intent) {
     log->error("job {}: cannot journal the dispatch intent, not dispatching: {}", job.id,
                to_string(intent.error()));
@@ -656,12 +705,15 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
   job.updated_at = now;
   if (decision.score) job.planned_score = *decision.score;
   job.excluded = decision.excluded;
+  std::string what = fmt::format("dispatching to {} in {}", dispatcher_.target(), region);
+  if (!job.segments.empty()) {
+    what += fmt::format(" (segment {} until {})", job.segments.back().n,
+                        format_rfc3339(job.segments.back().end));
+  }
   auto updated = jobs_.update_if(
       job, JobState::queued,
-      event_for(
-          job, now, "dispatch",
-          fmt::format("dispatching to {} in {}: {}", dispatcher_.target(), region, decision.reason),
-          decision_json(decision)));
+      event_for(job, now, "dispatch", fmt::format("{}: {}", what, decision.reason),
+                decision_json(decision)));
   note_storage(updated);
   if (!updated) {
     // The intent stays open with nothing created: stop_orphans or the next attempt settles it.
@@ -691,7 +743,15 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     ++dispatch_outcomes_[{record.target, retry ? "retry" : "failed"}];
     (void)journal_.update(record);
     if (cancelled) co_return;
-    if (unavailable) {
+    if (!job.segments.empty() && retry) job.segments.pop_back();  // it never ran
+    if (unavailable && !job.segments.empty()) {
+      // A later segment must run where the checkpoint is: try the same region again later.
+      requeue(job, after, "dispatch_failed",
+              fmt::format("{} refused by {} in {} ({}); segment {} waits for {} (its checkpoint "
+                          "is there)",
+                          code, dispatcher_.target(), region, started.error().message,
+                          job.segments.size() + 1, region));
+    } else if (unavailable) {
       const auto until = cool_down(job, region, after);
       requeue(job, after, "dispatch_failed",
               fmt::format("{} refused by {} in {} ({}); {} avoided for this job's accelerator "
@@ -739,9 +799,11 @@ void Scheduler::requeue(Job& job, TimePoint now, const std::string& type,
                         const std::string& message) {
   subsystem_logger("scheduler")->warn("job {}: {}", job.id, message);
   job.state = JobState::queued;
-  job.region.reset();
   job.remote_name.reset();
-  job.started_at.reset();
+  if (job.segments.empty()) {
+    job.region.reset();
+    job.started_at.reset();
+  }
   job.updated_at = now;
   auto updated = jobs_.update(job, event_for(job, now, type, message));
   if (!updated) {
@@ -751,6 +813,10 @@ void Scheduler::requeue(Job& job, TimePoint now, const std::string& type,
 }
 
 asio::awaitable<void> Scheduler::follow(Job job, TimePoint now) {
+  if (!job.segments.empty() && job.segments.back().state == SegmentState::running &&
+      now > job.segments.back().end + kSegmentOverrun) {
+    job = co_await stop_segment(std::move(job), now);
+  }
   auto status = co_await dispatcher_.poll(job);
   if (!status) {
     subsystem_logger("scheduler")
@@ -784,12 +850,93 @@ asio::awaitable<void> Scheduler::follow(Job job, TimePoint now) {
     wake();
     co_return;
   }
+  if (!job.segments.empty()) {
+    end_segment(job, *status, now);
+    co_return;
+  }
   if (status->started_at) job.started_at = status->started_at;
   finish(job, status->state, status->finished_at.value_or(now), status->message, now);
 }
 
+asio::awaitable<Job> Scheduler::stop_segment(Job job, TimePoint now) {
+  // The trainer was told the segment's end and did not stop: stop it (a Vertex AI cancel, or
+  // SIGTERM then SIGKILL locally). Recorded first, so that a restart knows the end was ours.
+  auto& segment = job.segments.back();
+  segment.state = SegmentState::stopping;
+  job.updated_at = now;
+  const std::string message = fmt::format(
+      "segment {} overran its end {} by more than {}: stopping {}", segment.n,
+      format_rfc3339(segment.end), format_duration(kSegmentOverrun), job.remote_name.value_or("?"));
+  subsystem_logger("scheduler")->warn("job {}: {}", job.id, message);
+  auto updated = jobs_.update_if(job, JobState::running, event_for(job, now, "segment", message));
+  note_storage(updated);
+  if (!updated) {
+    segment.state = SegmentState::running;  // not recorded: not stopped either
+    co_return job;
+  }
+  auto stopped = co_await dispatcher_.cancel(job);
+  if (!stopped) {
+    subsystem_logger("scheduler")
+        ->error("job {}: cannot stop segment {}: {}", job.id, segment.n, stopped.error().message);
+  }
+  co_return job;
+}
+
+void Scheduler::end_segment(Job& job, const RemoteStatus& status, TimePoint now) {
+  auto& segment = job.segments.back();
+  // The target's end time when it is plausible; a clock of the target's behind the segment's
+  // start (or ahead of ours) would count the work wrong, and what is left is planned from it.
+  TimePoint ended_at = now;
+  if (status.finished_at && *status.finished_at >= segment.start && *status.finished_at <= now) {
+    ended_at = *status.finished_at;
+  }
+  segment.finished_at = ended_at;
+  const bool ours = segment.state == SegmentState::stopping;
+  const int allowed = job.spec.interruptible ? job.spec.interruptible->max_segments : 1;
+  if (status.state == JobState::succeeded && status.complete) {
+    segment.state = SegmentState::complete;
+    finish(job, JobState::succeeded, ended_at, "", now);
+    return;
+  }
+  if (status.state == JobState::succeeded || (status.state == JobState::cancelled && ours)) {
+    segment.state = SegmentState::ended;
+    if (static_cast<int>(job.segments.size()) >= allowed) {
+      finish(job, JobState::failed, ended_at,
+             fmt::format("segment {} of {} ended without the COMPLETE marker in its checkpoint "
+                         "dir; no segment is left",
+                         segment.n, allowed),
+             now);
+      return;
+    }
+    // The trainer checkpointed: the rest is a new, shorter problem for the planner.
+    job.state = JobState::queued;
+    job.remote_name.reset();
+    job.planned_start.reset();
+    job.updated_at = now;
+    const std::string message = fmt::format(
+        "segment {} ended at {}{}; {} of work left, up to {} more segment(s): re-planning",
+        segment.n, format_rfc3339(ended_at), ours ? " (stopped by gridshift)" : "",
+        format_duration(remaining_work(job)), allowed - static_cast<int>(job.segments.size()));
+    subsystem_logger("scheduler")->info("job {}: {}", job.id, message);
+    auto updated = jobs_.update_if(job, JobState::running, event_for(job, now, "segment", message));
+    note_storage(updated);
+    wake();
+    return;
+  }
+  finish(job, status.state, ended_at, status.message, now);
+}
+
 void Scheduler::finish(Job& job, JobState state, TimePoint finished_at, const std::string& message,
                        TimePoint now) {
+  if (!job.segments.empty()) {
+    auto& segment = job.segments.back();
+    if (segment.state == SegmentState::running || segment.state == SegmentState::stopping) {
+      segment.state = state == JobState::cancelled ? SegmentState::cancelled
+                      : state == JobState::failed  ? SegmentState::failed
+                                                   : SegmentState::complete;
+      if (!segment.finished_at) segment.finished_at = finished_at;
+    }
+  }
   job.state = state;
   job.finished_at = finished_at;
   job.updated_at = now;

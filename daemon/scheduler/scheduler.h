@@ -80,6 +80,10 @@ class Scheduler {
  private:
   boost::asio::awaitable<void> loop();
   boost::asio::awaitable<void> follow(Job job, TimePoint now);
+  // Interruptible jobs: stops a segment that overran its end; records how a segment ended
+  // (the job succeeds on COMPLETE, else goes back to the queue for its next segment).
+  boost::asio::awaitable<Job> stop_segment(Job job, TimePoint now);
+  void end_segment(Job& job, const RemoteStatus& status, TimePoint now);
   boost::asio::awaitable<void> dispatch(Job job, PlanDecision decision, TimePoint now);
   boost::asio::awaitable<void> cancel_in_background(Job job);
   void record_hold(Job& job, const PlanDecision& decision, TimePoint now);

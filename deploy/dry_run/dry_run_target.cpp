@@ -1,5 +1,7 @@
 #include "deploy/dry_run/dry_run_target.h"
 
+#include <algorithm>
+
 #include "common/logging.h"
 
 namespace gridshift {
@@ -16,10 +18,23 @@ boost::asio::awaitable<Result<RemoteStatus>> DryRunTarget::poll(Job job) {
   }
   DryRunHandle handle{job.remote_name.value_or(""), *job.region, *job.started_at,
                       *job.started_at + job.spec.duration};
+  bool complete = true;
+  if (!job.segments.empty()) {
+    // The simulated trainer works through what is left and stops at the segment's end,
+    // writing COMPLETE when the work is done within it.
+    const auto& segment = job.segments.back();
+    const TimePoint done = segment.start + remaining_work(job) + segment_overhead(job, segment.n);
+    handle.started_at = segment.start;
+    handle.expected_end = std::min(done, segment.end);
+    complete = done <= segment.end;
+  }
   RemoteStatus status;
   status.state = dispatcher_.state_at(handle, clock_.now());
   status.started_at = handle.started_at;
-  if (status.state == JobState::succeeded) status.finished_at = handle.expected_end;
+  if (status.state == JobState::succeeded) {
+    status.finished_at = handle.expected_end;
+    status.complete = complete;
+  }
   co_return status;
 }
 

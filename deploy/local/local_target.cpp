@@ -40,6 +40,9 @@ constexpr const char* kRecordFile = "process.json";
 // of the jobs: a job that could rewrite its record could make cancel signal any process.
 constexpr const char* kRecordDir = ".gridshift";
 constexpr const char* kOutputFile = "output.log";
+// Interruptible jobs checkpoint in <job dir>/checkpoints and write COMPLETE there when done.
+constexpr const char* kCheckpointDir = "checkpoints";
+constexpr const char* kCompleteMarker = "COMPLETE";
 // What a job gets as PATH when the daemon itself has none.
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
 constexpr std::size_t kMaxRecordBytes = 64 * 1024;
@@ -473,6 +476,28 @@ Result<fs::path> LocalTarget::prepare_job_dir(const std::string& job_id,
   return dir;
 }
 
+Result<fs::path> LocalTarget::prepare_checkpoint_dir(const fs::path& job_dir,
+                                                    const RunIdentity& who) const {
+  const auto dir = job_dir / kCheckpointDir;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return make_error("io_error", fmt::format("cannot create checkpoint directory {}: {}",
+                                              dir.string(), errno_text(errno)));
+  }
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    return make_error("io_error", fmt::format("cannot open checkpoint directory {}: {}",
+                                              dir.string(), errno_text(errno)));
+  }
+  const int failed = ::fchown(fd, who.uid, who.gid) != 0 ? errno : 0;
+  ::close(fd);
+  if (failed != 0) {
+    return make_error("spawn_failed", fmt::format("cannot give checkpoint directory {} to {}: {}",
+                                                  dir.string(), who.describe(),
+                                                  errno_text(failed)));
+  }
+  return dir;
+}
+
 Result<DispatchStarted> LocalTarget::start(const Job& job, const std::string& region) {
   auto log = subsystem_logger("local");
   if (!job.spec.local || job.spec.local->command.empty()) {
@@ -509,6 +534,18 @@ Result<DispatchStarted> LocalTarget::start(const Job& job, const std::string& re
                                   "GRIDSHIFT_JOB_NAME=" + job.spec.name,
                                   "GRIDSHIFT_REGION=" + region,
                                   "GRIDSHIFT_OUTPUT_DIR=" + dir->string()};
+  if (job.spec.interruptible && !job.segments.empty()) {
+    // The trainer's contract (docs/design.md, "Interruptible jobs"): where to checkpoint,
+    // which segment this is and when it must have stopped.
+    auto checkpoints = prepare_checkpoint_dir(*dir, *who);
+    if (!checkpoints) {
+      log->error("job {}: {}", job.id, checkpoints.error().message);
+      return checkpoints.error();
+    }
+    env.push_back("GRIDSHIFT_CHECKPOINT_DIR=" + checkpoints->string());
+    env.push_back("GRIDSHIFT_SEGMENT=" + std::to_string(job.segments.back().n));
+    env.push_back("GRIDSHIFT_SEGMENT_END=" + format_rfc3339(job.segments.back().end));
+  }
   auto spawned = spawn_as(job.spec.local->command, std::move(env), *dir, *who, path_);
   if (!spawned) {
     log->error("job {}: {}", job.id, spawned.error().message);
@@ -546,6 +583,12 @@ Result<RemoteStatus> LocalTarget::status_of(const Job& job) {
   status.state = outcome.state;
   status.message = outcome.message;
   status.finished_at = outcome.finished_at;
+  if (job.spec.interruptible) {
+    // A marker the trainer planted as a link counts only if it names a regular file.
+    std::error_code ec;
+    status.complete =
+        fs::is_regular_file(job_dir(job.id) / kCheckpointDir / kCompleteMarker, ec);
+  }
   // Reported: a repeated poll reads the same outcome back from process.json.
   tracked_.erase(job.id);
   return status;

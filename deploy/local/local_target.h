@@ -118,6 +118,9 @@ class LocalTarget final : public Dispatcher {
   Result<RunIdentity> identity_for(const Job& job) const;
   Result<std::filesystem::path> prepare_job_dir(const std::string& job_id,
                                                 const RunIdentity& who) const;
+  // <job dir>/checkpoints (0700, the job's user's): GRIDSHIFT_CHECKPOINT_DIR.
+  Result<std::filesystem::path> prepare_checkpoint_dir(const std::filesystem::path& job_dir,
+                                                       const RunIdentity& who) const;
   std::filesystem::path record_path(const std::string& job_id) const;
   Result<ProcessRecord> read_record(const std::string& job_id) const;
   Status write_record(const std::string& job_id, const ProcessRecord& record) const;

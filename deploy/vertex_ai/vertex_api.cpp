@@ -115,21 +115,30 @@ bool says_region_unavailable(int code, std::string_view message) {
 }
 
 json env_list(const std::map<std::string, std::string>& user_env, const Job& job,
-              const std::string& region) {
+              const std::string& region, const std::string& checkpoint_uri) {
+  std::vector<std::pair<std::string, std::string>> ours = {{std::string(kJobIdEnv), job.id},
+                                                           {std::string(kRegionEnv), region}};
+  if (const int segment = current_segment(job); segment > 0) {
+    ours.emplace_back("GRIDSHIFT_CHECKPOINT_DIR", checkpoint_uri);
+    ours.emplace_back("GRIDSHIFT_SEGMENT", std::to_string(segment));
+    ours.emplace_back("GRIDSHIFT_SEGMENT_END", format_rfc3339(job.segments.back().end));
+  }
   json env = json::array();
   for (const auto& [name, value] : user_env) {
-    if (name == kJobIdEnv || name == kRegionEnv) continue;  // ours win
+    const bool taken = std::any_of(ours.begin(), ours.end(),
+                                   [&](const auto& kv) { return kv.first == name; });
+    if (taken) continue;  // ours win
     env.push_back({{"name", name}, {"value", value}});
   }
-  env.push_back({{"name", kJobIdEnv}, {"value", job.id}});
-  env.push_back({{"name", kRegionEnv}, {"value", region}});
+  for (const auto& [name, value] : ours)
+    env.push_back({{"name", name}, {"value", value}});
   return env;
 }
 
 }  // namespace
 
 Result<json> custom_job_body(const Job& job, const std::string& region,
-                             const std::string& output_uri) {
+                             const std::string& output_uri, const std::string& checkpoint_uri) {
   if (!job.spec.vertex) {
     return make_error("invalid_job", "job " + job.id + " has no vertex section to dispatch",
                       {FieldError{"vertex", "required when dispatching to Vertex AI"}});
@@ -150,7 +159,7 @@ Result<json> custom_job_body(const Job& job, const std::string& region,
     json spec{{"imageUri", c.image_uri}};
     if (!c.command.empty()) spec["command"] = c.command;
     if (!c.args.empty()) spec["args"] = c.args;
-    spec["env"] = env_list(c.env, job, region);
+    spec["env"] = env_list(c.env, job, region, checkpoint_uri);
     pool["containerSpec"] = std::move(spec);
   } else {
     const auto& p = *v.python_package;
@@ -158,7 +167,7 @@ Result<json> custom_job_body(const Job& job, const std::string& region,
               {"packageUris", p.package_uris},
               {"pythonModule", p.python_module}};
     if (!p.args.empty()) spec["args"] = p.args;
-    spec["env"] = env_list({}, job, region);
+    spec["env"] = env_list({}, job, region, checkpoint_uri);
     pool["pythonPackageSpec"] = std::move(spec);
   }
 
@@ -176,8 +185,11 @@ Result<json> custom_job_body(const Job& job, const std::string& region,
     labels[key] = value;
   labels[std::string(kManagedByLabel)] = kManagedByValue;
   labels[std::string(kJobLabel)] = job.id;
+  const int segment = current_segment(job);
+  if (segment > 0) labels[std::string(kSegmentLabel)] = std::to_string(segment);
 
   std::string display_name = "gridshift-" + job.id + "-" + job.spec.name;
+  if (segment > 0) display_name = fmt::format("gridshift-{}-s{}-{}", job.id, segment, job.spec.name);
   if (display_name.size() > kMaxDisplayNameChars) display_name.resize(kMaxDisplayNameChars);
   return json{{"displayName", std::move(display_name)},
               {"labels", std::move(labels)},
@@ -632,6 +644,10 @@ Result<std::string> staging_bucket_name(std::string_view prefix, std::string_vie
 
 std::string staging_output_uri(std::string_view bucket) {
   return fmt::format("gs://{}/{}", bucket, kStagingOutputPrefix);
+}
+
+std::string staging_checkpoint_uri(std::string_view bucket) {
+  return fmt::format("gs://{}/{}", bucket, kStagingCheckpointPrefix);
 }
 
 namespace {

@@ -24,6 +24,7 @@ namespace gridshift {
 inline constexpr std::string_view kManagedByLabel = "managed-by";
 inline constexpr std::string_view kManagedByValue = "gridshiftd";
 inline constexpr std::string_view kJobLabel = "gridshift-job";
+inline constexpr std::string_view kSegmentLabel = "gridshift-segment";
 inline constexpr std::string_view kJobIdEnv = "GRIDSHIFT_JOB_ID";
 inline constexpr std::string_view kRegionEnv = "GRIDSHIFT_REGION";
 inline constexpr std::size_t kMaxDisplayNameChars = 128;
@@ -31,6 +32,9 @@ inline constexpr std::size_t kMaxBucketNameChars = 63;
 // Inside a job's staging bucket: the submitted spec, and the directory Vertex writes to.
 inline constexpr std::string_view kStagingSpecObject = "gridshift/job-spec.json";
 inline constexpr std::string_view kStagingOutputPrefix = "output/";
+// Interruptible jobs checkpoint under this prefix and write its COMPLETE object when done.
+inline constexpr std::string_view kStagingCheckpointPrefix = "checkpoints/";
+inline constexpr std::string_view kCompleteObject = "checkpoints/COMPLETE";
 
 // Error code of a response that is not the documented shape; the detail names the field.
 inline constexpr std::string_view kVertexBadResponse = "vertex_bad_response";
@@ -38,11 +42,15 @@ inline constexpr std::string_view kVertexBadResponse = "vertex_bad_response";
 // ---- Request bodies ----
 
 // The CustomJob to create for `job` in `region` (projects.locations.customJobs.create).
-// `output_uri` ("gs://b/output/") becomes jobSpec.baseOutputDirectory when non-empty. Error
+// `output_uri` ("gs://b/output/") becomes jobSpec.baseOutputDirectory when non-empty. An
+// interruptible job's segment (job.segments.back()) adds the gridshift-segment label and the
+// trainer's env: GRIDSHIFT_CHECKPOINT_DIR (`checkpoint_uri`), GRIDSHIFT_SEGMENT and
+// GRIDSHIFT_SEGMENT_END. Error
 // "invalid_job" naming field `vertex` when the spec has no vertex section (or `vertex.container`
 // when it has neither workload).
 Result<nlohmann::json> custom_job_body(const Job& job, const std::string& region,
-                                       const std::string& output_uri);
+                                       const std::string& output_uri,
+                                       const std::string& checkpoint_uri = "");
 
 // The bucket to create for a job's staging (buckets.insert): regional, uniform access, no public
 // access, labelled like the job.
@@ -177,6 +185,8 @@ Result<std::string> custom_job_url(std::string_view endpoint_template, std::stri
 Result<std::string> staging_bucket_name(std::string_view prefix, std::string_view job_id);
 // "gs://<bucket>/output/"
 std::string staging_output_uri(std::string_view bucket);
+// "gs://{bucket}/checkpoints/": an interruptible job's GRIDSHIFT_CHECKPOINT_DIR.
+std::string staging_checkpoint_uri(std::string_view bucket);
 
 // Cloud Storage JSON API URLs under `storage_endpoint` (https://storage.googleapis.com).
 std::string bucket_create_url(std::string_view storage_endpoint, std::string_view project);

@@ -170,7 +170,14 @@ asio::awaitable<Result<DispatchStarted>> VertexTarget::create(Job job, std::stri
     if (!name) co_return name.error();
     bucket = std::move(*name);
   }
-  auto body = custom_job_body(job, region, staging ? staging_output_uri(bucket) : std::string());
+  if (current_segment(job) > 0 && !staging) {
+    co_return make_error("invalid_job",
+                         "interruptible jobs checkpoint in their staging bucket: set "
+                         "dispatch.vertex_ai.staging_bucket.enabled to true",
+                         {FieldError{"interruptible", "needs the Vertex AI staging bucket"}});
+  }
+  auto body = custom_job_body(job, region, staging ? staging_output_uri(bucket) : std::string(),
+                              staging ? staging_checkpoint_uri(bucket) : std::string());
   if (!body) co_return body.error();
 
   // An earlier create of this job whose fate is still unknown is settled before anything else.
@@ -183,7 +190,9 @@ asio::awaitable<Result<DispatchStarted>> VertexTarget::create(Job job, std::stri
     if (!staged) co_return staged.error();
   }
   auto created = co_await create_remote(job, region, body->dump());
-  if (!created && staging && config_.staging_bucket.delete_after && !unresolved_.contains(job.id)) {
+  // A later segment's bucket holds the checkpoint: it stays whatever happens to this create.
+  if (!created && staging && config_.staging_bucket.delete_after && !unresolved_.contains(job.id) &&
+      current_segment(job) <= 1) {
     // Nothing runs for this job: its bucket would only linger (and sit in the wrong region
     // when the job is re-planned elsewhere).
     auto cleaned = co_await clean_up(job.id);
@@ -278,7 +287,7 @@ asio::awaitable<Result<DispatchStarted>> VertexTarget::create_remote(const Job& 
     unresolved_[job.id].insert(region);
     vlog()->warn("job {}: create in {} ended ambiguously ({}); listing by label", job.id, region,
                  last_problem);
-    auto found = co_await find_existing(job.id, region);
+    auto found = co_await find_existing(job.id, region, current_segment(job));
     if (!found) {
       co_return gave_up(job.id, region, "cannot list to confirm: " + found.error().message);
     }
@@ -300,7 +309,7 @@ asio::awaitable<Result<std::optional<DispatchStarted>>> VertexTarget::settle_unr
   const std::set<std::string> regions = it->second;
   std::optional<DispatchStarted> adopted;
   for (const auto& r : regions) {
-    auto found = co_await find_existing(job.id, r);
+    auto found = co_await find_existing(job.id, r, current_segment(job));
     if (!found) {
       co_return make_error(errc::kRetry,
                            fmt::format("an earlier create of {} in {} is unconfirmed and the "
@@ -327,7 +336,7 @@ asio::awaitable<Result<std::optional<DispatchStarted>>> VertexTarget::settle_unr
 }
 
 asio::awaitable<Result<std::vector<VertexJob>>> VertexTarget::list_by_label(
-    const std::string& job_id, const std::string& region) {
+    const std::string& job_id, const std::string& region, int segment) {
   std::vector<VertexJob> jobs;
   std::string page_token;
   for (int page = 0; page < kMaxListPages; ++page) {
@@ -342,7 +351,13 @@ asio::awaitable<Result<std::vector<VertexJob>>> VertexTarget::list_by_label(
     for (auto& job : parsed->jobs) {
       // The server filters; this guards against one that ignores the filter.
       auto label = job.labels.find(std::string(kJobLabel));
-      if (label != job.labels.end() && label->second == job_id) jobs.push_back(std::move(job));
+      if (label == job.labels.end() || label->second != job_id) continue;
+      if (segment > 0) {
+        // Earlier segments ran under the same job label: only this segment's CustomJob counts.
+        auto n = job.labels.find(std::string(kSegmentLabel));
+        if (n == job.labels.end() || n->second != std::to_string(segment)) continue;
+      }
+      jobs.push_back(std::move(job));
     }
     if (parsed->next_page_token.empty()) co_return jobs;
     page_token = parsed->next_page_token;
@@ -355,14 +370,14 @@ asio::awaitable<Result<std::vector<VertexJob>>> VertexTarget::list_by_label(
 // What Vertex runs for the job in the region: the oldest job with its label, duplicates
 // cancelled; nullopt when two LISTs a settle delay apart both find nothing.
 asio::awaitable<Result<std::optional<VertexJob>>> VertexTarget::find_existing(
-    const std::string& job_id, const std::string& region) {
-  auto jobs = co_await list_by_label(job_id, region);
+    const std::string& job_id, const std::string& region, int segment) {
+  auto jobs = co_await list_by_label(job_id, region, segment);
   if (!jobs) co_return jobs.error();
   if (jobs->empty()) {
     vlog()->info("job {}: nothing listed in {} yet; listing again in {} ms", job_id, region,
                  options_.settle_delay.count());
     co_await wait(options_.settle_delay);
-    jobs = co_await list_by_label(job_id, region);
+    jobs = co_await list_by_label(job_id, region, segment);
     if (!jobs) co_return jobs.error();
     if (jobs->empty()) co_return std::optional<VertexJob>{};
   }
@@ -439,7 +454,21 @@ asio::awaitable<Result<RemoteStatus>> VertexTarget::poll(Job job) {
   }
   vlog()->info("job {}: {} ended {}{}", job.id, name, to_string(status.state),
                status.message.empty() ? "" : " (" + status.message + ")");
-  if (config_.staging_bucket.enabled && config_.staging_bucket.delete_after) {
+  bool last = true;
+  if (current_segment(job) > 0 && config_.staging_bucket.enabled) {
+    auto complete = co_await complete_marker(job.id);
+    if (!complete) co_return complete.error();
+    status.complete = *complete;
+    // The bucket holds the checkpoint until the job's last segment has ended.
+    const bool stopped_by_us = job.segments.back().state == SegmentState::stopping;
+    const bool next_follows =
+        !status.complete &&
+        (status.state == JobState::succeeded ||
+         (status.state == JobState::cancelled && stopped_by_us)) &&
+        static_cast<int>(job.segments.size()) < job.spec.interruptible->max_segments;
+    last = !next_follows;
+  }
+  if (last && config_.staging_bucket.enabled && config_.staging_bucket.delete_after) {
     auto cleaned = co_await clean_up(job.id);
     if (!cleaned && cleaned.error().is(errc::kRetry)) {
       // Report the end once the bucket is gone: the scheduler polls again.
@@ -476,8 +505,11 @@ asio::awaitable<Status> VertexTarget::cancel(Job job) {
     vlog()->info("job {}: {} needs no cancel ({})", job.id, name,
                  remote ? remote->state : "no such job");
   }
-  if (config_.staging_bucket.enabled && config_.staging_bucket.delete_after) {
-    // A cancelled job is not followed any more: its bucket goes now.
+  const bool segment_stop =
+      current_segment(job) > 0 && job.segments.back().state == SegmentState::stopping;
+  if (!segment_stop && config_.staging_bucket.enabled && config_.staging_bucket.delete_after) {
+    // A cancelled job is not followed any more: its bucket goes now. (A segment stopped at its
+    // end keeps it: the next segment resumes from the checkpoint there.)
     auto cleaned = co_await clean_up(job.id);
     if (!cleaned) {
       vlog()->warn("job {}: staging bucket not deleted: {}", job.id, cleaned.error().message);
@@ -489,7 +521,7 @@ asio::awaitable<Status> VertexTarget::cancel(Job job) {
 asio::awaitable<Result<std::optional<DispatchStarted>>> VertexTarget::adopt(Job job,
                                                                             std::string region) {
   vlog()->info("job {}: looking for an existing CustomJob in {}", job.id, region);
-  auto found = co_await find_existing(job.id, region);
+  auto found = co_await find_existing(job.id, region, current_segment(job));
   if (!found) co_return found.error();
   unresolved_.erase(job.id);
   if (!*found) {
@@ -542,6 +574,20 @@ asio::awaitable<Status> VertexTarget::stage(const Job& job, const std::string& r
     co_return uploaded.to_error("uploading the job spec to " + bucket, kRefused);
   }
   co_return Status{};
+}
+
+asio::awaitable<Result<bool>> VertexTarget::complete_marker(const std::string& job_id) {
+  auto bucket = staging_bucket_name(config_.staging_bucket.prefix, job_id);
+  if (!bucket) co_return bucket.error();
+  auto out = co_await call(request("GET",
+                                   object_url(config_.storage_endpoint, *bucket, kCompleteObject,
+                                              ""),
+                                   "", options_.read_timeout),
+                           Api::storage, ApiCall::read);
+  if (out.ok()) co_return true;
+  if (out.is(ApiErrorKind::not_found)) co_return false;
+  co_return make_error(errc::kRetry, "cannot look for gs://" + *bucket + "/" +
+                                         std::string(kCompleteObject) + ": " + out.describe());
 }
 
 // Deletes every version of every object. What is deleted leaves the listing, so each round

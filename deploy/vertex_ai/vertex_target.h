@@ -79,10 +79,16 @@ class VertexTarget final : public Dispatcher {
                                                                 const std::string& body);
   boost::asio::awaitable<Result<std::optional<DispatchStarted>>> settle_unresolved(
       const Job& job, const std::string& region);
+  // Jobs labelled gridshift-job=<job_id> in `region`; with `segment` > 0 only those of that
+  // segment (gridshift-segment=<segment>).
   boost::asio::awaitable<Result<std::vector<VertexJob>>> list_by_label(const std::string& job_id,
-                                                                       const std::string& region);
+                                                                       const std::string& region,
+                                                                       int segment);
   boost::asio::awaitable<Result<std::optional<VertexJob>>> find_existing(const std::string& job_id,
-                                                                         const std::string& region);
+                                                                         const std::string& region,
+                                                                         int segment);
+  // Whether an interruptible job's trainer wrote gs://<staging bucket>/checkpoints/COMPLETE.
+  boost::asio::awaitable<Result<bool>> complete_marker(const std::string& job_id);
   boost::asio::awaitable<Outcome> request_cancel(const std::string& name);
   boost::asio::awaitable<Result<VertexJob>> get_job(const std::string& name);
 

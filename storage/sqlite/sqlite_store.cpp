@@ -117,6 +117,11 @@ ALTER TABLE jobs DROP COLUMN spec_json;
 ALTER TABLE jobs ADD COLUMN summary_json TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_by_owner_state ON jobs (owner_uid, state);
 )sql",
+    // Version 3: interruptible jobs dispatch once per segment; the journal says which segment
+    // each attempt started (0 for other jobs).
+    R"sql(
+ALTER TABLE dispatch_journal ADD COLUMN segment INTEGER NOT NULL DEFAULT 0;
+)sql",
 });
 
 // A job with its whole spec (read_job's column order); from kJobsWithSpecs.
@@ -140,7 +145,8 @@ constexpr std::string_view kReadingColumns =
     "renewable_percent, fossil_free_percent";
 
 constexpr std::string_view kJournalColumns =
-    "job_id, attempt, target, region, status, created_at, updated_at, remote_name, detail";
+    "job_id, attempt, target, region, status, created_at, updated_at, remote_name, detail, "
+    "segment";
 
 std::string select_jobs(std::string_view tail) {
   return "SELECT " + std::string(kJobColumns) + " FROM " + std::string(kJobsWithSpecs) + " " +
@@ -209,6 +215,11 @@ std::string summary_to_json(const JobSpec& spec) {
     j["vertex"] = std::move(vj);
   }
   if (spec.local) j["local"] = true;
+  if (spec.interruptible) {
+    j["interruptible"] = {{"max_segments", spec.interruptible->max_segments},
+                          {"min_segment_s", spec.interruptible->min_segment.count()},
+                          {"resume_overhead_s", spec.interruptible->resume_overhead.count()}};
+  }
   return j.dump();
 }
 
@@ -241,6 +252,13 @@ Result<JobSpec> summary_from_json(const std::string& text) {
       spec.vertex = std::move(v);
     }
     if (j.value("local", false)) spec.local = LocalSpec{};
+    if (j.contains("interruptible")) {
+      const auto& ij = j["interruptible"];
+      spec.interruptible =
+          InterruptibleSpec{ij.at("max_segments").get<int>(),
+                            Seconds{ij.at("min_segment_s").get<std::int64_t>()},
+                            Seconds{ij.at("resume_overhead_s").get<std::int64_t>()}};
+    }
     return spec;
   } catch (const nlohmann::json::exception& e) {
     return corrupt_row("jobs", std::string("summary: ") + e.what());
@@ -347,6 +365,7 @@ Result<DispatchRecord> read_record(const Statement& s) {
   r.updated_at = from_unix(s.column_int64(6));
   r.remote_name = s.column_optional_text(7);
   r.detail = s.column_text(8);
+  r.segment = static_cast<int>(s.column_int64(9));
   return r;
 }
 
@@ -931,7 +950,7 @@ Status SqliteStore::record_intent(const DispatchRecord& record) {
   }
   {
     auto s = db_.cached("INSERT INTO dispatch_journal (" + std::string(kJournalColumns) +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (!s) return s.error();
     (*s)->bind(1, record.job_id)
         .bind(2, record.attempt)
@@ -941,7 +960,8 @@ Status SqliteStore::record_intent(const DispatchRecord& record) {
         .bind(6, to_unix(record.created_at))
         .bind(7, to_unix(record.updated_at))
         .bind(8, record.remote_name)
-        .bind(9, record.detail);
+        .bind(9, record.detail)
+        .bind(10, record.segment);
     if (auto done = (*s)->run(); !done) return done.error();
   }
   return transaction->commit();

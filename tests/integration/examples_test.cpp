@@ -105,7 +105,8 @@ TEST(Examples, TheFolderHoldsSpecsForEveryCommonCase) {
   // The list; renaming one means updating docs/quickstart.md too.
   for (const char* expected :
        {"overnight-best-window.yaml", "threshold-release.yaml", "several-regions.yaml",
-        "spot-container.yaml", "flex-start-python-package.yaml", "local-command.yaml"}) {
+        "spot-container.yaml", "flex-start-python-package.yaml", "local-command.yaml",
+        "interruptible-local.yaml"}) {
     EXPECT_EQ(names.count(expected), 1u) << expected;
   }
 }
@@ -311,6 +312,38 @@ TEST(ExampleTrainer, WritesToAipModelDirAndMapsGcsUris) {
   auto bad = run_python(dir, *python, {"-m", "trainer.task", "--epochs", "0"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--epochs"), std::string::npos) << bad.err;
+}
+
+TEST(ExampleTrainer, CheckpointsAtTheSegmentEndAndResumesToTheSameModel) {
+  const auto python = find_on_path("python3");
+  if (!python) GTEST_SKIP() << "python3 is not on PATH: the example trainer cannot run";
+  TempDir dir;
+  auto whole = run_python(dir, *python, {"-m", "trainer.task", "--model-dir", "whole"});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+
+  // Segment 1 ends in the past: the trainer saves its first checkpoint and stops, exit 0,
+  // without a model or the COMPLETE marker.
+  const auto ck = dir / "checkpoints";
+  std::map<std::string, std::string> env = {{"GRIDSHIFT_CHECKPOINT_DIR", ck.string()},
+                                            {"GRIDSHIFT_SEGMENT", "1"},
+                                            {"GRIDSHIFT_SEGMENT_END", "2020-01-01T00:00:00Z"}};
+  auto first = run_python(dir, *python, {"-m", "trainer.task", "--model-dir", "split"}, env);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("segment 1: checkpointed at epoch 50 of 400"), std::string::npos)
+      << first.out;
+  EXPECT_TRUE(fs::exists(ck / "checkpoint.json"));
+  EXPECT_FALSE(fs::exists(ck / "COMPLETE"));
+  EXPECT_FALSE(fs::exists(dir / "split" / "model.json"));
+
+  // Segment 2 has time: it resumes from the checkpoint, finishes and says so.
+  env["GRIDSHIFT_SEGMENT"] = "2";
+  env["GRIDSHIFT_SEGMENT_END"] = "2099-01-01T00:00:00Z";
+  auto second = run_python(dir, *python, {"-m", "trainer.task", "--model-dir", "split"}, env);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find("segment 2: resuming at epoch 50"), std::string::npos) << second.out;
+  EXPECT_TRUE(fs::exists(ck / "COMPLETE"));
+  // The same model as one uninterrupted run: the checkpoint loses nothing.
+  EXPECT_EQ(read_file(dir / "split" / "model.json"), read_file(dir / "whole" / "model.json"));
 }
 
 TEST(Examples, SpecsWrittenWithRelativeTimesPassCheckAsTheyAreToday) {

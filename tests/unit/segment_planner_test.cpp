@@ -317,3 +317,22 @@ TEST(SegmentPlannerProperty, MatchesBruteForceOnSmallRandomCases) {
 
 }  // namespace
 }  // namespace gridshift
+
+namespace gridshift {
+namespace {
+
+TEST(SegmentPlanner, AStartAMomentLateStillTakesTheCleanHour) {
+  // The daemon wakes 3 s after the planned 01:00: the clean hour still holds the first
+  // segment (59 min 57 s of it, against a 1 h minimum), not the two hours from now.
+  const auto s = hourly_series("r", kT0, {5, 1, 5, 1, 5, 5});
+  auto plan = plan_segments(s, h(1) + Seconds{3}, h(6), 2 * kHour, rules(2, kHour));
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(spans(*plan), (Spans{{h(1) + Seconds{3}, h(2)}, {h(3), h(4) + Seconds{3}}}));
+  // Ten minutes late is not a moment: the segment must run its full hour.
+  plan = plan_segments(s, h(1) + 10 * kMinute, h(6), 2 * kHour, rules(2, kHour));
+  ASSERT_TRUE(plan);
+  EXPECT_GE(plan->segments.front().end - plan->segments.front().start, kHour);
+}
+
+}  // namespace
+}  // namespace gridshift

@@ -81,6 +81,7 @@ JobSpec full_spec() {
   spec.not_before = at(26, 20);
   spec.policy = Policy::threshold;
   spec.threshold = 120.5;
+  spec.interruptible = InterruptibleSpec{3, hours{1}, std::chrono::minutes{5}};
   spec.power_watts = 900;
   VertexSpec vertex;
   vertex.machine_type = "a2-highgpu-1g";
@@ -134,6 +135,22 @@ Job full_job() {
   job.remote_name = "projects/p/locations/europe-west9/customJobs/123";
   job.error = "quota exceeded once";
   job_accounting_from_json(R"({"actual_g":412.5})", job);
+  JobSegment first;
+  first.n = 1;
+  first.region = "europe-west9";
+  first.start = at(26, 22, 5);
+  first.end = at(26, 23);
+  first.finished_at = at(26, 23, 1);
+  first.state = SegmentState::ended;
+  first.remote_name = "projects/p/locations/europe-west9/customJobs/122";
+  JobSegment second = first;
+  second.n = 2;
+  second.start = at(27, 1);
+  second.end = at(27, 3);
+  second.finished_at.reset();
+  second.state = SegmentState::running;
+  second.remote_name = "projects/p/locations/europe-west9/customJobs/123";
+  job.segments = {first, second};
   return job;
 }
 
@@ -766,6 +783,7 @@ TYPED_TEST(StoreContract, JournalRecordsIntentsAndFindsThemByJob) {
   DispatchRecord second = make_record("dj1", 2, at(26, 21));
   second.target = "local";
   second.region = "europe-west9";
+  second.segment = 2;  // an interruptible job's second segment
   ASSERT_TRUE(this->journal().record_intent(second));
   ASSERT_TRUE(this->journal().record_intent(make_record("dj2", 1, at(26, 19))));
 

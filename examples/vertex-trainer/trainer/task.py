@@ -11,6 +11,12 @@ as it is, and so does a plain python3 on a laptop.
 The model directory is, in order: --model-dir, else $AIP_MODEL_DIR (set by Vertex AI when the
 CustomJob has a base output directory), else ./model. A gs://bucket/path URI is written through
 the Cloud Storage FUSE mount that Vertex AI provides at /gcs/bucket/path.
+
+Run by gridshift as an interruptible job, it follows gridshift's trainer contract: with
+$GRIDSHIFT_CHECKPOINT_DIR set it resumes from checkpoint.json there, saves one every
+--checkpoint-every epochs, and stops (saving, exit 0) when $GRIDSHIFT_SEGMENT_END is less than
+--stop-margin seconds away or on SIGTERM. When training is done it writes the model, then the
+COMPLETE marker into the checkpoint directory, which tells gridshift no segment is needed.
 """
 
 import argparse
@@ -19,7 +25,9 @@ import json
 import math
 import os
 import pathlib
+import datetime
 import random
+import signal
 import sys
 import time
 
@@ -39,6 +47,10 @@ def parse_args(argv):
     parser.add_argument("--l2", type=float, default=0.001, help="weight decay")
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=1, help="seed of the train/test split")
+    parser.add_argument("--checkpoint-every", type=int, default=50,
+                        help="epochs between checkpoints (interruptible runs)")
+    parser.add_argument("--stop-margin", type=float, default=120.0,
+                        help="seconds before GRIDSHIFT_SEGMENT_END to checkpoint and stop")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
@@ -99,11 +111,61 @@ def predict(weights, bias, x):
     return sigmoid(bias + sum(w * v for w, v in zip(weights, x)))
 
 
-def train(examples, epochs, learning_rate, l2):
-    weights = [0.0] * len(FEATURES)
-    bias = 0.0
+class Segment:
+    """gridshift's interruptible-job contract: where to checkpoint, and when to stop."""
+
+    def __init__(self, args):
+        checkpoint_dir = os.environ.get("GRIDSHIFT_CHECKPOINT_DIR")
+        self.dir = local_path(checkpoint_dir) if checkpoint_dir else None
+        self.number = os.environ.get("GRIDSHIFT_SEGMENT", "1")
+        end = os.environ.get("GRIDSHIFT_SEGMENT_END")
+        self.end = (datetime.datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp()
+                    if end else None)
+        self.margin = args.stop_margin
+        self.every = max(1, args.checkpoint_every)
+        self.stop_requested = False
+        if self.dir:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum, frame):
+        self.stop_requested = True
+
+    def load(self):
+        path = self.dir / "checkpoint.json" if self.dir else None
+        if not path or not path.exists():
+            return None
+        state = json.loads(path.read_text())
+        return state["weights"], state["bias"], state["epoch"]
+
+    def save(self, weights, bias, epoch):
+        path = self.dir / "checkpoint.json"
+        tmp = self.dir / "checkpoint.json.tmp"
+        tmp.write_text(json.dumps({"weights": weights, "bias": bias, "epoch": epoch}))
+        os.replace(tmp, path)
+
+    def should_stop(self):
+        near_end = self.end is not None and time.time() + self.margin >= self.end
+        return self.stop_requested or near_end
+
+    def after_chunk(self, weights, bias, epoch):
+        """Saves a checkpoint; True when this segment should end now."""
+        if not self.dir or epoch % self.every:
+            return False
+        self.save(weights, bias, epoch)
+        return self.should_stop()
+
+    def complete(self):
+        if self.dir:
+            (self.dir / "COMPLETE").write_text("done\n")
+
+
+def train(examples, epochs, learning_rate, l2, start=None, after_epoch=None):
+    """Batch gradient descent from `start` (weights, bias, epochs done) or from zero. Returns
+    (weights, bias, epochs done): fewer than `epochs` when after_epoch asked to stop."""
+    weights, bias, done = start or ([0.0] * len(FEATURES), 0.0, 0)
     n = len(examples)
-    for _ in range(epochs):
+    while done < epochs:
         grad_w = [0.0] * len(weights)
         grad_b = 0.0
         for x, y in examples:
@@ -113,7 +175,10 @@ def train(examples, epochs, learning_rate, l2):
             grad_b += err
         weights = [w - learning_rate * (g / n + l2 * w) for w, g in zip(weights, grad_w)]
         bias -= learning_rate * grad_b / n
-    return weights, bias
+        done += 1
+        if done < epochs and after_epoch and after_epoch(weights, bias, done):
+            break
+    return weights, bias, done
 
 
 def evaluate(weights, bias, examples):
@@ -140,7 +205,16 @@ def main(argv=None):
     means, stds = standardizer(train_set)
     train_scaled = [(scale(x, means, stds), y) for x, y in train_set]
     test_scaled = [(scale(x, means, stds), y) for x, y in test]
-    weights, bias = train(train_scaled, args.epochs, args.learning_rate, args.l2)
+    segment = Segment(args)
+    start = segment.load()
+    if start:
+        print(f"segment {segment.number}: resuming at epoch {start[2]}", flush=True)
+    weights, bias, done = train(train_scaled, args.epochs, args.learning_rate, args.l2, start,
+                                segment.after_chunk)
+    if done < args.epochs:
+        print(f"segment {segment.number}: checkpointed at epoch {done} of {args.epochs}",
+              flush=True)
+        return 0
 
     metrics = {
         "train": evaluate(weights, bias, train_scaled),
@@ -162,6 +236,7 @@ def main(argv=None):
     (out / "model.json").write_text(json.dumps(model, indent=2) + "\n")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     metrics["model_dir"] = str(out)
+    segment.complete()
     # One JSON line on stdout: Cloud Logging keeps it, scripts and tests parse it.
     print(json.dumps(metrics))
     return 0
