@@ -3,6 +3,7 @@
 #include "core/segment_search.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <bit>
@@ -655,7 +656,17 @@ std::string describe(const PlanDecision& d) {
           "of {:.1f} g/kWh",
           d.advantage.value_or(0), d.margin.value_or(0));
     case PlanReason::better_later:
+      if (!d.segments.empty() && d.score && d.now_score && *d.now_score > 0) {
+        // An interruptible job's plan: its segments together against one block from now.
+        return fmt::format("best {} segments {:.1f} % cleaner than now", d.segments.size(),
+                           (1.0 - *d.score / *d.now_score) * 100.0);
+      }
       if (d.now_score) return fmt::format("best window {} cleaner than now", gain());
+      break;
+    case PlanReason::best_starts_now:
+      if (d.segments.size() > 1) {
+        return fmt::format("the first of {} best segments starts now", d.segments.size());
+      }
       break;
     default:
       break;
@@ -664,10 +675,19 @@ std::string describe(const PlanDecision& d) {
 }
 
 std::string format_decision(const PlanDecision& d) {
-  return fmt::format("job={} action={} region={} start={} score={} reason={}", d.job_id,
+  std::string segments;
+  if (!d.segments.empty()) {
+    // Interruptible: every planned segment, so the log line alone tells the plan.
+    std::vector<std::string> spans;
+    for (const auto& w : d.segments)
+      spans.push_back(format_rfc3339(w.start) + "/" + format_rfc3339(w.end));
+    segments = fmt::format(" segments={}", fmt::join(spans, ","));
+  }
+  return fmt::format("job={} action={} region={} start={} score={}{} reason={}", d.job_id,
                      to_string(d.action), d.region.empty() ? "-" : d.region,
                      format_time_opt(d.start),
-                     d.score ? fmt::format("{:.1f}", *d.score) : std::string("-"), describe(d));
+                     d.score ? fmt::format("{:.1f}", *d.score) : std::string("-"), segments,
+                     describe(d));
 }
 
 std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jobs,

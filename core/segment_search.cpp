@@ -73,7 +73,10 @@ class Search {
     }
     const std::int64_t span = limit_ - grid_start_;
     if (step <= 0) step = std::max<std::int64_t>(1, span);
-    if (span / step > kMaxSteps) step *= (span / step + kMaxSteps - 1) / kMaxSteps;
+    if (span / step > kMaxSteps) {
+      step *= (span / step + kMaxSteps - 1) / kMaxSteps;
+      uniform_steps_ = false;
+    }
     step_ = step;
     steps_ = static_cast<int>(span / step_);
     cost_.assign(static_cast<std::size_t>(steps_), 0.0);
@@ -113,6 +116,26 @@ class Search {
   double cost(int k0, int k1) const {
     return prefix_[static_cast<std::size_t>(k1)] - prefix_[static_cast<std::size_t>(k0)];
   }
+  // The integral over [at(k), end): from the step costs when the steps are uniform (each lies
+  // inside one point of the series, so a part of a step costs its share), else from the series.
+  std::optional<double> window(int k, std::int64_t end) const {
+    if (end == at(k)) return 0.0;
+    const std::int64_t length = end - at(k);
+    const auto full = static_cast<int>(length / step_);
+    const std::int64_t part = length % step_;
+    if (!uniform_steps_ || k + full > steps_ || (part > 0 && k + full == steps_)) {
+      return integral_(at(k), end);
+    }
+    const int last = k + full + (part > 0 ? 1 : 0);
+    if (!covered(k, last)) return std::nullopt;
+    double sum = cost(k, k + full);
+    if (part > 0) {
+      sum += cost_[static_cast<std::size_t>(k + full)] * static_cast<double>(part) /
+             static_cast<double>(step_);
+    }
+    return sum;
+  }
+
   std::size_t index(int k, int j, int u) const {
     return (static_cast<std::size_t>(k) * static_cast<std::size_t>(max_segments_ + 1) +
             static_cast<std::size_t>(j)) *
@@ -184,7 +207,7 @@ class Search {
           if (j >= 1 && on_[i] < kInf && need(j) >= used) {
             const std::int64_t end = at(k) + (need(j) - used);
             if (end <= limit_) {
-              const auto w = end == at(k) ? std::optional<double>(0.0) : integral_(at(k), end);
+              const auto w = window(k, end);
               if (w && better(on_[i] + *w, j, end, local)) {
                 local = Finish{on_[i] + *w, j, end, {}};
                 local_from = std::tuple{k, j, u, true, end};
@@ -195,7 +218,7 @@ class Search {
           if (j + 1 <= max_segments_ && off_[i] < kInf && need(j + 1) - used >= min_segment_) {
             const std::int64_t end = at(k) + (need(j + 1) - used);
             if (end <= limit_) {
-              if (auto w = integral_(at(k), end); w && better(off_[i] + *w, j + 1, end, local)) {
+              if (auto w = window(k, end); w && better(off_[i] + *w, j + 1, end, local)) {
                 local = Finish{off_[i] + *w, j + 1, end, {}};
                 local_from = std::tuple{k, j, u, false, end};
               }
@@ -271,7 +294,8 @@ class Search {
   int max_segments_;
   bool usable_ = false;
   std::int64_t grid_start_ = 0;
-  std::int64_t late_ = 0;  // how long after a boundary `from` is, within kLateStartGrace
+  std::int64_t late_ = 0;
+  bool uniform_steps_ = true;  // every step lies inside one point of the series  // how long after a boundary `from` is, within kLateStartGrace
   std::int64_t step_ = 1;
   int steps_ = 0;
   int min_steps_ = 1;

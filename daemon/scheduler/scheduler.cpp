@@ -983,7 +983,17 @@ nlohmann::json Scheduler::plan_to_json(const Job& job, const PlanDecision& decis
   out["mean_intensity"] =
       decision.mean_intensity ? nlohmann::json(*decision.mean_intensity) : nlohmann::json();
   nlohmann::json emissions;
-  if (decision.score) emissions = emissions_g(job.power_watts, job.spec.duration, *decision.score);
+  if (!decision.segments.empty()) {
+    // Interruptible: each segment at its own score, the resumes' overhead included.
+    double grams = 0;
+    for (const auto& w : decision.segments) {
+      grams += emissions_g(job.power_watts, std::chrono::duration_cast<Seconds>(w.end - w.start),
+                           w.score);
+    }
+    emissions = grams;
+  } else if (decision.score) {
+    emissions = emissions_g(job.power_watts, job.spec.duration, *decision.score);
+  }
   out["emissions_g"] = emissions;
   nlohmann::json baseline;
   if (decision.baseline) {

@@ -207,3 +207,43 @@ TEST(Accounting, SmallFiguresKeepADecimal) {
 
 }  // namespace
 }  // namespace gridshift
+
+namespace gridshift {
+namespace {
+
+TEST(Accounting, AnInterruptibleJobSumsItsSegments) {
+  // a: 400 100 400 100 400 400; the job ran 01-02 and 03-04 (2 h of work, two segments).
+  const PlanningContext observed({hourly("a", {400, 100, 400, 100, 400, 400}, 1.0)});
+  AccountingInput in;
+  in.job.id = "j";
+  in.job.regions = {"a"};
+  in.job.duration = Seconds{7200};
+  in.job.deadline = hours(6);
+  in.job.power_watts = 1000;
+  in.submitted_at = kT0;
+  in.region = "a";
+  in.planned_score = 100;
+  in.started_at = hours(1);
+  in.finished_at = hours(4);
+  in.segments = {{hours(1), hours(2)}, {hours(3), hours(4)}};
+  in.segment_rules = SegmentRules{2, Seconds{3600}, Seconds{0}};
+  PlannerSettings st;
+  st.dispatch_slack = Seconds{0};
+  const auto a = account_job(in, observed, st);
+  EXPECT_EQ(a.run, Seconds{7200});  // the segments, not 01-04
+  EXPECT_EQ(a.segments, 2);
+  EXPECT_DOUBLE_EQ(*a.actual_g, 200);    // 1 kW x (1 h x 100 + 1 h x 100)
+  EXPECT_DOUBLE_EQ(*a.baseline_g, 500);  // 2 h from submission: 400 + 100
+  EXPECT_DOUBLE_EQ(*a.planned_g, 200);
+  EXPECT_DOUBLE_EQ(*a.oracle_g, 500);           // the best single 2 h block
+  EXPECT_DOUBLE_EQ(*a.oracle_segments_g, 200);  // the best two segments
+  EXPECT_DOUBLE_EQ(*a.regret, 0.0);             // against the job's own kind of optimum
+  EXPECT_DOUBLE_EQ(*a.savings, 0.6);
+  const auto j = nlohmann::json::parse(accounting_to_json(a));
+  EXPECT_EQ(j["segments"], 2);
+  EXPECT_DOUBLE_EQ(j["oracle_segments_g"].get<double>(), 200);
+  EXPECT_EQ(accounting_from_json(accounting_to_json(a)), a);
+}
+
+}  // namespace
+}  // namespace gridshift

@@ -652,3 +652,56 @@ TEST(JobSpecToJson, ParsedYamlRoundTrips) {
 
 }  // namespace
 }  // namespace gridshift
+
+namespace gridshift {
+namespace {
+
+TEST(LoadJobSpec, InterruptibleIsReadAndRoundTrips) {
+  auto spec = load_job_spec(
+      "name: a\nduration: 4h\ninterruptible: {max_segments: 3, min_segment: 1h, "
+      "resume_overhead: 5m}\n",
+      context_at(k2026_11_26T20));
+  ASSERT_TRUE(spec) << describe(spec.error());
+  ASSERT_TRUE(spec->interruptible);
+  EXPECT_EQ(spec->interruptible->max_segments, 3);
+  EXPECT_EQ(spec->interruptible->min_segment, std::chrono::hours(1));
+  EXPECT_EQ(spec->interruptible->resume_overhead, std::chrono::minutes(5));
+  auto again = parse_job_spec(job_spec_to_json(*spec));
+  ASSERT_TRUE(again) << describe(again.error());
+  EXPECT_EQ(again->interruptible, spec->interruptible);
+}
+
+struct InterruptibleCase {
+  const char* yaml;   // the interruptible mapping
+  const char* field;  // the one field at fault
+  const char* words;  // in its message
+};
+
+TEST(LoadJobSpec, InterruptibleRulesNameTheirField) {
+  for (const auto& c : std::vector<InterruptibleCase>{
+           {"{max_segments: 4, min_segment: 1h, resume_overhead: 1h}",
+            "interruptible.resume_overhead", "shorter than min_segment"},
+           {"{max_segments: 2, min_segment: 5h}", "interruptible.min_segment",
+            "longer than the job's duration"},
+           // 4 x 1h > 3h + 3 x 5m: at most 3 segments fit.
+           {"{max_segments: 4, min_segment: 1h, resume_overhead: 5m}", "interruptible.max_segments",
+            "at most 3 do"},
+           {"{max_segments: 0, min_segment: 1h}", "interruptible.max_segments", "from 1 to 24"},
+           {"{max_segments: 2}", "interruptible.min_segment", "required"},
+           {"{min_segment: 1h}", "interruptible.max_segments", "required"},
+           {"{max_segments: 2, min_segment: 1h, pause: 1h}", "interruptible.pause", "unknown"},
+           {"{max_segments: 2, min_segment: soon}", "interruptible.min_segment", ""},
+       }) {
+    const std::string text = std::string("name: a\nduration: 3h\ninterruptible: ") + c.yaml + "\n";
+    auto spec = load_job_spec(text, context_at(k2026_11_26T20));
+    ASSERT_FALSE(spec) << text;
+    ASSERT_EQ(spec.error().details.size(), 1u) << text << describe(spec.error());
+    EXPECT_EQ(spec.error().details[0].field, c.field) << text;
+    EXPECT_NE(spec.error().details[0].message.find(c.words), std::string::npos)
+        << text << spec.error().details[0].message;
+    EXPECT_EQ(spec.error().details[0].line, 3) << text;
+  }
+}
+
+}  // namespace
+}  // namespace gridshift

@@ -76,6 +76,31 @@ class SimulateCli : public ::testing::Test {
   std::ostringstream err_;
 };
 
+TEST_F(SimulateCli, AnInterruptibleJobRunsInTheCleanestHoursApart) {
+  // 3 h in A by 10:00 in up to two segments of at least 1 h: 06-08 (100, 100) and one hour at
+  // 300 (03 or 04) emit 500 g at 1 kW; the best single block (05-08 or 06-09) 600 g.
+  write("jobs.yaml",
+        "- name: split\n"
+        "  submit_at: 2026-01-01T00:00:00Z\n"
+        "  regions: [A]\n"
+        "  duration: 3h\n"
+        "  deadline: 2026-01-01T10:00:00Z\n"
+        "  power_watts: 1000\n"
+        "  interruptible: {max_segments: 2, min_segment: 1h}\n");
+  auto a = args();
+  a.json = true;
+  ASSERT_EQ(run(a), 0) << err_.str();
+  const auto job = nlohmann::json::parse(out_.str())["jobs"][0];
+  ASSERT_EQ(job["segments"].size(), 2U) << job.dump(2);
+  EXPECT_EQ(job["segments"][1]["start"], "2026-01-01T06:00:00Z");
+  EXPECT_EQ(job["segments"][1]["end"], "2026-01-01T08:00:00Z");
+  const std::string first = job["segments"][0]["start"];
+  EXPECT_TRUE(first == "2026-01-01T03:00:00Z" || first == "2026-01-01T04:00:00Z") << first;
+  EXPECT_DOUBLE_EQ(job["emissions_g"].get<double>(), 500);
+  EXPECT_DOUBLE_EQ(job["oracle_g"].get<double>(), 600);  // the best single block, as usual
+  EXPECT_DOUBLE_EQ(job["baseline_g"].get<double>(), 1200);  // 00-03 at 400
+}
+
 TEST_F(SimulateCli, JsonOutputHasExactlyTheDesignedShape) {
   auto a = args();
   a.json = true;
@@ -84,8 +109,9 @@ TEST_F(SimulateCli, JsonOutputHasExactlyTheDesignedShape) {
   const auto doc = nlohmann::json::parse(out_.str());
   ASSERT_EQ(doc.size(), 2u);
   ASSERT_EQ(doc["jobs"].size(), 2u);
-  const std::vector<std::string> job_keys = {"baseline_g", "emissions_g", "end",   "name",
-                                             "oracle_g",   "region",      "start", "submit_at"};
+  const std::vector<std::string> job_keys = {"baseline_g", "emissions_g", "end",
+                                             "name",       "oracle_g",    "region",
+                                             "segments",   "start",       "submit_at"};
   for (const auto& job : doc["jobs"]) {
     std::vector<std::string> keys;
     for (const auto& [k, v] : job.items())
@@ -106,6 +132,10 @@ TEST_F(SimulateCli, JsonOutputHasExactlyTheDesignedShape) {
   EXPECT_DOUBLE_EQ(j0["emissions_g"].get<double>(), 200);  // 1 kW x 2 h x 100
   EXPECT_DOUBLE_EQ(j0["baseline_g"].get<double>(), 800);
   EXPECT_DOUBLE_EQ(j0["oracle_g"].get<double>(), 200);
+  // One segment for a job that is not interruptible: its run.
+  EXPECT_EQ(j0["segments"],
+            nlohmann::json::parse(
+                R"([{"start": "2026-01-01T06:00:00Z", "end": "2026-01-01T08:00:00Z"}])"));
   // train-ba: B 250 beats A 400 now and B is flat: runs now in B. 2 kW x 1 h x 250.
   const auto& j1 = doc["jobs"][1];
   EXPECT_EQ(j1["region"], "B");

@@ -676,3 +676,39 @@ TEST(VertexApiNames, StorageUrls) {
 
 }  // namespace
 }  // namespace gridshift
+
+namespace gridshift {
+namespace {
+
+TEST(VertexApiBody, ASegmentCarriesItsLabelAndTheTrainerContract) {
+  Job job = container_job();
+  job.spec.interruptible = InterruptibleSpec{3, Seconds{3600}, Seconds{300}};
+  job.spec.vertex->container->env["GRIDSHIFT_SEGMENT"] = "99";  // ours win
+  JobSegment first;
+  first.n = 1;
+  JobSegment second;
+  second.n = 2;
+  second.end = TimePoint{Seconds{1796245200}};
+  job.segments = {first, second};
+  auto body = custom_job_body(job, "europe-west4", "gs://b/output/", "gs://b/checkpoints/");
+  ASSERT_TRUE(body) << to_string(body.error());
+  EXPECT_EQ((*body)["labels"]["gridshift-segment"], "2");
+  EXPECT_EQ((*body)["labels"]["gridshift-job"], job.id);
+  EXPECT_EQ((*body)["displayName"], "gridshift-7f3c2a1e-5b6d-s2-resnet50");
+  std::map<std::string, std::string> env;
+  for (const auto& e : (*body)["jobSpec"]["workerPoolSpecs"][0]["containerSpec"]["env"])
+    env[e["name"]] = e["value"];
+  EXPECT_EQ(env["GRIDSHIFT_CHECKPOINT_DIR"], "gs://b/checkpoints/");
+  EXPECT_EQ(env["GRIDSHIFT_SEGMENT"], "2");
+  EXPECT_EQ(env["GRIDSHIFT_SEGMENT_END"], "2026-12-02T21:00:00Z");
+  EXPECT_EQ(env["A"], "1");
+  // A job that is not interruptible has none of it.
+  auto plain = custom_job_body(container_job(), "europe-west4", "", "");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE((*plain)["labels"].contains("gridshift-segment"));
+  for (const auto& e : (*plain)["jobSpec"]["workerPoolSpecs"][0]["containerSpec"]["env"])
+    EXPECT_NE(e["name"], "GRIDSHIFT_SEGMENT");
+}
+
+}  // namespace
+}  // namespace gridshift
