@@ -23,6 +23,7 @@ std::vector<RegionSeries> make_series(int regions, int horizon_hours, std::mt199
     RegionSeries s;
     s.region = "region-" + std::to_string(r);
     s.pue = 1.1;
+    s.has_forecast = true;  // the hours after the first stand for a forecast
     const double mean = base(rng);
     for (int h = 0; h <= horizon_hours; ++h) {
       const double daily = 0.3 * mean * std::sin(static_cast<double>(h) * 0.2618);

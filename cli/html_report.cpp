@@ -88,11 +88,14 @@ std::string job_chart(const HtmlReportJob& entry) {
   const Json accounting = job.value("accounting", Json::object());
   std::string out = fmt::format(
       "<div class=\"job\"><h3>{} <span class=\"muted\">{} &middot; {} &middot; {}</span></h3>\n"
-      "<p>emitted {} against {} at submission (saved {})</p>\n",
+      "<p>emitted {} against {} at submission (saved {}){}</p>\n",
       html_escape(job.value("name", std::string())), html_escape(job.value("id", std::string())),
       html_escape(job.value("region", std::string())),
       html_escape(job.value("state", std::string())), grams_of(accounting, "actual_g"),
-      grams_of(accounting, "baseline_g"), percent_of(accounting, "savings"));
+      grams_of(accounting, "baseline_g"), percent_of(accounting, "savings"),
+      job.value("segments", Json::array()).size() > 1
+          ? fmt::format(", in {} segments", job["segments"].size())
+          : std::string());
   if (!submitted || !started || !finished) return out + "</div>\n";
   const auto points =
       entry.intensity.is_object() ? entry.intensity.value("points", Json::array()) : Json::array();
@@ -118,12 +121,24 @@ std::string job_chart(const HtmlReportJob& entry) {
     path += fmt::format("{}{:.1f},{:.1f} L{:.1f},{:.1f} ", path.empty() ? "M" : "L", x(*start),
                         y(v), x(*end), y(v));
   }
+  // The run shaded: each segment of an interruptible job, else the one run.
+  std::vector<std::pair<TimePoint, TimePoint>> runs;
+  for (const auto& segment : job.value("segments", Json::array())) {
+    const auto start = time_field(segment, "start");
+    auto end = time_field(segment, "finished_at");
+    if (!end) end = time_field(segment, "end");
+    if (start && end && *end > *start) runs.emplace_back(*start, std::min(*end, *finished));
+  }
+  if (runs.empty()) runs.emplace_back(*started, *finished);
   out += fmt::format(
       "<svg width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" "
-      "aria-label=\"intensity and the run window\">\n"
-      "<rect x=\"{2:.1f}\" y=\"{3}\" width=\"{4:.1f}\" height=\"{5}\" fill=\"#cdeed8\"/>\n",
-      kWidth, kHeight, x(*started), kTop, std::max(1.0, x(*finished) - x(*started)),
-      kHeight - kTop - kBottom);
+      "aria-label=\"intensity and the run window\">\n",
+      kWidth, kHeight);
+  for (const auto& [start, end] : runs) {
+    out += fmt::format(
+        "<rect x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"#cdeed8\"/>\n",
+        x(start), kTop, std::max(1.0, x(end) - x(start)), kHeight - kTop - kBottom);
+  }
   if (!path.empty()) {
     out += "<path d=\"" + path + "\" fill=\"none\" stroke=\"#3b6e8f\" stroke-width=\"1.5\"/>\n";
   } else {

@@ -213,6 +213,41 @@ TEST(HtmlReport, APageIsSelfContainedAndEscapesWhatItQuotes) {
   EXPECT_NE(page.find("No finished job with figures yet."), std::string::npos);  // no months
 }
 
+TEST(HtmlReport, AnInterruptibleJobIsShadedSegmentBySegment) {
+  HtmlReportData data;
+  data.totals = nlohmann::json::object();
+  data.by_region = nlohmann::json::object();
+  data.by_month = nlohmann::json::object();
+  HtmlReportJob job;
+  job.job = {{"id", "j-seg"},
+             {"name", "split"},
+             {"region", "europe-west2"},
+             {"state", "succeeded"},
+             {"submitted_at", "2026-11-26T18:00:00Z"},
+             {"started_at", "2026-11-27T01:00:00Z"},
+             {"finished_at", "2026-11-27T05:00:00Z"},
+             {"deadline", "2026-11-27T08:00:00Z"},
+             {"segments",
+              {{{"n", 1},
+                {"start", "2026-11-27T01:00:00Z"},
+                {"end", "2026-11-27T02:00:00Z"},
+                {"finished_at", "2026-11-27T02:00:00Z"}},
+               {{"n", 2},
+                {"start", "2026-11-27T04:00:00Z"},
+                {"end", "2026-11-27T05:00:00Z"},
+                {"finished_at", "2026-11-27T05:00:00Z"}}}},
+             {"accounting", {{"actual_g", 200.0}, {"baseline_g", 1000.0}, {"savings", 0.8}}}};
+  data.jobs.push_back(job);
+  const auto page = render_html_report(data);
+  std::size_t shaded = 0;
+  for (auto at = page.find("fill=\"#cdeed8\""); at != std::string::npos;
+       at = page.find("fill=\"#cdeed8\"", at + 1)) {
+    ++shaded;
+  }
+  EXPECT_EQ(shaded, 2U);  // one rectangle per segment, not one over 01:00-05:00
+  EXPECT_NE(page.find("in 2 segments"), std::string::npos);
+}
+
 TEST(HtmlReport, ThePageDrawsTheNewestFinishedJobsOfTheRange) {
   // 60 jobs in submission order; job i ended at hour i; job 7 never ran.
   NewestFinishedJobs picked(std::nullopt, std::nullopt, 50);
