@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <tuple>
 
 namespace gridshift {
 
@@ -399,19 +400,88 @@ SegmentPlan to_segment_plan(const PlanningContext& context, int r,
   return plan;
 }
 
-std::optional<SegmentPlan> segments_in(std::int64_t now, const PlannerJob& job,
-                                       const PlanningContext& context, int r,
-                                       const PlannerSettings& settings) {
+std::int64_t segments_from(std::int64_t now, const PlannerJob& job) {
+  return std::max(now, job.not_before ? secs(*job.not_before) : now);
+}
+
+// The segment plans of one re-plan's interruptible jobs, found before the jobs are decided:
+// one search per (region, start, run time, rules) answers every deadline of the jobs that
+// share them, instead of one search per job and region.
+class SegmentPlans {
+ public:
+  SegmentPlans(std::int64_t now, std::span<const PlannerJob> jobs, const PlanningContext& context,
+               const RegionState& state, const PlannerSettings& settings) {
+    struct Query {
+      std::size_t job;
+      std::int64_t until;
+    };
+    using Key = std::tuple<int, std::int64_t, std::int64_t, int, std::int64_t, std::int64_t>;
+    std::map<Key, std::vector<Query>> groups;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      const PlannerJob& job = jobs[i];
+      if (!job.segments) continue;
+      const std::int64_t until = secs(job.deadline) - settings.dispatch_slack.count();
+      for (const auto& name : job.regions) {
+        const int r = context.find(name);
+        if (r < 0 || !state.fresh[static_cast<std::size_t>(r)]) continue;
+        groups[Key{r, segments_from(now, job), job.duration.count(), job.segments->max_segments,
+                   job.segments->min_segment.count(), job.segments->resume_overhead.count()}]
+            .push_back(Query{i, until});
+      }
+    }
+    for (auto& [key, queries] : groups) {
+      const auto [r, from, duration, max_segments, min_segment, overhead] = key;
+      std::vector<std::int64_t> untils;
+      for (const auto& q : queries)
+        untils.push_back(q.until);
+      std::sort(untils.begin(), untils.end());
+      untils.erase(std::unique(untils.begin(), untils.end()), untils.end());
+      const auto& index = context.index(r);
+      const SeriesIntegral integral = [&index](std::int64_t a, std::int64_t b) {
+        return index.integral_over(a, b);
+      };
+      const SegmentRules rules{max_segments, Seconds{min_segment}, Seconds{overhead}};
+      const auto found = search_segments(index.bounds, integral, from, untils, duration, rules);
+      for (const auto& q : queries) {
+        const auto at_until = static_cast<std::size_t>(
+            std::lower_bound(untils.begin(), untils.end(), q.until) - untils.begin());
+        plans_[{q.job, r}] = found[at_until];
+      }
+    }
+  }
+
+  // The plan of job `job` (its index in the re-plan) in region `r`; nullopt: none fits. False
+  // when it was not searched (a region the job does not list, or without fresh data).
+  const std::optional<SegmentSearchResult>* find(std::size_t job, int r) const {
+    auto it = plans_.find({job, r});
+    return it == plans_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<std::pair<std::size_t, int>, std::optional<SegmentSearchResult>> plans_;
+};
+
+// Where a decision finds its segment plans: searched ahead for the whole re-plan, or now.
+struct SegmentSource {
+  const SegmentPlans* plans = nullptr;
+  std::size_t job = 0;
+};
+
+std::optional<SegmentSearchResult> segments_in(std::int64_t now, const PlannerJob& job,
+                                               const PlanningContext& context, int r,
+                                               const PlannerSettings& settings,
+                                               const SegmentSource& source = {}) {
+  if (source.plans) {
+    if (const auto* found = source.plans->find(source.job, r)) return *found;
+  }
   const auto& index = context.index(r);
-  const std::int64_t from = std::max(now, job.not_before ? secs(*job.not_before) : now);
+  const std::int64_t from = segments_from(now, job);
   const std::int64_t until = secs(job.deadline) - settings.dispatch_slack.count();
   const SeriesIntegral integral = [&index](std::int64_t s, std::int64_t e) {
     return index.integral_over(s, e);
   };
-  auto found =
-      search_segments(index.bounds, integral, from, until, job.duration.count(), *job.segments);
-  if (!found) return std::nullopt;
-  return to_segment_plan(context, r, *found);
+  return search_segments(index.bounds, integral, from, until, job.duration.count(),
+                         *job.segments);
 }
 
 // The least-grams segment plan over the regions evaluate() ranked (`ranked`, in the job's
@@ -422,26 +492,30 @@ std::optional<SegmentPlan> choose_segments(std::int64_t now, const PlannerJob& j
                                            const PlanningContext& context,
                                            const RegionState& state,
                                            const PlannerSettings& settings,
-                                           const std::vector<int>& ranked, bool use_cap) {
-  std::optional<SegmentPlan> best;
+                                           const std::vector<int>& ranked, bool use_cap,
+                                           const SegmentSource& source = {}) {
+  std::optional<SegmentSearchResult> best;
+  int best_region = -1;
   double best_cost = kInf;
   for (const int r : ranked) {
     if (use_cap &&
         state.running[static_cast<std::size_t>(r)] >= settings.max_concurrent_dispatches) {
       continue;
     }
-    auto plan = segments_in(now, job, context, r, settings);
-    if (!plan) continue;
-    const double cost = plan->score * static_cast<double>(plan->total.count());
+    auto found = segments_in(now, job, context, r, settings, source);
+    if (!found || found->segments.empty()) continue;
+    const double cost = found->integral * context.index(r).pue;
     const double tolerance = 1e-9 * std::max(1.0, std::abs(best_cost));
     if (!best || cost < best_cost - tolerance ||
         (cost <= best_cost + tolerance &&
-         plan->segments.front().start < best->segments.front().start)) {
+         found->segments.front().first < best->segments.front().first)) {
       best_cost = cost;
-      best = std::move(plan);
+      best = std::move(found);
+      best_region = r;
     }
   }
-  return best;
+  if (!best) return std::nullopt;
+  return to_segment_plan(context, best_region, *best);
 }
 
 void set_reason(PlanDecision& d, PlanReason reason) {
@@ -451,7 +525,7 @@ void set_reason(PlanDecision& d, PlanReason reason) {
 
 PlanDecision decide(std::int64_t now, const PlannerJob& job, const PlanningContext& context,
                     const RegionState& state, const PlannerSettings& settings,
-                    std::vector<int>& scratch) {
+                    std::vector<int>& scratch, const SegmentSource& source = {}) {
   const Evaluation ev = evaluate(now, job, context, state, settings, true, scratch);
   const std::int64_t duration = job.duration.count();
   const std::int64_t latest = latest_start(job, settings);
@@ -512,7 +586,7 @@ PlanDecision decide(std::int64_t now, const PlannerJob& job, const PlanningConte
     dispatch(*ev.best_now, PlanReason::threshold);
   } else if (job.segments && ev.any_forecast) {
     // Interruptible: the least-grams segments; the first one starting now is dispatched now.
-    auto plan = choose_segments(now, job, context, state, settings, scratch, true);
+    auto plan = choose_segments(now, job, context, state, settings, scratch, true, source);
     auto use_plan = [&](const SegmentPlan& p) {
       d.region = p.region;
       d.start = p.segments.front().start;
@@ -704,8 +778,9 @@ std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jo
   std::vector<PlanDecision> decisions(jobs.size());
   std::vector<int> scratch;
   std::vector<std::size_t> dispatching;
+  const SegmentPlans plans(t, jobs, context, state, settings);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    decisions[i] = decide(t, jobs[i], context, state, settings, scratch);
+    decisions[i] = decide(t, jobs[i], context, state, settings, scratch, SegmentSource{&plans, i});
     if (decisions[i].action == PlanAction::dispatch) dispatching.push_back(i);
   }
   std::vector<std::int64_t> latest(dispatching.size());
@@ -719,7 +794,7 @@ std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jo
   for (std::size_t k : order) {
     const std::size_t i = dispatching[k];
     if (at_cap(state, context, decisions[i].region, settings.max_concurrent_dispatches)) {
-      decisions[i] = decide(t, jobs[i], context, state, settings, scratch);
+      decisions[i] = decide(t, jobs[i], context, state, settings, scratch, SegmentSource{&plans, i});
     }
     count_dispatch(state, context, decisions[i]);
   }
@@ -760,7 +835,9 @@ std::optional<SegmentPlan> plan_segments(const RegionSeries& series, TimePoint f
   job.segments = rules;
   PlannerSettings settings;
   settings.dispatch_slack = Seconds{0};
-  return segments_in(secs(from), job, context, 0, settings);
+  auto found = segments_in(secs(from), job, context, 0, settings);
+  if (!found) return std::nullopt;
+  return to_segment_plan(context, 0, *found);
 }
 
 std::optional<SegmentPlan> best_segments(TimePoint now, const PlannerJob& job,

@@ -1,6 +1,7 @@
 #include "core/segment_search.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -31,11 +32,14 @@ enum Tag : std::uint8_t {
   kHead,      // on: the first segment started at `from`, before the grid
 };
 
+// A way to finish the work: its cost, and where to read its segments back from.
 struct Finish {
   double cost = kInf;
   int segments = 0;
   std::int64_t end = 0;
-  std::vector<std::pair<std::int64_t, std::int64_t>> plan;
+  int run = -1;  // 0: the grid run, 1: the head run, 2: one segment from `from` (no read-back)
+  int k = 0, j = 0, u = 0;
+  bool on = false;
 };
 
 // Least cost, then fewer segments, then the earlier end.
@@ -50,15 +54,18 @@ bool better(double cost, int segments, std::int64_t end, const Finish& best) {
 
 class Search {
  public:
+  // `untils`: the deadlines to answer, increasing.
   Search(std::span<const std::int64_t> bounds, const SeriesIntegral& integral, std::int64_t from,
-         std::int64_t until, std::int64_t duration, const SegmentRules& rules)
-      : integral_(integral),
+         std::span<const std::int64_t> untils, std::int64_t duration, const SegmentRules& rules)
+      : untils_(untils),
+        best_(untils.size()),
+        integral_(integral),
         from_(from),
         duration_(duration),
         overhead_(rules.resume_overhead.count()),
         min_segment_(std::max<std::int64_t>(1, rules.min_segment.count())),
         max_segments_(std::max(1, rules.max_segments)) {
-    limit_ = std::min(until, bounds.empty() ? from : bounds.back());
+    limit_ = std::min(untils.empty() ? from : untils.back(), bounds.empty() ? from : bounds.back());
     if (bounds.empty() || from_ >= limit_) return;
     usable_ = true;
     auto first = std::lower_bound(bounds.begin(), bounds.end(), from_);
@@ -94,15 +101,34 @@ class Search {
         steps_, (need(max_segments_) + step_ - 1) / step_));
   }
 
-  std::optional<SegmentSearchResult> run() {
-    if (!usable_) return std::nullopt;
+  std::vector<std::optional<SegmentSearchResult>> run() {
+    std::vector<std::optional<SegmentSearchResult>> out(untils_.size());
+    if (!usable_) return out;
     run_grid(0);  // segments start on the grid only
     if (from_ < grid_start_) {
       // Or the first segment starts at `from`, in the part step before the grid.
       if (auto head = integral_(from_, grid_start_)) run_head(*head);
     }
-    if (best_.cost == kInf) return std::nullopt;
-    return SegmentSearchResult{std::move(best_.plan), best_.cost};
+    // A way to finish by a deadline finishes by every later one.
+    for (std::size_t q = 1; q < best_.size(); ++q) {
+      const Finish& earlier = best_[q - 1];
+      if (earlier.run >= 0 && better(earlier.cost, earlier.segments, earlier.end, best_[q])) {
+        best_[q] = earlier;
+      }
+    }
+    for (std::size_t q = 0; q < best_.size(); ++q) {
+      const Finish& f = best_[q];
+      if (f.run < 0) continue;
+      SegmentSearchResult result;
+      result.integral = f.cost;
+      if (f.run == 2) {
+        result.segments = {{from_, f.end}};
+      } else {
+        result.segments = read_back(runs_[static_cast<std::size_t>(f.run)], f.k, f.j, f.u, f.on, f.end);
+      }
+      out[q] = std::move(result);
+    }
+    return out;
   }
 
  private:
@@ -136,6 +162,13 @@ class Search {
     return sum;
   }
 
+  // A candidate finish: it serves the deadlines at or after its end.
+  void offer(const Finish& f) {
+    const auto q = static_cast<std::size_t>(
+        std::lower_bound(untils_.begin(), untils_.end(), f.end) - untils_.begin());
+    if (q < best_.size() && better(f.cost, f.segments, f.end, best_[q])) best_[q] = f;
+  }
+
   std::size_t index(int k, int j, int u) const {
     return (static_cast<std::size_t>(k) * static_cast<std::size_t>(max_segments_ + 1) +
             static_cast<std::size_t>(j)) *
@@ -143,16 +176,21 @@ class Search {
            static_cast<std::size_t>(u);
   }
 
-  void reset() {
+  // Starts run `run` (0 grid, 1 head): fresh costs, and tags kept for reading plans back.
+  void reset(int run) {
     const std::size_t n = index(steps_, max_segments_, max_used_) + 1;
     off_.assign(n, kInf);
     on_.assign(n, kInf);
-    off_tag_.assign(n, kNone);
-    on_tag_.assign(n, kNone);
+    auto& tags = runs_[static_cast<std::size_t>(run)];
+    tags.off.assign(n, kNone);
+    tags.on.assign(n, kNone);
+    off_tag_ = tags.off.data();
+    on_tag_ = tags.on.data();
+    run_ = run;
   }
 
-  void relax(std::vector<double>& cost, std::vector<std::uint8_t>& tags, std::size_t i, double c,
-             Tag tag) {
+  static void relax(std::vector<double>& cost, std::uint8_t* tags, std::size_t i, double c,
+                    Tag tag) {
     if (c < cost[i]) {
       cost[i] = c;
       tags[i] = tag;
@@ -165,21 +203,21 @@ class Search {
     const std::int64_t first_minimum = min_segment_ - late_;
     // As the only segment: from `from` for the whole run time.
     if (need(1) >= first_minimum && from_ + need(1) <= limit_) {
-      if (auto c = integral_(from_, from_ + need(1)); c && better(*c, 1, from_ + need(1), best_)) {
-        best_ = Finish{*c, 1, from_ + need(1), {{from_, from_ + need(1)}}};
+      if (auto c = integral_(from_, from_ + need(1))) {
+        offer(Finish{*c, 1, from_ + need(1), 2, 0, 0, 0, false});
       }
     }
     const auto forced = static_cast<int>(
         (std::max<std::int64_t>(0, first_minimum - head_length) + step_ - 1) / step_);
     if (forced > steps_ || forced > max_used_ || !covered(0, forced)) return;
     if (head_length + forced * step_ > need(1)) return;
-    reset();
+    reset(1);
     relax(on_, on_tag_, index(forced, 1, forced), head + cost(0, forced), kHead);
     sweep(head_length);
   }
 
   void run_grid(std::int64_t used_before) {
-    reset();
+    reset(0);
     relax(off_, off_tag_, index(0, 0, 0), 0.0, kInit);
     sweep(used_before);
   }
@@ -187,8 +225,6 @@ class Search {
   // The dynamic programme over grid steps; `used_before` is run time before the grid (the
   // head). States (k, j, u): at grid point k, j segments started, u steps run on the grid.
   void sweep(std::int64_t used_before) {
-    Finish local;
-    std::optional<std::tuple<int, int, int, bool, std::int64_t>> local_from;
     for (int k = 0; k <= steps_; ++k) {
       for (int j = 1; j <= max_segments_; ++j) {
         for (int u = 0; u <= max_used_; ++u) {
@@ -202,25 +238,21 @@ class Search {
       for (int j = 0; j <= max_segments_; ++j) {
         for (int u = 0; u <= max_used_; ++u) {
           const auto i = index(k, j, u);
+          if (off_[i] == kInf && on_[i] == kInf) continue;  // not reached
           const std::int64_t used = used_before + static_cast<std::int64_t>(u) * step_;
           // Finish by running the current segment on for what is left.
           if (j >= 1 && on_[i] < kInf && need(j) >= used) {
             const std::int64_t end = at(k) + (need(j) - used);
             if (end <= limit_) {
-              const auto w = window(k, end);
-              if (w && better(on_[i] + *w, j, end, local)) {
-                local = Finish{on_[i] + *w, j, end, {}};
-                local_from = std::tuple{k, j, u, true, end};
-              }
+              if (const auto w = window(k, end)) offer(Finish{on_[i] + *w, j, end, run_, k, j, u, true});
             }
           }
           // Finish with a last segment that starts here.
           if (j + 1 <= max_segments_ && off_[i] < kInf && need(j + 1) - used >= min_segment_) {
             const std::int64_t end = at(k) + (need(j + 1) - used);
             if (end <= limit_) {
-              if (auto w = window(k, end); w && better(off_[i] + *w, j + 1, end, local)) {
-                local = Finish{off_[i] + *w, j + 1, end, {}};
-                local_from = std::tuple{k, j, u, false, end};
+              if (const auto w = window(k, end)) {
+                offer(Finish{off_[i] + *w, j + 1, end, run_, k, j, u, false});
               }
             }
           }
@@ -240,14 +272,14 @@ class Search {
         }
       }
     }
-    if (!local_from) return;
-    const auto [k, j, u, on, end] = *local_from;
-    if (!better(local.cost, local.segments, local.end, best_)) return;
-    local.plan = read_back(k, j, u, on, end);
-    best_ = std::move(local);
   }
 
-  std::vector<std::pair<std::int64_t, std::int64_t>> read_back(int k, int j, int u, bool on,
+  struct Tags {
+    std::vector<std::uint8_t> off, on;
+  };
+
+  std::vector<std::pair<std::int64_t, std::int64_t>> read_back(const Tags& tags, int k, int j,
+                                                               int u, bool on,
                                                                std::int64_t end) const {
     std::vector<std::pair<std::int64_t, std::int64_t>> plan;
     std::int64_t segment_end = end;
@@ -255,7 +287,7 @@ class Search {
     for (;;) {
       const auto i = index(k, j, u);
       if (!on) {
-        const auto tag = off_tag_[i];
+        const auto tag = tags.off[i];
         if (tag == kSkip) {
           --k;
         } else if (tag == kEnd) {
@@ -265,7 +297,7 @@ class Search {
           break;  // kInit
         }
       } else {
-        const auto tag = on_tag_[i];
+        const auto tag = tags.on[i];
         if (tag == kContinue) {
           --k;
           --u;
@@ -285,6 +317,8 @@ class Search {
     return plan;
   }
 
+  std::span<const std::int64_t> untils_;
+  std::vector<Finish> best_;  // per deadline: the best finish ending by it (and after the one before)
   const SeriesIntegral& integral_;
   std::int64_t from_;
   std::int64_t limit_ = 0;
@@ -295,7 +329,7 @@ class Search {
   bool usable_ = false;
   std::int64_t grid_start_ = 0;
   std::int64_t late_ = 0;
-  bool uniform_steps_ = true;  // every step lies inside one point of the series  // how long after a boundary `from` is, within kLateStartGrace
+  bool uniform_steps_ = true;  // every step lies inside one point of the series
   std::int64_t step_ = 1;
   int steps_ = 0;
   int min_steps_ = 1;
@@ -304,19 +338,30 @@ class Search {
   std::vector<double> prefix_;
   std::vector<int> missing_;
   std::vector<double> off_, on_;
-  std::vector<std::uint8_t> off_tag_, on_tag_;
-  Finish best_;
+  std::array<Tags, 2> runs_;
+  std::uint8_t* off_tag_ = nullptr;
+  std::uint8_t* on_tag_ = nullptr;
+  int run_ = 0;
 };
 
 }  // namespace
+
+std::vector<std::optional<SegmentSearchResult>> search_segments(
+    std::span<const std::int64_t> bounds, const SeriesIntegral& integral, std::int64_t from,
+    std::span<const std::int64_t> untils, std::int64_t duration, const SegmentRules& rules) {
+  if (duration <= 0 || untils.empty()) {
+    return std::vector<std::optional<SegmentSearchResult>>(untils.size());
+  }
+  return Search(bounds, integral, from, untils, duration, rules).run();
+}
 
 std::optional<SegmentSearchResult> search_segments(std::span<const std::int64_t> bounds,
                                                    const SeriesIntegral& integral,
                                                    std::int64_t from, std::int64_t until,
                                                    std::int64_t duration,
                                                    const SegmentRules& rules) {
-  if (duration <= 0) return std::nullopt;
-  return Search(bounds, integral, from, until, duration, rules).run();
+  const std::int64_t untils[] = {until};
+  return std::move(search_segments(bounds, integral, from, untils, duration, rules).front());
 }
 
 }  // namespace gridshift

@@ -25,6 +25,13 @@ struct SegmentSearchResult {
 
 // `bounds`: the series' breakpoints, increasing. Segments lie in [from, until); the run time
 // of k segments is duration + (k - 1) x resume_overhead.
+//
+// One search answers many deadlines (`untils`, increasing): the dynamic programme does not
+// depend on the deadline, only which finishes count does, so jobs that share the region, the
+// start, the run time and the rules share it (the planner batches them).
+std::vector<std::optional<SegmentSearchResult>> search_segments(
+    std::span<const std::int64_t> bounds, const SeriesIntegral& integral, std::int64_t from,
+    std::span<const std::int64_t> untils, std::int64_t duration, const SegmentRules& rules);
 std::optional<SegmentSearchResult> search_segments(std::span<const std::int64_t> bounds,
                                                    const SeriesIntegral& integral,
                                                    std::int64_t from, std::int64_t until,
