@@ -177,9 +177,8 @@ void print_interruptible(const std::string& title, const TraceSet& actuals,
     const double oracle_block = b.b > 0 ? 1 - b.o / b.b : 0;
     const double oracle_split = s.b > 0 ? 1 - s.os / s.b : 0;
     std::cout << "| " << zone << " | " << pct(b.savings()) << " | " << pct(s.savings()) << " | "
-              << pct(s.savings() - b.savings()) << " | "
-              << pct(s.os > 0 ? s.e / s.os - 1 : 0) << " | " << pct(oracle_block) << " | "
-              << pct(oracle_split) << " |\n";
+              << pct(s.savings() - b.savings()) << " | " << pct(s.os > 0 ? s.e / s.os - 1 : 0)
+              << " | " << pct(oracle_block) << " | " << pct(oracle_split) << " |\n";
   };
   for (const auto& zone : actuals.regions) {
     const auto& b = zb.at(zone);

@@ -136,8 +136,8 @@ std::string job_chart(const HtmlReportJob& entry) {
       kWidth, kHeight);
   for (const auto& [start, end] : runs) {
     out += fmt::format(
-        "<rect x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"#cdeed8\"/>\n",
-        x(start), kTop, std::max(1.0, x(end) - x(start)), kHeight - kTop - kBottom);
+        "<rect x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"#cdeed8\"/>\n", x(start),
+        kTop, std::max(1.0, x(end) - x(start)), kHeight - kTop - kBottom);
   }
   if (!path.empty()) {
     out += "<path d=\"" + path + "\" fill=\"none\" stroke=\"#3b6e8f\" stroke-width=\"1.5\"/>\n";

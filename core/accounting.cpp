@@ -98,8 +98,7 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
   if (input.segment_rules && !input.segments.empty()) {
     // The same work under the job's own rules: the run less the resumes' overheads.
     PlannerJob as_segments = input.job;
-    as_segments.duration =
-        out.run - (out.segments - 1) * input.segment_rules->resume_overhead;
+    as_segments.duration = out.run - (out.segments - 1) * input.segment_rules->resume_overhead;
     as_segments.segments = input.segment_rules;
     if (as_segments.duration > Seconds{0}) {
       if (auto oracle = best_segments(input.submitted_at, as_segments, observed, settings)) {

@@ -2,8 +2,8 @@
 // savings and regret, with the signal type. Pure: the observed (hindsight) series are passed in.
 #pragma once
 
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>

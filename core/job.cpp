@@ -104,8 +104,8 @@ JobSpec summarize(const JobSpec& spec) {
 }
 
 namespace {
-constexpr std::array<std::string_view, 6> kSegmentStates = {"running", "stopping", "ended",
-                                                            "complete", "failed", "cancelled"};
+constexpr std::array<std::string_view, 6> kSegmentStates = {"running",  "stopping", "ended",
+                                                            "complete", "failed",   "cancelled"};
 }  // namespace
 
 std::string_view to_string(SegmentState s) {

@@ -42,23 +42,22 @@ const std::vector<SpecField> kVertexFields = {
     {"scheduling", SpecField::Kind::object, &kSchedulingFields},
     {"labels", SpecField::Kind::string_map}};
 const std::vector<SpecField> kLocalFields = {{"command", SpecField::Kind::string_list}};
-const std::vector<SpecField> kInterruptibleFields = {
-    {"max_segments", SpecField::Kind::integer},
-    {"min_segment", SpecField::Kind::string},
-    {"resume_overhead", SpecField::Kind::string}};
-const std::vector<SpecField> kSpecFields = {{"name", SpecField::Kind::string},
-                                            {"regions", SpecField::Kind::string_list},
-                                            {"duration", SpecField::Kind::string},
-                                            {"deadline", SpecField::Kind::string},
-                                            {"not_before", SpecField::Kind::string},
-                                            {"timezone", SpecField::Kind::string},
-                                            {"policy", SpecField::Kind::string},
-                                            {"threshold", SpecField::Kind::number},
-                                            {"power_watts", SpecField::Kind::number},
-                                            {"interruptible", SpecField::Kind::object,
-                                             &kInterruptibleFields},
-                                            {"vertex", SpecField::Kind::object, &kVertexFields},
-                                            {"local", SpecField::Kind::object, &kLocalFields}};
+const std::vector<SpecField> kInterruptibleFields = {{"max_segments", SpecField::Kind::integer},
+                                                     {"min_segment", SpecField::Kind::string},
+                                                     {"resume_overhead", SpecField::Kind::string}};
+const std::vector<SpecField> kSpecFields = {
+    {"name", SpecField::Kind::string},
+    {"regions", SpecField::Kind::string_list},
+    {"duration", SpecField::Kind::string},
+    {"deadline", SpecField::Kind::string},
+    {"not_before", SpecField::Kind::string},
+    {"timezone", SpecField::Kind::string},
+    {"policy", SpecField::Kind::string},
+    {"threshold", SpecField::Kind::number},
+    {"power_watts", SpecField::Kind::number},
+    {"interruptible", SpecField::Kind::object, &kInterruptibleFields},
+    {"vertex", SpecField::Kind::object, &kVertexFields},
+    {"local", SpecField::Kind::object, &kLocalFields}};
 
 bool all_strings(const nlohmann::json& value) {
   return std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_string(); });
@@ -921,10 +920,10 @@ std::string job_spec_to_json(const JobSpec& spec) {
   if (spec.threshold) j["threshold"] = *spec.threshold;
   if (spec.power_watts) j["power_watts"] = *spec.power_watts;
   if (spec.interruptible) {
-    j["interruptible"] = Json{{"max_segments", spec.interruptible->max_segments},
-                              {"min_segment", format_duration(spec.interruptible->min_segment)},
-                              {"resume_overhead",
-                               format_duration(spec.interruptible->resume_overhead)}};
+    j["interruptible"] =
+        Json{{"max_segments", spec.interruptible->max_segments},
+             {"min_segment", format_duration(spec.interruptible->min_segment)},
+             {"resume_overhead", format_duration(spec.interruptible->resume_overhead)}};
   }
   if (spec.vertex) {
     const VertexSpec& v = *spec.vertex;

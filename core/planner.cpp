@@ -1,7 +1,5 @@
 #include "core/planner.h"
 
-#include "core/segment_search.h"
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -11,6 +9,8 @@
 #include <limits>
 #include <numeric>
 #include <tuple>
+
+#include "core/segment_search.h"
 
 namespace gridshift {
 
@@ -480,8 +480,7 @@ std::optional<SegmentSearchResult> segments_in(std::int64_t now, const PlannerJo
   const SeriesIntegral integral = [&index](std::int64_t s, std::int64_t e) {
     return index.integral_over(s, e);
   };
-  return search_segments(index.bounds, integral, from, until, job.duration.count(),
-                         *job.segments);
+  return search_segments(index.bounds, integral, from, until, job.duration.count(), *job.segments);
 }
 
 // The least-grams segment plan over the regions evaluate() ranked (`ranked`, in the job's
@@ -489,8 +488,7 @@ std::optional<SegmentSearchResult> segments_in(std::int64_t now, const PlannerJo
 // (the power is the job's in every region); ties keep the earlier start, then the earlier
 // region in the job's list.
 std::optional<SegmentPlan> choose_segments(std::int64_t now, const PlannerJob& job,
-                                           const PlanningContext& context,
-                                           const RegionState& state,
+                                           const PlanningContext& context, const RegionState& state,
                                            const PlannerSettings& settings,
                                            const std::vector<int>& ranked, bool use_cap,
                                            const SegmentSource& source = {}) {
@@ -757,11 +755,10 @@ std::string format_decision(const PlanDecision& d) {
       spans.push_back(format_rfc3339(w.start) + "/" + format_rfc3339(w.end));
     segments = fmt::format(" segments={}", fmt::join(spans, ","));
   }
-  return fmt::format("job={} action={} region={} start={} score={}{} reason={}", d.job_id,
-                     to_string(d.action), d.region.empty() ? "-" : d.region,
-                     format_time_opt(d.start),
-                     d.score ? fmt::format("{:.1f}", *d.score) : std::string("-"), segments,
-                     describe(d));
+  return fmt::format(
+      "job={} action={} region={} start={} score={}{} reason={}", d.job_id, to_string(d.action),
+      d.region.empty() ? "-" : d.region, format_time_opt(d.start),
+      d.score ? fmt::format("{:.1f}", *d.score) : std::string("-"), segments, describe(d));
 }
 
 std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jobs,
@@ -794,7 +791,8 @@ std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jo
   for (std::size_t k : order) {
     const std::size_t i = dispatching[k];
     if (at_cap(state, context, decisions[i].region, settings.max_concurrent_dispatches)) {
-      decisions[i] = decide(t, jobs[i], context, state, settings, scratch, SegmentSource{&plans, i});
+      decisions[i] =
+          decide(t, jobs[i], context, state, settings, scratch, SegmentSource{&plans, i});
     }
     count_dispatch(state, context, decisions[i]);
   }

@@ -97,8 +97,8 @@ class Search {
       missing_[i + 1] = missing_[i] + (c ? 0 : 1);
     }
     min_steps_ = static_cast<int>((min_segment_ + step_ - 1) / step_);
-    max_used_ = static_cast<int>(std::min<std::int64_t>(
-        steps_, (need(max_segments_) + step_ - 1) / step_));
+    max_used_ =
+        static_cast<int>(std::min<std::int64_t>(steps_, (need(max_segments_) + step_ - 1) / step_));
   }
 
   std::vector<std::optional<SegmentSearchResult>> run() {
@@ -124,7 +124,8 @@ class Search {
       if (f.run == 2) {
         result.segments = {{from_, f.end}};
       } else {
-        result.segments = read_back(runs_[static_cast<std::size_t>(f.run)], f.k, f.j, f.u, f.on, f.end);
+        result.segments =
+            read_back(runs_[static_cast<std::size_t>(f.run)], f.k, f.j, f.u, f.on, f.end);
       }
       out[q] = std::move(result);
     }
@@ -244,7 +245,8 @@ class Search {
           if (j >= 1 && on_[i] < kInf && need(j) >= used) {
             const std::int64_t end = at(k) + (need(j) - used);
             if (end <= limit_) {
-              if (const auto w = window(k, end)) offer(Finish{on_[i] + *w, j, end, run_, k, j, u, true});
+              if (const auto w = window(k, end))
+                offer(Finish{on_[i] + *w, j, end, run_, k, j, u, true});
             }
           }
           // Finish with a last segment that starts here.
@@ -318,7 +320,8 @@ class Search {
   }
 
   std::span<const std::int64_t> untils_;
-  std::vector<Finish> best_;  // per deadline: the best finish ending by it (and after the one before)
+  std::vector<Finish>
+      best_;  // per deadline: the best finish ending by it (and after the one before)
   const SeriesIntegral& integral_;
   std::int64_t from_;
   std::int64_t limit_ = 0;

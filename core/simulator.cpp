@@ -328,8 +328,9 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
       }
       done[q] = 1;
       out.end = out.segments.back().second;
-      AccountingInput input{job.job, job.submit_at, out.region, out.planned_score,
-                            out.start, out.end, JobOutcome::succeeded, {}, std::nullopt};
+      AccountingInput input{
+          job.job, job.submit_at,         out.region, out.planned_score, out.start,
+          out.end, JobOutcome::succeeded, {},         std::nullopt};
       if (job.job.segments) {
         input.segments = out.segments;
         input.segment_rules = job.job.segments;

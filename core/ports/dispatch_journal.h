@@ -1,5 +1,5 @@
-// The DispatchJournal port (docs/design.md, "Promises"): the intent to create a remote job is written
-// durably before the create call, so that after a crash the daemon knows to look for, and
+// The DispatchJournal port (docs/design.md, "Promises"): the intent to create a remote job is
+// written durably before the create call, so that after a crash the daemon knows to look for, and
 // adopt, what it may already have created. Not thread-safe.
 #pragma once
 

@@ -39,8 +39,9 @@ class Dispatcher {
   virtual std::string_view target() const = 0;
 
   // Starts `job` in `region`; for an interruptible job, the segment job.segments.back() (its
-  // number and end go to the trainer with its checkpoint dir). Errors: code "retry" (try again later), "region_unavailable"
-  // (quota or capacity: try the next-best region) or anything else (the job fails).
+  // number and end go to the trainer with its checkpoint dir). Errors: code "retry" (try again
+  // later), "region_unavailable" (quota or capacity: try the next-best region) or anything else
+  // (the job fails).
   virtual boost::asio::awaitable<Result<DispatchStarted>> create(Job job, std::string region) = 0;
 
   // The state of a job this target started (job.remote_name is set).

@@ -355,7 +355,11 @@ Result<Job> JobService::cancel(std::string_view id, std::uint32_t uid) {
     job.segments.back().finished_at = now;
   }
   if (auto updated = store_.update(job, event); !updated) return updated.error();
-  if (before != JobState::queued && on_cancel_requested) on_cancel_requested(job);
+  // An interruptible job queued between segments runs nothing, but its target may keep its
+  // checkpoint (a Vertex AI staging bucket): the target is told as well.
+  if ((before != JobState::queued || !job.segments.empty()) && on_cancel_requested) {
+    on_cancel_requested(job);
+  }
   return job;
 }
 
@@ -436,9 +440,10 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
         continue;
       }
       // An interruptible job ran only in its segments, not in the gaps between them.
-      const auto ran = job.accounting && job.accounting->segments > 0
-                           ? Seconds{job.accounting->run}
-                           : std::chrono::duration_cast<Seconds>(*job.finished_at - *job.started_at);
+      const auto ran =
+          job.accounting && job.accounting->segments > 0
+              ? Seconds{job.accounting->run}
+              : std::chrono::duration_cast<Seconds>(*job.finished_at - *job.started_at);
       const double hours = std::chrono::duration<double>(ran).count() / 3600.0;
       const RegionConfig* region = job.region ? config_.find_region(*job.region) : nullptr;
       kwh += energy_kwh(job.power_watts, hours, region ? region->pue : 1.0);
@@ -499,13 +504,12 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
   report["jobs_with_energy"] = measured;
   report["failed_or_cancelled"] = {{"jobs_accounted", unsuccessful},
                                    {"emissions_g", unsuccessful_g}};
-  report["interruptible"] = {
-      {"jobs", interruptible.jobs},
-      {"emissions_g", interruptible.actual},
-      {"oracle_g", interruptible.oracle},
-      {"oracle_segments_g", interruptible.with_oracle == interruptible.jobs
-                                ? nlohmann::json(interruptible.baseline)
-                                : nlohmann::json()}};
+  report["interruptible"] = {{"jobs", interruptible.jobs},
+                             {"emissions_g", interruptible.actual},
+                             {"oracle_g", interruptible.oracle},
+                             {"oracle_segments_g", interruptible.with_oracle == interruptible.jobs
+                                                       ? nlohmann::json(interruptible.baseline)
+                                                       : nlohmann::json()}};
   report["by_signal"] = nlohmann::json::object();
   for (const auto& [signal, sums] : by_signal)
     report["by_signal"][signal] = grams(sums);

@@ -78,9 +78,8 @@ nlohmann::json decision_json(const PlanDecision& d) {
   if (!d.segments.empty()) {
     auto& segments = out["segments"] = nlohmann::json::array();
     for (const auto& w : d.segments) {
-      segments.push_back({{"start", format_rfc3339(w.start)},
-                          {"end", format_rfc3339(w.end)},
-                          {"score", w.score}});
+      segments.push_back(
+          {{"start", format_rfc3339(w.start)}, {"end", format_rfc3339(w.end)}, {"score", w.score}});
     }
   }
   return out;
@@ -617,7 +616,7 @@ bool Scheduler::has_configured_region(Job& job, TimePoint now) {
 void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint now) {
   auto log = subsystem_logger("scheduler");
   const TimePoint latest_start = job.deadline - remaining_work(job) - next_resume_overhead(job) -
-                                config_.scheduler.dispatch_slack;
+                                 config_.scheduler.dispatch_slack;
   if (now >= latest_start && deadline_reported_.insert(job.id).second) {
     // Held past the last start that finishes in time: the deadline is lost. The job stays
     // queued and starts as soon as a region can take it (the planner's deadline fallback).
@@ -710,10 +709,10 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     what += fmt::format(" (segment {} until {})", job.segments.back().n,
                         format_rfc3339(job.segments.back().end));
   }
-  auto updated = jobs_.update_if(
-      job, JobState::queued,
-      event_for(job, now, "dispatch", fmt::format("{}: {}", what, decision.reason),
-                decision_json(decision)));
+  auto updated =
+      jobs_.update_if(job, JobState::queued,
+                      event_for(job, now, "dispatch", fmt::format("{}: {}", what, decision.reason),
+                                decision_json(decision)));
   note_storage(updated);
   if (!updated) {
     // The intent stays open with nothing created: stop_orphans or the next attempt settles it.
@@ -1015,7 +1014,7 @@ nlohmann::json Scheduler::plan_to_json(const Job& job, const PlanDecision& decis
 }
 
 void Scheduler::cancel_remote(const Job& job) {
-  if (!job.remote_name) return;
+  if (!job.remote_name && job.segments.empty()) return;
   spawn(executor_, cancel_in_background(job), "scheduler", "remote cancel", OnFailure::log);
 }
 

@@ -477,7 +477,7 @@ Result<fs::path> LocalTarget::prepare_job_dir(const std::string& job_id,
 }
 
 Result<fs::path> LocalTarget::prepare_checkpoint_dir(const fs::path& job_dir,
-                                                    const RunIdentity& who) const {
+                                                     const RunIdentity& who) const {
   const auto dir = job_dir / kCheckpointDir;
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return make_error("io_error", fmt::format("cannot create checkpoint directory {}: {}",
@@ -491,9 +491,9 @@ Result<fs::path> LocalTarget::prepare_checkpoint_dir(const fs::path& job_dir,
   const int failed = ::fchown(fd, who.uid, who.gid) != 0 ? errno : 0;
   ::close(fd);
   if (failed != 0) {
-    return make_error("spawn_failed", fmt::format("cannot give checkpoint directory {} to {}: {}",
-                                                  dir.string(), who.describe(),
-                                                  errno_text(failed)));
+    return make_error("spawn_failed",
+                      fmt::format("cannot give checkpoint directory {} to {}: {}", dir.string(),
+                                  who.describe(), errno_text(failed)));
   }
   return dir;
 }
@@ -586,8 +586,7 @@ Result<RemoteStatus> LocalTarget::status_of(const Job& job) {
   if (job.spec.interruptible) {
     // A marker the trainer planted as a link counts only if it names a regular file.
     std::error_code ec;
-    status.complete =
-        fs::is_regular_file(job_dir(job.id) / kCheckpointDir / kCompleteMarker, ec);
+    status.complete = fs::is_regular_file(job_dir(job.id) / kCheckpointDir / kCompleteMarker, ec);
   }
   // Reported: a repeated poll reads the same outcome back from process.json.
   tracked_.erase(job.id);

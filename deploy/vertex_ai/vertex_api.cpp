@@ -125,8 +125,8 @@ json env_list(const std::map<std::string, std::string>& user_env, const Job& job
   }
   json env = json::array();
   for (const auto& [name, value] : user_env) {
-    const bool taken = std::any_of(ours.begin(), ours.end(),
-                                   [&](const auto& kv) { return kv.first == name; });
+    const bool taken =
+        std::any_of(ours.begin(), ours.end(), [&](const auto& kv) { return kv.first == name; });
     if (taken) continue;  // ours win
     env.push_back({{"name", name}, {"value", value}});
   }
@@ -189,7 +189,8 @@ Result<json> custom_job_body(const Job& job, const std::string& region,
   if (segment > 0) labels[std::string(kSegmentLabel)] = std::to_string(segment);
 
   std::string display_name = "gridshift-" + job.id + "-" + job.spec.name;
-  if (segment > 0) display_name = fmt::format("gridshift-{}-s{}-{}", job.id, segment, job.spec.name);
+  if (segment > 0)
+    display_name = fmt::format("gridshift-{}-s{}-{}", job.id, segment, job.spec.name);
   if (display_name.size() > kMaxDisplayNameChars) display_name.resize(kMaxDisplayNameChars);
   return json{{"displayName", std::move(display_name)},
               {"labels", std::move(labels)},

@@ -190,9 +190,12 @@ asio::awaitable<Result<DispatchStarted>> VertexTarget::create(Job job, std::stri
     if (!staged) co_return staged.error();
   }
   auto created = co_await create_remote(job, region, body->dump());
-  // A later segment's bucket holds the checkpoint: it stays whatever happens to this create.
+  // A later segment's bucket holds the checkpoint: it stays unless the job fails with this
+  // refusal (anything but retry or region_unavailable fails it).
+  const bool job_fails = !created && !created.error().is(errc::kRetry) &&
+                         !created.error().is(errc::kRegionUnavailable);
   if (!created && staging && config_.staging_bucket.delete_after && !unresolved_.contains(job.id) &&
-      current_segment(job) <= 1) {
+      (current_segment(job) <= 1 || job_fails)) {
     // Nothing runs for this job: its bucket would only linger (and sit in the wrong region
     // when the job is re-planned elsewhere).
     auto cleaned = co_await clean_up(job.id);
@@ -485,6 +488,14 @@ asio::awaitable<Result<RemoteStatus>> VertexTarget::poll(Job job) {
 asio::awaitable<Status> VertexTarget::cancel(Job job) {
   if (!job.remote_name || job.remote_name->empty()) {
     vlog()->info("job {}: no Vertex AI job to cancel", job.id);
+    if (current_segment(job) > 0 && config_.staging_bucket.enabled &&
+        config_.staging_bucket.delete_after) {
+      // Cancelled between segments: nothing runs, and the checkpoint is not needed any more.
+      auto cleaned = co_await clean_up(job.id);
+      if (!cleaned) {
+        vlog()->warn("job {}: staging bucket not deleted: {}", job.id, cleaned.error().message);
+      }
+    }
     co_return Status{};
   }
   const std::string name = *job.remote_name;
@@ -579,11 +590,10 @@ asio::awaitable<Status> VertexTarget::stage(const Job& job, const std::string& r
 asio::awaitable<Result<bool>> VertexTarget::complete_marker(const std::string& job_id) {
   auto bucket = staging_bucket_name(config_.staging_bucket.prefix, job_id);
   if (!bucket) co_return bucket.error();
-  auto out = co_await call(request("GET",
-                                   object_url(config_.storage_endpoint, *bucket, kCompleteObject,
-                                              ""),
-                                   "", options_.read_timeout),
-                           Api::storage, ApiCall::read);
+  auto out = co_await call(
+      request("GET", object_url(config_.storage_endpoint, *bucket, kCompleteObject, ""), "",
+              options_.read_timeout),
+      Api::storage, ApiCall::read);
   if (out.ok()) co_return true;
   if (out.is(ApiErrorKind::not_found)) co_return false;
   co_return make_error(errc::kRetry, "cannot look for gs://" + *bucket + "/" +

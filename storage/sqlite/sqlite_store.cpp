@@ -254,10 +254,9 @@ Result<JobSpec> summary_from_json(const std::string& text) {
     if (j.value("local", false)) spec.local = LocalSpec{};
     if (j.contains("interruptible")) {
       const auto& ij = j["interruptible"];
-      spec.interruptible =
-          InterruptibleSpec{ij.at("max_segments").get<int>(),
-                            Seconds{ij.at("min_segment_s").get<std::int64_t>()},
-                            Seconds{ij.at("resume_overhead_s").get<std::int64_t>()}};
+      spec.interruptible = InterruptibleSpec{
+          ij.at("max_segments").get<int>(), Seconds{ij.at("min_segment_s").get<std::int64_t>()},
+          Seconds{ij.at("resume_overhead_s").get<std::int64_t>()}};
     }
     return spec;
   } catch (const nlohmann::json::exception& e) {

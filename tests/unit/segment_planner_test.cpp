@@ -169,8 +169,8 @@ TEST(SegmentPlanner, HalfHourlyDataIsPlannedOnItsOwnResolution) {
 }
 
 TEST(SegmentPlanner, BestSegmentsPicksTheCleanerRegion) {
-  PlanningContext context({hourly_series("a", kT0, {5, 2, 5, 2}),
-                           hourly_series("b", kT0, {5, 1, 5, 1}, /*pue=*/1.5)});
+  PlanningContext context(
+      {hourly_series("a", kT0, {5, 2, 5, 2}), hourly_series("b", kT0, {5, 1, 5, 1}, /*pue=*/1.5)});
   PlannerJob job;
   job.id = "j";
   job.regions = {"a", "b"};
@@ -256,8 +256,8 @@ struct Brute {
 
 TEST(SegmentPlannerProperty, MatchesBruteForceOnSmallRandomCases) {
   std::mt19937 rng(20261202);
-  const std::vector<Seconds> durations = {kHour, 90 * kMinute, 2 * kHour, 150 * kMinute,
-                                          3 * kHour, 4 * kHour};
+  const std::vector<Seconds> durations = {kHour,         90 * kMinute, 2 * kHour,
+                                          150 * kMinute, 3 * kHour,    4 * kHour};
   const std::vector<Seconds> minimums = {30 * kMinute, kHour, 2 * kHour};
   const std::vector<Seconds> overheads = {Seconds{0}, 10 * kMinute, 20 * kMinute};
   int planned = 0;

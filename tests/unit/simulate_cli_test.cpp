@@ -97,7 +97,7 @@ TEST_F(SimulateCli, AnInterruptibleJobRunsInTheCleanestHoursApart) {
   const std::string first = job["segments"][0]["start"];
   EXPECT_TRUE(first == "2026-01-01T03:00:00Z" || first == "2026-01-01T04:00:00Z") << first;
   EXPECT_DOUBLE_EQ(job["emissions_g"].get<double>(), 500);
-  EXPECT_DOUBLE_EQ(job["oracle_g"].get<double>(), 600);  // the best single block, as usual
+  EXPECT_DOUBLE_EQ(job["oracle_g"].get<double>(), 600);     // the best single block, as usual
   EXPECT_DOUBLE_EQ(job["baseline_g"].get<double>(), 1200);  // 00-03 at 400
 }
 
