@@ -158,10 +158,13 @@ std::string state_text(const CliContext& context, const Json& job) {
 // "plan: europe-west2, start 2026-12-02 23:00 +0000 (in 5 h), 412 g instead of 1.93 kg if
 // started now (saves 79 %)" from a POST /v1/plan answer.
 std::string plan_line(const Json& plan, TimePoint now) {
+  // An interruptible job's plan: "start ... (first of 3 segments)".
+  const auto segments = plan.value("segments", Json::array());
   std::string out = fmt::format(
-      "plan: {}, start {}, {} instead of {} if started now",
+      "plan: {}, start {}{}, {} instead of {} if started now",
       plan.value("region", Json()).is_string() ? plan["region"].get<std::string>() : "-",
       format_time_field(plan.value("start", Json()), now),
+      segments.size() > 1 ? fmt::format(" (first of {} segments)", segments.size()) : "",
       format_grams(plan.value("emissions_g", Json())),
       format_grams(plan.value("baseline_g", Json())));
   const auto savings = plan.value("savings", Json());

@@ -840,6 +840,18 @@ asio::awaitable<void> Scheduler::follow(Job job, TimePoint now) {
         (void)journal_.update(record);
       }
     }
+    if (job.segments.size() > 1) {
+      // A later segment never got to run; it must run where the checkpoint is: same region,
+      // later.
+      job.segments.pop_back();
+      requeue(job, now, "dispatch_failed",
+              fmt::format("{} failed in {} for lack of quota or capacity ({}); segment {} waits "
+                          "for {} (its checkpoint is there)",
+                          job.remote_name.value_or("?"), region, status->message,
+                          job.segments.size() + 1, region));
+      co_return;
+    }
+    job.segments.clear();  // the first segment never ran: the region is not fixed yet
     const auto until = cool_down(job, region, now);
     requeue(job, now, "dispatch_failed",
             fmt::format("{} failed in {} for lack of quota or capacity ({}); {} avoided for this "

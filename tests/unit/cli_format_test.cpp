@@ -90,6 +90,32 @@ TEST_F(CliFormat, JobShowsItsHistoryAndSavings) {
   EXPECT_NE(text.find("(1 h ago)"), std::string::npos);
 }
 
+TEST_F(CliFormat, AnInterruptibleJobListsItsSegmentsAndItsPlanThem) {
+  auto job = nlohmann::json::parse(R"({"id": "j-2", "name": "split", "state": "queued",
+    "segments": [
+      {"n": 1, "region": "europe-west2", "start": "2026-11-26T01:00:00Z",
+       "end": "2026-11-26T02:00:00Z", "finished_at": "2026-11-26T02:04:00Z", "state": "ended",
+       "remote_name": "local/j-2/41"},
+      {"n": 2, "region": "europe-west2", "start": "2026-11-26T04:00:00Z",
+       "end": "2026-11-26T05:00:00Z", "finished_at": null, "state": "running",
+       "remote_name": "local/j-2/77"}]})");
+  const auto text = render_job(job, at(26, 18));
+  EXPECT_NE(text.find("segment 1:"), std::string::npos) << text;
+  EXPECT_NE(text.find("ended"), std::string::npos) << text;
+  EXPECT_NE(text.find("(ran until"), std::string::npos) << text;
+  EXPECT_NE(text.find("segment 2:"), std::string::npos) << text;
+  EXPECT_NE(text.find("running"), std::string::npos) << text;
+  EXPECT_NE(text.find("in europe-west2"), std::string::npos) << text;
+  auto plan = nlohmann::json::parse(R"({"action": "hold", "region": "europe-west2",
+    "start": "2026-11-27T01:00:00Z", "end": "2026-11-27T02:00:00Z", "emissions_g": 200,
+    "baseline_g": 1000, "segments": [
+      {"start": "2026-11-27T01:00:00Z", "end": "2026-11-27T02:00:00Z", "score": 100},
+      {"start": "2026-11-27T04:00:00Z", "end": "2026-11-27T05:00:00Z", "score": 100}]})");
+  const auto planned = render_plan(plan);
+  EXPECT_NE(planned.find("segment 1: "), std::string::npos) << planned;
+  EXPECT_NE(planned.find("segment 2: "), std::string::npos) << planned;
+}
+
 TEST_F(CliFormat, RegionsShowIntensityWithUnitsAndStaleness) {
   auto regions = nlohmann::json::parse(R"({"regions": [
     {"name": "europe-west2", "intensity": 182.0, "signal": "average", "feed": "uk",
