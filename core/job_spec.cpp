@@ -750,6 +750,10 @@ ParseOutcome parse_with_lines(std::string_view text, const SpecOverrides& overri
 
 }  // namespace
 
+Error invalid_job_spec(std::vector<FieldError> details) {
+  return invalid_job(std::move(details));
+}
+
 Result<JobSpec> parse_job_spec(std::string_view text) {
   return parse_job_spec(text, SpecOverrides{});
 }

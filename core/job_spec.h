@@ -76,6 +76,10 @@ struct SpecField {
 };
 const std::vector<SpecField>& job_spec_schema();
 
+// The "invalid_job" error every loader answers, for field errors found elsewhere (what the
+// configured dispatch target needs of a spec).
+Error invalid_job_spec(std::vector<FieldError> details);
+
 // Canonical JSON of a spec (the stored form); parse_job_spec reads it back unchanged.
 std::string job_spec_to_json(const JobSpec& spec);
 

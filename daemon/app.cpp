@@ -238,6 +238,9 @@ Daemon::Daemon(std::string config_path)
                                            *clock_, *target_.dispatcher);
   scheduler_->use_forecast_errors(forecast_errors_);
   jobs_->output_path = [this](const Job& job) { return target_.dispatcher->output_path(job); };
+  jobs_->check_for_target = [this](const JobSpec& spec) {
+    return check_job_for_target(config_.dispatch, spec);
+  };
   jobs_->plan = [this](const JobSpec&, const ApiRequest& request) { return answer_plan(request); };
   jobs_->on_submitted = [this] { scheduler_->wake(); };
   jobs_->problems = [this] { return scheduler_->problems(); };

@@ -78,6 +78,18 @@ Status check_dispatch_target(const DispatchConfig& config, const TargetEnvironme
   return {};
 }
 
+std::vector<FieldError> check_job_for_target(const DispatchConfig& config, const JobSpec& spec) {
+  std::vector<FieldError> errors;
+  if (config.type == DispatchType::vertex_ai && spec.interruptible &&
+      !config.vertex_ai.staging_bucket.enabled) {
+    errors.push_back(FieldError{
+        "interruptible",
+        "this daemon dispatches to Vertex AI without a staging bucket, where an interruptible "
+        "job keeps its checkpoint (dispatch.vertex_ai.staging_bucket.enabled is false)"});
+  }
+  return errors;
+}
+
 Result<DispatchTarget> make_dispatch_target(const DispatchConfig& config,
                                             const TargetEnvironment& env,
                                             std::optional<RunIdentity> run_as) {

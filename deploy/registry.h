@@ -54,6 +54,11 @@ struct DispatchTarget {
 Status check_dispatch_target(const DispatchConfig& config, const TargetEnvironment& env,
                              std::optional<RunIdentity>* run_as = nullptr);
 
+// What the configured target needs of a job spec, checked at submission so that a job it could
+// never run is refused then, not at its window: vertex_ai runs an interruptible job only with
+// its staging bucket (the checkpoint lives there). Each error names its field.
+std::vector<FieldError> check_job_for_target(const DispatchConfig& config, const JobSpec& spec);
+
 // Builds the configured target. Fails as check_dispatch_target does.
 Result<DispatchTarget> make_dispatch_target(const DispatchConfig& config,
                                             const TargetEnvironment& env,

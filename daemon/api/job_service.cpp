@@ -225,6 +225,15 @@ JobSpecContext JobService::spec_context() const {
   return context;
 }
 
+Result<JobSpec> JobService::load_spec(std::string_view text, const JobSpecContext& context) const {
+  auto spec = load_json_job_spec(text, context);
+  if (!spec || !check_for_target) return spec;
+  if (auto errors = check_for_target(*spec); !errors.empty()) {
+    return invalid_job_spec(std::move(errors));
+  }
+  return spec;
+}
+
 Result<Job> JobService::prepare(std::string_view spec_text, std::uint32_t uid,
                                 std::optional<std::string> idempotency_key) {
   const auto limit = config_.limits.max_spec_bytes;
@@ -235,7 +244,7 @@ Result<Job> JobService::prepare(std::string_view spec_text, std::uint32_t uid,
                       {FieldError{"spec", fmt::format("at most {} bytes", limit)}});
   }
   const auto context = spec_context();
-  auto spec = load_json_job_spec(spec_text, context);
+  auto spec = load_spec(spec_text, context);
   if (!spec) return spec.error();
   Job job;
   job.id = make_job_id(random_);
@@ -647,7 +656,7 @@ ApiResponse JobService::handle_cancel(const ApiRequest& request) {
 
 ApiResponse JobService::handle_plan(const ApiRequest& request) {
   if (auto rejected = check_json_body(request)) return *rejected;
-  auto spec = load_json_job_spec(request.body, spec_context());
+  auto spec = load_spec(request.body, spec_context());
   if (!spec) return ApiResponse::error(400, spec.error());
   if (!plan) {
     return ApiResponse::error(503, "planner_unavailable",

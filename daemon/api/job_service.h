@@ -63,6 +63,9 @@ class JobService {
   std::function<ApiResponse(const JobSpec&, const ApiRequest&)> plan;
   // Called after a new job was committed: the scheduler re-plans at once.
   std::function<void()> on_submitted;
+  // What the configured dispatch target needs of a spec (field errors; none = fine), checked at
+  // submit and plan after the spec's own rules; unset: nothing more.
+  std::function<std::vector<FieldError>(const JobSpec&)> check_for_target;
   // Where a job's output is on this host (the dispatch target knows); unset or nullopt: none.
   std::function<std::optional<std::string>(const Job&)> output_path;
   // Extra Prometheus text appended to /metrics by other subsystems.
@@ -104,6 +107,8 @@ class JobService {
   // Error "queue_full" when `uid` (not root) has limits.max_queued_per_user jobs queued.
   Status check_queue_limit(std::uint32_t uid);
   JobSpecContext spec_context() const;
+  // load_json_job_spec, then what the dispatch target needs (check_for_target).
+  Result<JobSpec> load_spec(std::string_view text, const JobSpecContext& context) const;
 
   JobStore& store_;
   const ServiceConfig& config_;

@@ -13,6 +13,7 @@
 #include "daemon/api/api_server.h"
 #include "daemon/api/job_service.h"
 #include "daemon/config/config.h"
+#include "deploy/registry.h"
 #include "storage/memory/memory_store.h"
 
 namespace gridshift {
@@ -539,6 +540,43 @@ TEST_F(JobServiceTest, HealthIsDegradedWithTheReasonsOtherSubsystemsReport) {
   const auto health = json(request("GET", "/v1/health"));
   EXPECT_EQ(health["status"], "degraded");
   EXPECT_EQ(health["problems"][0], "job j-1 was quarantined: x");
+}
+
+}  // namespace
+}  // namespace gridshift
+
+namespace gridshift {
+namespace {
+
+TEST_F(JobServiceTest, ASpecTheTargetCannotRunIsRefusedAtSubmitAndPlan) {
+  // The daemon's wiring: the configured target's own checks (deploy/registry.h).
+  service_.check_for_target = [this](const JobSpec& spec) {
+    return check_job_for_target(config_.dispatch, spec);
+  };
+  config_.dispatch.type = DispatchType::vertex_ai;
+  config_.dispatch.vertex_ai.staging_bucket.enabled = false;
+  const std::string interruptible =
+      R"({"name": "split", "duration": "3h", "interruptible": {"max_segments": 2,
+          "min_segment": "1h"}, "vertex": {"container": {"image_uri": "example/trainer:1"}}})";
+  for (const char* path : {"/v1/jobs", "/v1/plan"}) {
+    auto r = request("POST", path, interruptible);
+    ASSERT_EQ(r.status, 400) << path << r.body;
+    const auto details = json(r)["error"]["details"];
+    ASSERT_EQ(details.size(), 1U) << r.body;
+    EXPECT_EQ(details[0]["field"], "interruptible");
+    EXPECT_NE(details[0]["message"].get<std::string>().find("staging_bucket"), std::string::npos);
+  }
+  EXPECT_EQ(*store_.count(JobState::queued), 0U);  // nothing stored
+  // A job that is not interruptible is fine there; with the bucket, so is the interruptible one.
+  submit(R"({"name": "block", "duration": "3h",
+             "vertex": {"container": {"image_uri": "example/trainer:1"}}})");
+  config_.dispatch.vertex_ai.staging_bucket.enabled = true;
+  submit(interruptible);
+  // Other targets keep the checkpoint themselves.
+  config_.dispatch.vertex_ai.staging_bucket.enabled = false;
+  config_.dispatch.type = DispatchType::local;
+  submit(interruptible);
+  EXPECT_EQ(*store_.count(JobState::queued), 3U);
 }
 
 }  // namespace
