@@ -179,8 +179,9 @@ TEST(InterruptibleDaemon, ALocalJobCheckpointsThroughTwoSegmentsAndFinishesWithT
   // of resume overhead would run into the dearer hour before 6).
   const auto plan = call(socket, "POST", "/v1/plan", spec.dump());
   ASSERT_EQ(plan.status, 200) << plan.body;
-  ASSERT_EQ(plan.json()["segments"].size(), 2U) << plan.body;
-  for (const auto& segment : plan.json()["segments"]) {
+  const auto planned = plan.json();
+  ASSERT_EQ(planned["segments"].size(), 2U) << plan.body;
+  for (const auto& segment : planned["segments"]) {
     EXPECT_TRUE(in_clean_hour(time_of(segment["start"].get<std::string>()), hour0, clean))
         << plan.body;
   }
