@@ -124,11 +124,12 @@ json env_list(const std::map<std::string, std::string>& user_env, const Job& job
     ours.emplace_back("GRIDSHIFT_SEGMENT_END", format_rfc3339(job.segments.back().end));
   }
   json env = json::array();
-  for (const auto& [name, value] : user_env) {
-    const bool taken =
-        std::any_of(ours.begin(), ours.end(), [&](const auto& kv) { return kv.first == name; });
+  for (const auto& entry : user_env) {
+    // (Not a structured binding: clang 14 cannot capture one in the lambda.)
+    const bool taken = std::any_of(ours.begin(), ours.end(),
+                                   [&](const auto& kv) { return kv.first == entry.first; });
     if (taken) continue;  // ours win
-    env.push_back({{"name", name}, {"value", value}});
+    env.push_back({{"name", entry.first}, {"value", entry.second}});
   }
   for (const auto& [name, value] : ours)
     env.push_back({{"name", name}, {"value", value}});
