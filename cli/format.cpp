@@ -143,6 +143,23 @@ std::string format_grams(const nlohmann::json& grams) {
 namespace {
 
 // "europe-west9 (no fresh data); europe-north1 (not configured)", or "" for none.
+std::string money(const nlohmann::json& usd) {
+  return usd.is_number() ? fmt::format("${:.2f}", usd.get<double>()) : "-";
+}
+
+std::string litres(const nlohmann::json& l) {
+  return l.is_number() ? fmt::format("{:.1f} L", l.get<double>()) : "-";
+}
+
+// "total (n jobs; m without a figure)" for a report lever sum.
+std::string lever_sum(const nlohmann::json& sum, const char* key,
+                      std::string (*format)(const nlohmann::json&)) {
+  const auto unknown = sum.value("jobs_unknown", 0);
+  return fmt::format("{} ({} jobs{})", format(sum.value(key, nlohmann::json())),
+                     sum.value("jobs_known", 0),
+                     unknown > 0 ? fmt::format("; {} without a figure", unknown) : "");
+}
+
 std::string excluded_text(const nlohmann::json& excluded) {
   std::string out;
   if (!excluded.is_array()) return out;
@@ -204,6 +221,9 @@ std::string render_job(const nlohmann::json& job, TimePoint now, bool colour) {
       {"power:", field("power_watts").is_number()
                      ? fmt::format("{:.0f} W", field("power_watts").get<double>())
                      : "-"},
+      {"hardware:", field("alternative").is_number_integer() && field("alternative").get<int>() > 0
+                        ? fmt::format("alternative {}", field("alternative").get<int>())
+                        : "main spec"},
       {"region:", str(field("region"))},
       {"planned start:", format_time_field(field("planned_start"), now)},
       {"started:", format_time_field(field("started_at"), now)},
@@ -241,6 +261,11 @@ std::string render_job(const nlohmann::json& job, TimePoint now, bool colour) {
     rows.push_back({"emissions:", format_grams(accounting.value("actual_g", nlohmann::json()))});
     rows.push_back({"baseline:", format_grams(accounting.value("baseline_g", nlohmann::json()))});
     rows.push_back({"savings:", percent(accounting.value("savings", nlohmann::json()))});
+    // The other levers: unknown figures show "-" (never a guess).
+    rows.push_back({"cost:", money(accounting.value("cost_usd", nlohmann::json()))});
+    rows.push_back({"water:", litres(accounting.value("water_l", nlohmann::json()))});
+    rows.push_back({"embodied:", format_grams(accounting.value("embodied_g", nlohmann::json())) +
+                                     " (accelerators' manufacture, scope 3)"});
   }
   std::string out = table(rows);
   if (job.contains("events") && job["events"].is_array()) {
@@ -301,6 +326,16 @@ std::string render_report(const nlohmann::json& report) {
         format_grams(interruptible.value("oracle_g", nlohmann::json())),
         format_grams(interruptible.value("oracle_segments_g", nlohmann::json())));
   }
+  if (const auto cost = report.value("cost", nlohmann::json()); cost.is_object()) {
+    out += fmt::format("cost: {}\n", lever_sum(cost, "cost_usd", money));
+  }
+  if (const auto water = report.value("water", nlohmann::json()); water.is_object()) {
+    out += fmt::format("water: {}\n", lever_sum(water, "water_l", litres));
+  }
+  if (const auto embodied = report.value("embodied", nlohmann::json()); embodied.is_object()) {
+    out += fmt::format("embodied (scope 3, apart from the emissions above): {}\n",
+                       lever_sum(embodied, "embodied_g", format_grams));
+  }
   const auto unsuccessful = report.value("failed_or_cancelled", nlohmann::json());
   if (unsuccessful.is_object() && unsuccessful.value("jobs_accounted", 0) > 0) {
     out += fmt::format("failed or cancelled: {} jobs, {} emitted (no savings counted)\n",
@@ -334,6 +369,27 @@ std::string render_plan(const nlohmann::json& plan) {
           format_time_field(segments[i].value("start", nlohmann::json()), TimePoint{}, false),
           format_time_field(segments[i].value("end", nlohmann::json()), TimePoint{}, false));
     }
+  }
+  if (const auto options = plan.value("options", nlohmann::json()); options.is_array()) {
+    // Each hardware option's best run: the planner ranks them by grams.
+    for (const auto& o : options) {
+      const int n = o.value("alternative", 0);
+      out +=
+          fmt::format("{} {}: {} in {} from {}{}\n", n == plan.value("alternative", 0) ? "*" : " ",
+                      n == 0 ? std::string("main spec") : fmt::format("alternative {}", n),
+                      format_grams(o.value("emissions_g", nlohmann::json())),
+                      str(o.value("region", nlohmann::json())),
+                      format_time_field(o.value("start", nlohmann::json()), TimePoint{}, false),
+                      o.value("emissions_g", nlohmann::json()).is_null()
+                          ? " (" + str(o.value("reason_code", nlohmann::json())) + ")"
+                          : "");
+    }
+  }
+  if (plan.contains("cost_usd") || plan.contains("water_l")) {
+    out += fmt::format("cost: {}   water: {}   embodied: {}\n",
+                       money(plan.value("cost_usd", nlohmann::json())),
+                       litres(plan.value("water_l", nlohmann::json())),
+                       format_grams(plan.value("embodied_g", nlohmann::json())));
   }
   if (plan.contains("reason")) out += fmt::format("why: {}\n", str(plan["reason"]));
   if (auto excluded = excluded_text(plan.value("excluded", nlohmann::json())); !excluded.empty()) {

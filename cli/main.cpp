@@ -22,6 +22,7 @@
 #include "common/system_clock.h"
 #include "common/version.h"
 #include "core/job_spec.h"
+#include "core/levers.h"
 #include "core/text.h"
 #include "daemon/config/config.h"
 #include "daemon/feeds/registry.h"
@@ -37,6 +38,7 @@ struct CheckOutcome {
   std::string file;
   std::vector<FieldError> errors;
   std::string read_error;
+  std::vector<std::string> notes;  // regions an option cannot use, and why
 };
 
 std::optional<std::string> read_input(const std::string& file, std::string& error) {
@@ -53,12 +55,36 @@ std::optional<std::string> read_input(const std::string& file, std::string& erro
   return std::move(*content);
 }
 
+// The lever rules as submission applies them: an unrunnable spec is an error, and each region
+// an option cannot use (accelerator_unavailable, over_max_cost, cost_unknown) is named.
+void check_levers(const gridshift::JobSpec& spec, const gridshift::JobSpecContext& context,
+                  const gridshift::LeverContext& levers, CheckOutcome& outcome) {
+  gridshift::Job job;
+  job.spec = spec;
+  job.regions = spec.regions.empty() ? context.known_regions : spec.regions;
+  job.power_watts = gridshift::derive_power_watts(spec, *context.accelerators);
+  if (job.regions.empty()) return;  // no configuration: nothing to check against
+  auto errors = gridshift::lever_errors(job, levers);
+  outcome.errors.insert(outcome.errors.end(), errors.begin(), errors.end());
+  if (!errors.empty()) return;
+  for (const auto& option : gridshift::job_options(job, levers)) {
+    for (const auto& e : option.excluded) {
+      outcome.notes.push_back(
+          option.alternative == 0
+              ? fmt::format("{}: {}", e.region, e.reason)
+              : fmt::format("alternative {}: {}: {}", option.alternative, e.region, e.reason));
+    }
+  }
+}
+
 int run_check(const std::vector<std::string>& files, const std::string& config_flag, bool json) {
   gridshift::JobSpecContext context;
   context.now = gridshift::SystemClock().now();
   const auto resolver = gridshift::local_time_resolver(context.now);
   context.local_time = &resolver;
   std::string config_used;
+  gridshift::LeverContext levers;
+  std::vector<std::string> config_regions;
   const std::string config_path =
       !config_flag.empty()
           ? config_flag
@@ -70,6 +96,7 @@ int run_check(const std::vector<std::string>& files, const std::string& config_f
       return 2;
     }
     context.known_regions = config->region_names();
+    levers = gridshift::lever_context(*config);
     context.default_deadline = config->scheduler.default_deadline;
     context.dispatch_slack = config->scheduler.dispatch_slack;
     config_used = config_path;
@@ -78,11 +105,12 @@ int run_check(const std::vector<std::string>& files, const std::string& config_f
   std::vector<CheckOutcome> outcomes;
   bool all_ok = true;
   for (const auto& file : files) {
-    CheckOutcome outcome{file, {}, {}};
+    CheckOutcome outcome{file, {}, {}, {}};
     if (auto text = read_input(file, outcome.read_error)) {
       auto spec = gridshift::load_job_spec(*text, context);
       if (!spec) outcome.errors = spec.error().details;
       if (!spec && outcome.errors.empty()) outcome.errors.push_back({"", spec.error().message, 0});
+      if (spec) check_levers(*spec, context, levers, outcome);
     }
     all_ok = all_ok && outcome.errors.empty() && outcome.read_error.empty();
     outcomes.push_back(std::move(outcome));
@@ -98,7 +126,8 @@ int run_check(const std::vector<std::string>& files, const std::string& config_f
         errors.push_back({{"field", e.field}, {"message", e.message}, {"line", e.line}});
       }
       if (!o.read_error.empty()) errors.push_back({{"field", ""}, {"message", o.read_error}});
-      out["files"].push_back({{"file", o.file}, {"ok", errors.empty()}, {"errors", errors}});
+      out["files"].push_back(
+          {{"file", o.file}, {"ok", errors.empty()}, {"errors", errors}, {"excluded", o.notes}});
     }
     std::cout << out.dump(2) << '\n';
   } else {
@@ -111,6 +140,8 @@ int run_check(const std::vector<std::string>& files, const std::string& config_f
         std::cerr << o.read_error << '\n';
       } else if (o.errors.empty()) {
         std::cout << o.file << ": OK\n";
+        for (const auto& note : o.notes)
+          std::cout << o.file << ": note: excluded " << note << '\n';
       } else {
         for (const auto& e : o.errors) {
           std::cerr << o.file << (e.line > 0 ? fmt::format(":{}", e.line) : "") << ": "

@@ -70,6 +70,15 @@ const RegionConfig* ServiceConfig::find_region(std::string_view name) const {
   return nullptr;
 }
 
+LeverContext lever_context(const ServiceConfig& config) {
+  LeverContext context;
+  for (const auto& region : config.regions)
+    context.regions.emplace(region.name, region.levers);
+  context.embodied_kgco2e = config.embodied.accelerators;
+  context.embodied_lifetime = config.embodied.lifetime;
+  return context;
+}
+
 std::string format_config_errors(const std::string& path, const Error& error) {
   std::string out;
   if (error.details.empty()) return error.message;

@@ -15,6 +15,7 @@
 
 #include "common/feed_schema.h"
 #include "common/secret.h"
+#include "core/levers.h"
 #include "core/result.h"
 #include "core/time.h"
 
@@ -89,8 +90,16 @@ struct RegionConfig {
   std::vector<std::string> feeds;  // fallback chain, first fresh wins
   std::string location;            // defaults to name
   double pue = 1.0;
+  RegionLevers levers;  // accelerators, prices, wue_l_per_kwh (docs/levers.md)
   int line = 0;
   bool operator==(const RegionConfig&) const = default;
+};
+
+// `embodied:` how the accelerators' embodied carbon is amortised (docs/levers.md).
+struct EmbodiedConfig {
+  Seconds lifetime{5LL * 365 * 24 * 3600};
+  std::map<std::string, double, std::less<>> accelerators;  // kg CO2e by type, over the table
+  bool operator==(const EmbodiedConfig&) const = default;
 };
 
 enum class LogLevel { trace, debug, info, warn, error };
@@ -107,12 +116,17 @@ struct ServiceConfig {
   std::vector<FeedConfig> feeds;
   std::vector<RegionConfig> regions;
   LimitsConfig limits;
+  EmbodiedConfig embodied;
 
   std::vector<std::string> region_names() const;
   const FeedConfig* find_feed(std::string_view name) const;
   const RegionConfig* find_region(std::string_view name) const;
   bool operator==(const ServiceConfig&) const = default;
 };
+
+// What the lever rules (core/levers.h) read of the config: each region's levers and the
+// embodied settings, over the built-in tables.
+LeverContext lever_context(const ServiceConfig& config);
 
 // The key a feed stores a region's readings under (FeedSchema::keyed_by_region_name).
 std::string feed_location(const FeedConfig& feed, const RegionConfig& region);

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "core/text.h"
+
 namespace gridshift::detail {
 extern const std::string_view kAcceleratorsCsv;
 }  // namespace gridshift::detail
@@ -12,12 +14,16 @@ extern const std::string_view kAcceleratorsCsv;
 namespace gridshift {
 namespace {
 
-constexpr std::string_view kHeader = "accelerator_type,board_watts,source";
+constexpr std::string_view kHeader = "accelerator_type,board_watts,embodied_kgco2e,source";
 
-Error table_error(int line, std::string field, std::string message) {
-  return make_error("invalid_accelerator_table",
-                    "accelerator table line " + std::to_string(line) + ": " + message,
-                    {FieldError{std::move(field), std::move(message), line}});
+// A number in (0, 1e6]; nullopt otherwise.
+std::optional<double> positive_number(std::string_view text) {
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || !(value > 0) || value > 1e6) {
+    return std::nullopt;
+  }
+  return value;
 }
 
 bool is_type_name(std::string_view s) {
@@ -31,56 +37,45 @@ bool is_type_name(std::string_view s) {
 
 }  // namespace
 
-// The source column is the rest of the line after the second comma, so it may hold commas.
+// The source column is the rest of the line after the third comma, so it may hold commas.
 Result<AcceleratorTable> AcceleratorTable::parse_csv(std::string_view text) {
   AcceleratorTable table;
   std::set<std::string, std::less<>> seen;
-  bool header_seen = false;
-  int line_number = 0;
-  while (!text.empty()) {
-    const std::size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    if (!header_seen) {
-      if (line != kHeader) {
-        return table_error(line_number, "header",
-                           "expected header \"" + std::string(kHeader) + "\"");
-      }
-      header_seen = true;
-      continue;
-    }
-    const std::size_t first = line.find(',');
-    const std::size_t second =
-        first == std::string_view::npos ? std::string_view::npos : line.find(',', first + 1);
-    if (second == std::string_view::npos) {
-      return table_error(line_number, "",
-                         "expected 3 columns: accelerator_type,board_watts,source");
-    }
-    const std::string_view type = line.substr(0, first);
-    const std::string_view watts_text = line.substr(first + 1, second - first - 1);
-    const std::string_view source = line.substr(second + 1);
-    if (!is_type_name(type)) {
-      return table_error(line_number, "accelerator_type",
-                         "accelerator_type must be an upper-case enum name like NVIDIA_L4");
-    }
-    double watts = 0;
-    const auto [ptr, ec] =
-        std::from_chars(watts_text.data(), watts_text.data() + watts_text.size(), watts);
-    if (ec != std::errc{} || ptr != watts_text.data() + watts_text.size() || !(watts > 0) ||
-        watts > 1e6) {
-      return table_error(line_number, "board_watts", "board_watts must be a positive number");
-    }
-    if (source.empty()) return table_error(line_number, "source", "source must not be empty");
-    if (!seen.emplace(type).second) {
-      return table_error(line_number, "accelerator_type",
-                         "duplicate accelerator_type " + std::string(type));
-    }
-    table.entries_.push_back(AcceleratorInfo{std::string(type), watts, std::string(source)});
-  }
-  if (!header_seen) return table_error(1, "header", "the table is empty");
+  constexpr std::string_view kCode = "invalid_accelerator_table";
+  constexpr std::string_view kWhat = "accelerator table";
+  auto error = csv_rows(
+      text, kHeader, 4, kCode, kWhat,
+      [&](int line, const std::vector<std::string_view>& f) -> std::optional<Error> {
+        const std::string_view type = f[0];
+        if (!is_type_name(type)) {
+          return csv_line_error(kCode, kWhat, line, "accelerator_type",
+                                "accelerator_type must be an upper-case enum name like NVIDIA_L4");
+        }
+        const auto watts = positive_number(f[1]);
+        if (!watts) {
+          return csv_line_error(kCode, kWhat, line, "board_watts",
+                                "board_watts must be a positive number");
+        }
+        std::optional<double> embodied;
+        if (!f[2].empty()) {
+          embodied = positive_number(f[2]);
+          if (!embodied) {
+            return csv_line_error(kCode, kWhat, line, "embodied_kgco2e",
+                                  "embodied_kgco2e must be a positive number or empty");
+          }
+        }
+        if (f[3].empty()) {
+          return csv_line_error(kCode, kWhat, line, "source", "source must not be empty");
+        }
+        if (!seen.emplace(type).second) {
+          return csv_line_error(kCode, kWhat, line, "accelerator_type",
+                                "duplicate accelerator_type " + std::string(type));
+        }
+        table.entries_.push_back(
+            AcceleratorInfo{std::string(type), *watts, embodied, std::string(f[3])});
+        return std::nullopt;
+      });
+  if (error) return *error;
   return table;
 }
 

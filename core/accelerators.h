@@ -1,7 +1,9 @@
 // The accelerator power table (data/accelerators.csv, compiled into the binary) and the
-// derivation of a job's power draw from it (docs/design.md, "Carbon basics"). Immutable after construction.
+// derivation of a job's power draw from it (docs/design.md, "Carbon basics"). Immutable after
+// construction.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,12 +16,15 @@ namespace gridshift {
 struct AcceleratorInfo {
   std::string type;        // Vertex AI accelerator enum name, e.g. NVIDIA_TESLA_A100
   double board_watts = 0;  // typical board power under saturated training
-  std::string source;      // where the figure comes from
+  // Embodied carbon of one accelerator (manufacture, transport, end of life), kg CO2e; nullopt
+  // where no published figure was found (docs/levers.md).
+  std::optional<double> embodied_kgco2e;
+  std::string source;  // where the figures come from
 };
 
 class AcceleratorTable {
  public:
-  // Parses CSV text with header "accelerator_type,board_watts,source". Error code
+  // Parses CSV text with header "accelerator_type,board_watts,embodied_kgco2e,source". Error code
   // "invalid_accelerator_table" naming the line.
   static Result<AcceleratorTable> parse_csv(std::string_view text);
   // The table shipped in data/accelerators.csv, embedded at build time.

@@ -141,6 +141,9 @@ std::optional<Accounting> accounting_from_json(std::string_view text) {
   a.regret = number("regret");
   a.segments = static_cast<int>(number("segments").value_or(0));
   a.oracle_segments_g = number("oracle_segments_g");
+  a.cost_usd = number("cost_usd");
+  a.water_l = number("water_l");
+  a.embodied_g = number("embodied_g");
   return a;
 }
 
@@ -163,6 +166,9 @@ std::string accounting_to_json(const Accounting& a) {
     j["segments"] = a.segments;
     j["oracle_segments_g"] = opt(a.oracle_segments_g);
   }
+  j["cost_usd"] = opt(a.cost_usd);
+  j["water_l"] = opt(a.water_l);
+  j["embodied_g"] = opt(a.embodied_g);
   return j.dump();
 }
 
@@ -206,7 +212,8 @@ std::vector<JobSegment> segments_from_json(const nlohmann::json& j) {
 }
 
 std::string job_accounting_to_json(const Job& job) {
-  if (!job.accounting && !job.planned_score && job.excluded.empty() && job.segments.empty()) {
+  if (!job.accounting && !job.planned_score && job.excluded.empty() && job.segments.empty() &&
+      job.alternative == 0) {
     return "";
   }
   nlohmann::json j = job.accounting ? nlohmann::json::parse(accounting_to_json(*job.accounting))
@@ -218,6 +225,7 @@ std::string job_accounting_to_json(const Job& job) {
       excluded.push_back({{"region", e.region}, {"reason", e.reason}});
   }
   if (!job.segments.empty()) j["job_segments"] = segments_to_json(job.segments);
+  if (job.alternative != 0) j["alternative"] = job.alternative;
   return j.dump();
 }
 
@@ -226,6 +234,7 @@ void job_accounting_from_json(std::string_view text, Job& job) {
   job.excluded.clear();
   job.accounting.reset();
   job.segments.clear();
+  job.alternative = 0;
   // Most held jobs have no record: every job read goes through here, so skip the parser.
   if (text.empty()) return;
   const auto j = nlohmann::json::parse(text, nullptr, false);
@@ -241,6 +250,9 @@ void job_accounting_from_json(std::string_view text, Job& job) {
     }
   }
   if (auto it = j.find("job_segments"); it != j.end()) job.segments = segments_from_json(*it);
+  if (auto it = j.find("alternative"); it != j.end() && it->is_number_integer()) {
+    job.alternative = it->get<int>();
+  }
   // The figures are there once the job has ended: a record holding only the plan's
   // planned_score and exclusions has no `actual_g` key.
   if (j.contains("actual_g")) job.accounting = accounting_from_json(text);

@@ -38,7 +38,8 @@ Accounting account_job(const AccountingInput& input, const PlanningContext& obse
 
 // {"region", "signal", "outcome", "run_seconds", "baseline_g", "planned_g", "actual_g",
 // "oracle_g", "savings", "regret"}; unknown figures are null. Interruptible jobs add
-// "segments" (how many ran) and "oracle_segments_g".
+// "segments" (how many ran) and "oracle_segments_g"; every job has "cost_usd", "water_l" and
+// "embodied_g" (null when unknown).
 std::string accounting_to_json(const Accounting& accounting);
 
 // The stored form read back (keys it does not know, such as the scheduler's planned_score, are
@@ -48,7 +49,8 @@ std::optional<Accounting> accounting_from_json(std::string_view text);
 
 // A job's accounting record as the store keeps it and the API shows it: the figures (once the
 // job has ended), `planned_score`, `excluded` and an interruptible job's segments
-// (`job_segments`), in one JSON object; "" when the job has none of them.
+// (`job_segments`) and the chosen `alternative` when not 0, in one JSON object; "" when the job has
+// none of them.
 std::string job_accounting_to_json(const Job& job);
 // The segments as the job JSON shows them: [{"n", "region", "start", "end", "finished_at",
 // "state", "remote_name"}].

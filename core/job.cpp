@@ -100,6 +100,41 @@ JobSpec summarize(const JobSpec& spec) {
     out.vertex = std::move(v);
   }
   if (spec.local) out.local = LocalSpec{};
+  out.max_cost_usd = spec.max_cost_usd;
+  for (const auto& alternative : spec.alternatives) {
+    AlternativeSpec a;
+    a.duration = alternative.duration;
+    a.power_watts = alternative.power_watts;
+    if (alternative.vertex) {
+      JobSpec hardware;
+      hardware.vertex = alternative.vertex;
+      a.vertex = summarize(hardware).vertex;
+    }
+    if (alternative.local) a.local = LocalSpec{};
+    out.alternatives.push_back(std::move(a));
+  }
+  return out;
+}
+
+JobSpec with_alternative(const JobSpec& spec, int index) {
+  JobSpec out = spec;
+  out.alternatives.clear();
+  if (index < 1 || static_cast<std::size_t>(index) > spec.alternatives.size()) return out;
+  const auto& alternative = spec.alternatives[static_cast<std::size_t>(index) - 1];
+  // Other hardware draws other power: the main spec's power_watts does not carry over to it.
+  if ((alternative.vertex || alternative.local) && !alternative.power_watts) {
+    out.power_watts.reset();
+  }
+  if (alternative.vertex) out.vertex = alternative.vertex;
+  if (alternative.local) out.local = alternative.local;
+  if (alternative.duration) out.duration = *alternative.duration;
+  if (alternative.power_watts) out.power_watts = alternative.power_watts;
+  return out;
+}
+
+Job as_run(const Job& job) {
+  Job out = job;
+  out.spec = with_alternative(job.spec, job.alternative);
   return out;
 }
 
@@ -135,14 +170,15 @@ Seconds segment_overhead(const Job& job, int n) {
 }
 
 Seconds remaining_work(const Job& job) {
-  if (!job.spec.interruptible) return job.spec.duration;
+  const Seconds duration = with_alternative(job.spec, job.alternative).duration;
+  if (!job.spec.interruptible) return duration;
   Seconds done{0};
   for (const auto& s : job.segments) {
     if (!s.finished_at || *s.finished_at <= s.start) continue;
     const Seconds ran = std::chrono::duration_cast<Seconds>(*s.finished_at - s.start);
     done += std::max(Seconds{0}, ran - segment_overhead(job, s.n));
   }
-  const Seconds left = job.spec.duration - done;
+  const Seconds left = duration - done;
   const Seconds at_least =
       job.spec.interruptible->min_segment - job.spec.interruptible->resume_overhead;
   // A next segment runs at least min_segment, overhead included, whatever is left.

@@ -75,6 +75,17 @@ struct InterruptibleSpec {
   bool operator==(const InterruptibleSpec&) const = default;
 };
 
+// Another way to run the same job (docs/levers.md, "Hardware alternatives"): each field set
+// replaces the main spec's. `vertex` is the main spec's vertex settings with the alternative's
+// keys written over them (so an alternative names only the hardware that differs).
+struct AlternativeSpec {
+  std::optional<VertexSpec> vertex;
+  std::optional<LocalSpec> local;
+  std::optional<Seconds> duration;
+  std::optional<double> power_watts;
+  bool operator==(const AlternativeSpec&) const = default;
+};
+
 // A segment stops this long after its end at the latest: the trainer is told the end and is
 // expected to checkpoint and exit before it.
 inline constexpr Seconds kSegmentOverrun{10 * 60};
@@ -96,6 +107,8 @@ struct JobSpec {
   std::optional<InterruptibleSpec> interruptible;
   std::optional<VertexSpec> vertex;
   std::optional<LocalSpec> local;
+  std::vector<AlternativeSpec> alternatives;  // alternative k (1-based) is alternatives[k - 1]
+  std::optional<double> max_cost_usd;         // options priced above it are not taken
   bool operator==(const JobSpec&) const = default;
 };
 
@@ -123,6 +136,12 @@ struct Accounting {
   // oracle_g stays the best single block, so that what interruption added can be shown.
   int segments = 0;
   std::optional<double> oracle_segments_g;
+  // The other levers (docs/levers.md), each null when a figure it needs is unknown: the price
+  // of the run, the data centre's on-site water, and the accelerators' embodied carbon
+  // amortised over their lifetime (scope 3, kept apart from the operational grams above).
+  std::optional<double> cost_usd;
+  std::optional<double> water_l;
+  std::optional<double> embodied_g;
   bool operator==(const Accounting&) const = default;
 
   // Whether any figure still waits for readings (filled in when they arrive).
@@ -183,6 +202,7 @@ struct Job {
   std::vector<Exclusion> excluded;         // regions the latest plan could not rank
   std::optional<Accounting> accounting;    // once the job has ended
   std::vector<JobSegment> segments;        // interruptible jobs: every segment dispatched
+  int alternative = 0;  // the way it runs: 0 = the main spec, k = spec.alternatives[k - 1]
   // True when `spec` is summarize(spec) (job lists); JobStore::get gives the whole spec.
   bool spec_is_summary = false;
   bool operator==(const Job&) const = default;
@@ -193,6 +213,12 @@ struct Job {
 // the dispatch target needs and only the owner may read. Presence of `vertex` and `local` is
 // kept, with their hardware fields.
 JobSpec summarize(const JobSpec& spec);
+
+// The spec as alternative `index` runs it: the main spec with that alternative's fields written
+// over it, and no alternatives. Index 0 (or one out of range) is the main spec itself.
+JobSpec with_alternative(const JobSpec& spec, int index);
+// `job` as its chosen alternative runs it: spec = with_alternative(spec, alternative).
+Job as_run(const Job& job);
 
 // Append-only history of a job. `seq` is assigned by the store, increasing per store.
 struct JobEvent {

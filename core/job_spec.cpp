@@ -45,6 +45,11 @@ const std::vector<SpecField> kLocalFields = {{"command", SpecField::Kind::string
 const std::vector<SpecField> kInterruptibleFields = {{"max_segments", SpecField::Kind::integer},
                                                      {"min_segment", SpecField::Kind::string},
                                                      {"resume_overhead", SpecField::Kind::string}};
+const std::vector<SpecField> kAlternativeFields = {
+    {"vertex", SpecField::Kind::object, &kVertexFields},
+    {"local", SpecField::Kind::object, &kLocalFields},
+    {"duration", SpecField::Kind::string},
+    {"power_watts", SpecField::Kind::number}};
 const std::vector<SpecField> kSpecFields = {
     {"name", SpecField::Kind::string},
     {"regions", SpecField::Kind::string_list},
@@ -57,7 +62,9 @@ const std::vector<SpecField> kSpecFields = {
     {"power_watts", SpecField::Kind::number},
     {"interruptible", SpecField::Kind::object, &kInterruptibleFields},
     {"vertex", SpecField::Kind::object, &kVertexFields},
-    {"local", SpecField::Kind::object, &kLocalFields}};
+    {"local", SpecField::Kind::object, &kLocalFields},
+    {"alternatives", SpecField::Kind::object_list, &kAlternativeFields},
+    {"max_cost_usd", SpecField::Kind::number}};
 
 bool all_strings(const nlohmann::json& value) {
   return std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_string(); });
@@ -96,6 +103,20 @@ void check_kinds(const nlohmann::json& object, const std::vector<SpecField>& fie
           check_kinds(v, *field.children, path + ".", errors);
         }
         break;
+      case SpecField::Kind::object_list:
+        if (!v.is_array()) {
+          errors.push_back({path, "expected a list of objects"});
+          break;
+        }
+        for (std::size_t i = 0; i < v.size(); ++i) {
+          const std::string item = path + "[" + std::to_string(i) + "]";
+          if (!v[i].is_object()) {
+            errors.push_back({item, "expected an object"});
+          } else {
+            check_kinds(v[i], *field.children, item + ".", errors);
+          }
+        }
+        break;
     }
   }
 }
@@ -118,6 +139,8 @@ constexpr std::size_t kMaxNameLength = 128;
 // type (a2-megagpu-16g) with room, and a year bounds every duration.
 constexpr double kMaxPowerWatts = 10'000'000;
 constexpr double kMaxThreshold = 100'000;
+constexpr double kMaxCostUsd = 1'000'000'000;
+constexpr std::size_t kMaxAlternatives = 8;
 constexpr int kMaxAcceleratorCount = 64;
 constexpr int kMaxReplicaCount = 10'000;
 constexpr Seconds kMaxDuration{366LL * 24 * 3600};
@@ -172,8 +195,15 @@ class SpecParser {
  public:
   JobSpec parse_root(const YAML::Node& root) {
     JobSpec spec;
-    const auto seen = fields(root, "", line_of(root), kSpecFields,
-                             [&](const Field& f) { parse_top_field(f, spec); });
+    std::optional<Field> alternatives;
+    const auto seen = fields(root, "", line_of(root), kSpecFields, [&](const Field& f) {
+      if (f.key == "alternatives") {
+        alternatives = f;  // read last: an alternative's vertex is written over the main one
+      } else {
+        parse_top_field(f, spec);
+      }
+    });
+    if (alternatives) spec.alternatives = parse_alternatives(*alternatives, root);
     if (!seen.count("name")) error("name", "required field is missing", line_of(root));
     if (!seen.count("duration")) error("duration", "required field is missing", line_of(root));
     if (spec.policy == Policy::threshold && !spec.threshold && !seen.count("threshold")) {
@@ -435,6 +465,15 @@ class SpecParser {
                 f.line);
         }
       }
+    } else if (f.key == "max_cost_usd") {
+      if (auto n = number_value(f)) {
+        if (*n > 0 && *n <= kMaxCostUsd) {
+          spec.max_cost_usd = *n;
+        } else {
+          error(f.path, fmt::format("must be greater than zero and at most {:.0f}", kMaxCostUsd),
+                f.line);
+        }
+      }
     } else if (f.key == "interruptible") {
       spec.interruptible = parse_interruptible(f);
     } else if (f.key == "vertex") {
@@ -455,6 +494,63 @@ class SpecParser {
       }
       spec.local = std::move(local);
     }
+  }
+
+  // `alternatives:` a list of mappings, each overriding some of vertex, local, duration and
+  // power_watts. An alternative's vertex keys are written over the main spec's vertex mapping
+  // (a container replaces a python_package and the other way round), so that it names only
+  // the hardware that differs.
+  std::vector<AlternativeSpec> parse_alternatives(const Field& f, const YAML::Node& root) {
+    std::vector<AlternativeSpec> out;
+    if (!f.value.IsSequence()) {
+      error(f.path, "expected a list, got " + describe(f.value), f.line);
+      return out;
+    }
+    if (f.value.size() > kMaxAlternatives) {
+      error(f.path, fmt::format("at most {} alternatives", kMaxAlternatives), f.line);
+      return out;
+    }
+    const YAML::Node main_vertex = root.IsMap() ? root["vertex"] : YAML::Node{};
+    std::size_t index = 0;
+    for (const auto& item : f.value) {
+      const std::string path = index_path(f.path, index++);
+      const int line = line_of(item);
+      AlternativeSpec alternative;
+      const auto seen = fields(item, path, line, kAlternativeFields, [&](const Field& sub) {
+        if (sub.key == "duration") {
+          alternative.duration = duration_value(sub, true);
+        } else if (sub.key == "power_watts") {
+          JobSpec holder;
+          parse_top_field(sub, holder);
+          alternative.power_watts = holder.power_watts;
+        } else if (sub.key == "local") {
+          JobSpec holder;
+          parse_top_field(sub, holder);
+          alternative.local = holder.local;
+        } else {
+          Field merged = sub;
+          merged.value = merged_vertex(main_vertex, sub.value);
+          alternative.vertex = parse_vertex(merged);
+        }
+      });
+      if (item.IsMap() && seen.empty()) {
+        error(path, "an alternative sets at least one of vertex, local, duration, power_watts",
+              line);
+      }
+      out.push_back(std::move(alternative));
+    }
+    return out;
+  }
+
+  static YAML::Node merged_vertex(const YAML::Node& main, const YAML::Node& overrides) {
+    if (!overrides.IsMap() || !main || !main.IsMap()) return overrides;
+    YAML::Node merged = YAML::Clone(main);
+    if (overrides["container"]) merged.remove("python_package");
+    if (overrides["python_package"]) merged.remove("container");
+    for (const auto& entry : overrides) {
+      merged[entry.first.Scalar()] = entry.second;
+    }
+    return merged;
   }
 
   InterruptibleSpec parse_interruptible(const Field& f) {
@@ -820,6 +916,25 @@ void validate_interruptible(Seconds duration, const InterruptibleSpec& rules,
 
 std::vector<FieldError> validate_job_spec(const JobSpec& spec, const JobSpecContext& context) {
   std::vector<FieldError> errors;
+  // Each alternative is checked as the spec it makes; only the errors of the fields it can set
+  // are its own (the rest are the main spec's, reported once below).
+  for (std::size_t i = 0; i < spec.alternatives.size(); ++i) {
+    for (auto& e : validate_job_spec(with_alternative(spec, static_cast<int>(i) + 1), context)) {
+      for (const std::string_view own :
+           {"vertex", "local", "duration", "power_watts", "interruptible"}) {
+        if (e.field.starts_with(own)) {
+          e.field = index_path("alternatives", i) + "." + e.field;
+          errors.push_back(std::move(e));
+          break;
+        }
+      }
+    }
+  }
+  if (spec.max_cost_usd && !spec.vertex) {
+    errors.push_back(FieldError{"max_cost_usd",
+                                "needs vertex settings: a run is priced by its machine type and "
+                                "accelerators"});
+  }
   if (!context.known_regions.empty()) {
     for (std::size_t i = 0; i < spec.regions.size(); ++i) {
       const auto& region = spec.regions[i];
@@ -909,6 +1024,10 @@ Result<JobSpec> load_job_spec(std::string_view text, const JobSpecContext& conte
   return invalid_job(std::move(errors));
 }
 
+namespace {
+nlohmann::ordered_json vertex_to_json(const VertexSpec& v);
+}  // namespace
+
 std::string job_spec_to_json(const JobSpec& spec) {
   using Json = nlohmann::ordered_json;
   Json j;
@@ -929,8 +1048,29 @@ std::string job_spec_to_json(const JobSpec& spec) {
              {"min_segment", format_duration(spec.interruptible->min_segment)},
              {"resume_overhead", format_duration(spec.interruptible->resume_overhead)}};
   }
-  if (spec.vertex) {
-    const VertexSpec& v = *spec.vertex;
+  if (spec.vertex) j["vertex"] = vertex_to_json(*spec.vertex);
+  if (spec.local) j["local"] = Json{{"command", spec.local->command}};
+  if (spec.max_cost_usd) j["max_cost_usd"] = *spec.max_cost_usd;
+  if (!spec.alternatives.empty()) {
+    Json list = Json::array();
+    for (const auto& a : spec.alternatives) {
+      Json aj = Json::object();
+      if (a.vertex) aj["vertex"] = vertex_to_json(*a.vertex);
+      if (a.local) aj["local"] = Json{{"command", a.local->command}};
+      if (a.duration) aj["duration"] = format_duration(*a.duration);
+      if (a.power_watts) aj["power_watts"] = *a.power_watts;
+      list.push_back(std::move(aj));
+    }
+    j["alternatives"] = std::move(list);
+  }
+  return j.dump();
+}
+
+namespace {
+
+nlohmann::ordered_json vertex_to_json(const VertexSpec& v) {
+  using Json = nlohmann::ordered_json;
+  {
     Json vj = Json::object();
     if (!v.machine_type.empty()) vj["machine_type"] = v.machine_type;
     if (!v.accelerator_type.empty()) vj["accelerator_type"] = v.accelerator_type;
@@ -958,11 +1098,11 @@ std::string job_spec_to_json(const JobSpec& spec) {
     if (v.scheduling.timeout) s["timeout"] = format_duration(*v.scheduling.timeout);
     vj["scheduling"] = std::move(s);
     if (!v.labels.empty()) vj["labels"] = v.labels;
-    j["vertex"] = std::move(vj);
+    return vj;
   }
-  if (spec.local) j["local"] = Json{{"command", spec.local->command}};
-  return j.dump();
 }
+
+}  // namespace
 
 const std::vector<SpecField>& job_spec_schema() {
   return kSpecFields;

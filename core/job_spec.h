@@ -69,10 +69,10 @@ Result<JobSpec> load_json_job_spec(std::string_view text, const JobSpecContext& 
 // The job spec's schema: each field with its JSON type and, for mappings, its fields. The one
 // list both the YAML parser (which keys exist) and the JSON type checks read.
 struct SpecField {
-  enum class Kind { string, number, integer, string_list, string_map, object };
+  enum class Kind { string, number, integer, string_list, string_map, object, object_list };
   std::string_view name;
   Kind kind = Kind::string;
-  const std::vector<SpecField>* children = nullptr;  // Kind::object
+  const std::vector<SpecField>* children = nullptr;  // Kind::object and Kind::object_list
 };
 const std::vector<SpecField>& job_spec_schema();
 

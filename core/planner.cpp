@@ -761,6 +761,98 @@ std::string format_decision(const PlanDecision& d) {
       d.score ? fmt::format("{:.1f}", *d.score) : std::string("-"), segments, describe(d));
 }
 
+std::optional<double> planned_grams(const PlanDecision& d, Seconds duration, double power_watts) {
+  if (!d.score) return std::nullopt;
+  Seconds run = duration;
+  if (!d.segments.empty()) {
+    run = Seconds{0};
+    for (const auto& w : d.segments)
+      run += std::chrono::duration_cast<Seconds>(w.end - w.start);
+  }
+  return energy_kwh(power_watts, static_cast<double>(run.count()) / 3600.0, 1.0) * *d.score;
+}
+
+namespace {
+
+// A job's options laid out for one re-plan: variant 0 is the job as given, each alternative a
+// copy with its own run time, power and regions. Jobs without alternatives are not copied.
+class Variants {
+ public:
+  explicit Variants(std::span<const PlannerJob> jobs) : jobs_(jobs) {
+    const bool any = std::any_of(jobs.begin(), jobs.end(),
+                                 [](const PlannerJob& j) { return !j.alternatives.empty(); });
+    if (!any) return;
+    first_.reserve(jobs.size() + 1);
+    for (const auto& job : jobs) {
+      first_.push_back(expanded_.size());
+      PlannerJob main = job;
+      main.alternatives.clear();
+      expanded_.push_back(std::move(main));
+      index_.push_back(0);
+      for (const auto& alternative : job.alternatives) {
+        PlannerJob variant = expanded_[first_.back()];
+        variant.duration = alternative.duration;
+        variant.power_watts = alternative.power_watts;
+        variant.regions = alternative.regions;
+        expanded_.push_back(std::move(variant));
+        index_.push_back(alternative.index);
+      }
+    }
+    first_.push_back(expanded_.size());
+  }
+
+  std::span<const PlannerJob> all() const {
+    return expanded_.empty() ? jobs_ : std::span<const PlannerJob>(expanded_);
+  }
+  std::size_t first(std::size_t job) const { return expanded_.empty() ? job : first_[job]; }
+  std::size_t end(std::size_t job) const { return expanded_.empty() ? job + 1 : first_[job + 1]; }
+  int alternative(std::size_t variant) const { return expanded_.empty() ? 0 : index_[variant]; }
+
+ private:
+  std::span<const PlannerJob> jobs_;
+  std::vector<PlannerJob> expanded_;
+  std::vector<std::size_t> first_;
+  std::vector<int> index_;
+};
+
+// Decides job `i` over its options: each is decided as its own job, and the one whose planned
+// run emits least wins (ties to the lower number). An option without candidate regions is left
+// out; when no option has a scored plan, the main spec's decision stands.
+PlanDecision decide_options(std::int64_t now, std::size_t i, const Variants& variants,
+                            const PlanningContext& context, const RegionState& state,
+                            const PlannerSettings& settings, std::vector<int>& scratch,
+                            const SegmentPlans& plans) {
+  const auto all = variants.all();
+  const std::size_t first = variants.first(i);
+  const std::size_t end = variants.end(i);
+  if (end - first == 1) {
+    return decide(now, all[first], context, state, settings, scratch, SegmentSource{&plans, first});
+  }
+  const bool any_regions = std::any_of(all.begin() + static_cast<std::ptrdiff_t>(first),
+                                       all.begin() + static_cast<std::ptrdiff_t>(end),
+                                       [](const PlannerJob& j) { return !j.regions.empty(); });
+  std::optional<PlanDecision> chosen;
+  std::optional<double> chosen_grams;
+  std::vector<PlanDecision::Option> options;
+  for (std::size_t v = first; v < end; ++v) {
+    const PlannerJob& job = all[v];
+    if (job.regions.empty() && (any_regions || v != first)) continue;
+    PlanDecision d = decide(now, job, context, state, settings, scratch, SegmentSource{&plans, v});
+    d.alternative = variants.alternative(v);
+    const auto grams = planned_grams(d, job.duration, job.power_watts);
+    options.push_back(
+        PlanDecision::Option{d.alternative, d.region, d.start, d.score, grams, d.reason_code});
+    if (!chosen || (grams && (!chosen_grams || *grams < *chosen_grams - 1e-9))) {
+      chosen_grams = grams;
+      chosen = std::move(d);
+    }
+  }
+  chosen->options = std::move(options);
+  return std::move(*chosen);
+}
+
+}  // namespace
+
 std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jobs,
                                    const PlanningContext& context, const RunningCounts& running,
                                    const PlannerSettings& settings) {
@@ -775,9 +867,10 @@ std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jo
   std::vector<PlanDecision> decisions(jobs.size());
   std::vector<int> scratch;
   std::vector<std::size_t> dispatching;
-  const SegmentPlans plans(t, jobs, context, state, settings);
+  const Variants variants(jobs);
+  const SegmentPlans plans(t, variants.all(), context, state, settings);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    decisions[i] = decide(t, jobs[i], context, state, settings, scratch, SegmentSource{&plans, i});
+    decisions[i] = decide_options(t, i, variants, context, state, settings, scratch, plans);
     if (decisions[i].action == PlanAction::dispatch) dispatching.push_back(i);
   }
   std::vector<std::int64_t> latest(dispatching.size());
@@ -791,8 +884,7 @@ std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jo
   for (std::size_t k : order) {
     const std::size_t i = dispatching[k];
     if (at_cap(state, context, decisions[i].region, settings.max_concurrent_dispatches)) {
-      decisions[i] =
-          decide(t, jobs[i], context, state, settings, scratch, SegmentSource{&plans, i});
+      decisions[i] = decide_options(t, i, variants, context, state, settings, scratch, plans);
     }
     count_dispatch(state, context, decisions[i]);
   }
@@ -808,9 +900,7 @@ std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jo
 
 PlanDecision plan_one(TimePoint now, const PlannerJob& job, const PlanningContext& context,
                       const RunningCounts& running, const PlannerSettings& settings) {
-  const std::int64_t t = secs(now);
-  std::vector<int> scratch;
-  return decide(t, job, context, make_state(t, context, running, settings), settings, scratch);
+  return plan_all(now, std::span<const PlannerJob>(&job, 1), context, running, settings).front();
 }
 
 std::optional<Window> best_window(TimePoint now, const PlannerJob& job,

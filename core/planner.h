@@ -64,6 +64,16 @@ struct SegmentRules {
 
 SegmentRules to_segment_rules(const InterruptibleSpec& spec);
 
+// Another way to run a job (core/job.h's AlternativeSpec, resolved): its own run time, power
+// and the candidate regions that offer its hardware at an acceptable price.
+struct PlannerAlternative {
+  int index = 1;  // AlternativeSpec number (1-based; 0 is the main spec)
+  Seconds duration{0};
+  double power_watts = 0;
+  std::vector<std::string> regions;
+  bool operator==(const PlannerAlternative&) const = default;
+};
+
 // A queued job as the planner needs it (resolved fields of core/job.h's Job).
 struct PlannerJob {
   std::string id;
@@ -77,6 +87,10 @@ struct PlannerJob {
   // Interruptible: `duration` is the run time of the work left as one segment (with the resume
   // overhead when a segment already ran), and these rules allow splitting it.
   std::optional<SegmentRules> segments;
+  // Hardware alternatives: each is planned like the main spec (whose own fields are above,
+  // number 0), and the decision goes to the option whose planned run emits least (grams =
+  // score x power x run time, not intensity alone).
+  std::vector<PlannerAlternative> alternatives;
 };
 
 struct PlannerSettings {
@@ -156,8 +170,26 @@ struct PlanDecision {
   // Interruptible jobs: the planned segments in time order (the first is the one dispatched).
   // `score` and `mean_intensity` are then their time-weighted means, `end` the first one's end.
   std::vector<Window> segments;
+  // The option chosen (0 = the main spec, k = PlannerJob::alternatives' index k) and, for a job
+  // with alternatives, each option's planned run: what `gridshift plan` lists.
+  int alternative = 0;
+  struct Option {
+    int alternative = 0;
+    std::string region;  // empty: nothing scorable
+    std::optional<TimePoint> start;
+    std::optional<double> score;
+    std::optional<double> grams;  // planned emissions of the option's whole run
+    PlanReason reason_code = PlanReason::no_data;
+    bool operator==(const Option&) const = default;
+  };
+  std::vector<Option> options;
   bool operator==(const PlanDecision&) const = default;
 };
+
+// The planned emissions (g) of a decision for a job running `duration` at `power_watts`: the
+// chosen window's (or segments') score x energy; nullopt without a scored window.
+std::optional<double> planned_grams(const PlanDecision& decision, Seconds duration,
+                                    double power_watts);
 
 // The reason as one phrase with its figures: "best window 66.7 % cleaner than now".
 std::string describe(const PlanDecision& decision);

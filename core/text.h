@@ -3,10 +3,31 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "core/result.h"
 
 namespace gridshift {
+
+// The first `columns` - 1 comma-separated fields of a CSV line and the rest of it as the last
+// (so that a trailing free-text column may hold commas); empty when the line has fewer. A
+// trailing '\r' is dropped. The data tables under data/ are read with it.
+std::vector<std::string_view> split_columns(std::string_view line, std::size_t columns);
+
+// Reads a data table: the first non-empty line must equal `header`, and `row(line, fields)` is
+// called for every later non-empty line with its `columns` fields (split_columns). The first
+// error is returned: a wrong header or too few columns as error `code` naming the line (`what`
+// names the table in the message), or what `row` returned.
+using CsvRow = std::function<std::optional<Error>(int line, const std::vector<std::string_view>&)>;
+std::optional<Error> csv_rows(std::string_view text, std::string_view header, std::size_t columns,
+                              std::string_view code, std::string_view what, const CsvRow& row);
+// Error `code` "WHAT line N: MESSAGE" with one detail naming `field` and the line.
+Error csv_line_error(std::string_view code, std::string_view what, int line, std::string field,
+                     std::string message);
 
 // Levenshtein distance of two words.
 std::size_t edit_distance(std::string_view a, std::string_view b);

@@ -1,6 +1,7 @@
 #include "daemon/api/job_service.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -182,6 +183,8 @@ nlohmann::json job_to_json(const Job& job, std::uint32_t viewer) {
     out["excluded"].push_back({{"region", e.region}, {"reason", e.reason}});
   // An interruptible job's segments so far ([] for other jobs).
   out["segments"] = segments_to_json(job.segments);
+  // The hardware it runs on: 0 = the main spec, k = spec.alternatives[k - 1].
+  out["alternative"] = job.alternative;
   return out;
 }
 
@@ -256,6 +259,9 @@ Result<Job> JobService::prepare(std::string_view spec_text, std::uint32_t uid,
   job.power_watts = derive_power_watts(*spec, *context.accelerators);
   job.idempotency_key = std::move(idempotency_key);
   job.spec = std::move(*spec);
+  if (auto errors = lever_errors(job, lever_context(config_)); !errors.empty()) {
+    return invalid_job_spec(std::move(errors));
+  }
   return job;
 }
 
@@ -434,6 +440,26 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
   };
   Sums all;
   Sums interruptible;  // baseline holds the segments oracle here
+  // The other levers (docs/levers.md), over every run that ended with accounting, each summed
+  // over the jobs whose figure is known and counting those without one.
+  struct LeverSum {
+    double total = 0;
+    std::size_t known = 0, unknown = 0;
+    void add(const std::optional<double>& v) {
+      if (v) {
+        total += *v;
+        ++known;
+      } else {
+        ++unknown;
+      }
+    }
+    nlohmann::json json(const char* key) const {
+      return {{key, known > 0 ? nlohmann::json(total) : nlohmann::json()},
+              {"jobs_known", known},
+              {"jobs_unknown", unknown}};
+    }
+  };
+  LeverSum cost, water, embodied;
   std::map<std::string, Sums> by_signal;
   std::map<std::string, Sums> by_group;
   JobQuery query;
@@ -457,6 +483,11 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
       const RegionConfig* region = job.region ? config_.find_region(*job.region) : nullptr;
       kwh += energy_kwh(job.power_watts, hours, region ? region->pue : 1.0);
       ++measured;
+      if (job.accounting) {
+        cost.add(job.accounting->cost_usd);
+        water.add(job.accounting->water_l);
+        embodied.add(job.accounting->embodied_g);
+      }
       if (!job.accounting || !job.accounting->actual_g) continue;
       const Accounting& accounting = *job.accounting;
       if (job.state == JobState::failed || job.state == JobState::cancelled) {
@@ -519,6 +550,10 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
                              {"oracle_segments_g", interruptible.with_oracle == interruptible.jobs
                                                        ? nlohmann::json(interruptible.baseline)
                                                        : nlohmann::json()}};
+  report["cost"] = cost.json("cost_usd");
+  report["water"] = water.json("water_l");
+  // Scope 3 (the accelerators' manufacture), apart from the operational grams above.
+  report["embodied"] = embodied.json("embodied_g");
   report["by_signal"] = nlohmann::json::object();
   for (const auto& [signal, sums] : by_signal)
     report["by_signal"][signal] = grams(sums);

@@ -146,9 +146,11 @@ class Parser : public ConfigReader {
         workdir_given = read_dispatch_settings(*this, e, config_.dispatch);
       } else if (e.key == "limits") {
         parse_limits(e);
+      } else if (e.key == "embodied") {
+        parse_embodied(e);
       } else {
         unknown(e, {"state_dir", "socket", "log_level", "metrics", "scheduler", "feeds", "regions",
-                    "dispatch", "limits"});
+                    "dispatch", "limits", "embodied"});
       }
     }
     if (!workdir_given) {
@@ -457,8 +459,21 @@ class Parser : public ConfigReader {
             region.pue = *value;
           }
         }
+      } else if (e.key == "wue_l_per_kwh") {
+        if (auto value = read_number(e)) {
+          if (*value < 0 || *value > 100) {
+            add(e,
+                fmt::format("must be from 0 to 100 (litres per kWh), found {}", e.value.Scalar()));
+          } else {
+            region.levers.wue_l_per_kwh = *value;
+          }
+        }
+      } else if (e.key == "accelerators") {
+        parse_region_accelerators(e, region);
+      } else if (e.key == "prices") {
+        parse_region_prices(e, region);
       } else {
-        unknown(e, {"name", "feeds", "location", "pue"});
+        unknown(e, {"name", "feeds", "location", "pue", "wue_l_per_kwh", "accelerators", "prices"});
       }
     }
     if (!name_given) add(path + ".name", region.line, "missing required key");
@@ -466,6 +481,105 @@ class Parser : public ConfigReader {
     if (!location_given) region.location = region.name;
     feed_references_.insert(feed_references_.end(), references.begin(), references.end());
     config_.regions.push_back(std::move(region));
+  }
+
+  void parse_region_accelerators(const Entry& e, RegionConfig& region) {
+    if (!e.value.IsSequence()) {
+      add(e, "expected a list of accelerator types such as NVIDIA_L4, found " + describe(e.value));
+      return;
+    }
+    std::vector<std::string> types;
+    std::size_t index = 0;
+    for (const auto& item : e.value) {
+      const std::string item_path = fmt::format("{}[{}]", e.path, index++);
+      if (!item.IsScalar() || !is_vertex_accelerator_type(item.Scalar())) {
+        add(item_path, line_of(item),
+            "expected a Vertex AI accelerator type such as NVIDIA_L4, found " +
+                (item.IsScalar() ? "'" + item.Scalar() + "'" : describe(item)));
+        continue;
+      }
+      types.push_back(item.Scalar());
+    }
+    region.levers.accelerators = std::move(types);
+  }
+
+  // `prices: {SKU: USD_PER_HOUR}` or `{SKU: {usd_per_hour: N, spot_usd_per_hour: N}}`.
+  void parse_region_prices(const Entry& section, RegionConfig& region) {
+    auto items = mapping(section);
+    if (!items) return;
+    for (const auto& e : *items) {
+      SkuPrice price;
+      auto read_price = [&](const Entry& entry, std::optional<double>& out) {
+        if (auto value = read_number(entry)) {
+          if (*value < 0 || *value > 1e6) {
+            add(entry, fmt::format("must be from 0 to 1000000 (US dollars per hour), found {}",
+                                   entry.value.Scalar()));
+          } else {
+            out = *value;
+          }
+        }
+      };
+      if (e.value.IsMap()) {
+        for (const auto& sub : entries(e.value, e.path)) {
+          if (sub.key == "usd_per_hour") {
+            read_price(sub, price.usd_per_hour);
+          } else if (sub.key == "spot_usd_per_hour") {
+            read_price(sub, price.spot_usd_per_hour);
+          } else {
+            unknown(sub, {"usd_per_hour", "spot_usd_per_hour"});
+          }
+        }
+      } else {
+        read_price(e, price.usd_per_hour);
+      }
+      region.levers.prices[e.key] = price;
+    }
+  }
+
+  // `embodied: {lifetime: 5y, accelerators: {TYPE: KG}}`.
+  void parse_embodied(const Entry& section) {
+    auto items = mapping(section);
+    if (!items) return;
+    for (const auto& e : *items) {
+      if (e.key == "lifetime") {
+        read_lifetime(e, config_.embodied.lifetime);
+      } else if (e.key == "accelerators") {
+        auto kinds = mapping(e);
+        if (!kinds) continue;
+        for (const auto& k : *kinds) {
+          if (!is_vertex_accelerator_type(k.key)) {
+            add(k, "unknown accelerator type '" + k.key + "'");
+            continue;
+          }
+          if (auto kg = read_number(k)) {
+            if (*kg <= 0 || *kg > 1e6) {
+              add(k, fmt::format("must be greater than 0 kg CO2e, found {}", k.value.Scalar()));
+            } else {
+              config_.embodied.accelerators[k.key] = *kg;
+            }
+          }
+        }
+      } else {
+        unknown(e, {"lifetime", "accelerators"});
+      }
+    }
+  }
+
+  // A duration, or whole years written "5y" (365 days each): hardware lives for years.
+  void read_lifetime(const Entry& e, Seconds& out) {
+    if (!scalar(e, "a duration such as 5y or 1460d")) return;
+    const std::string& text = e.value.Scalar();
+    if (text.size() >= 2 && text.back() == 'y' &&
+        std::all_of(text.begin(), text.end() - 1, [](char c) { return c >= '0' && c <= '9'; })) {
+      const long long years = text.size() > 4 ? 0 : std::stoll(text.substr(0, text.size() - 1));
+      if (years < 1 || years > 50) {
+        add(e, "must be from 1y to 50y");
+        return;
+      }
+      out = Seconds{years * 365 * 24 * 3600};
+      return;
+    }
+    read_duration(e, out, true, kYear * 50);
   }
 
   void parse_region_feeds(const Entry& e, RegionConfig& region,

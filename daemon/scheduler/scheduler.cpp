@@ -38,8 +38,13 @@ constexpr std::chrono::milliseconds kLoopTurn{20};
 // How long after max_staleness late readings may still fill a finished job's accounting in.
 constexpr Seconds kLateReadingsGrace{3600};
 
+std::string accelerator_of(const JobSpec& spec) {
+  return spec.vertex ? spec.vertex->accelerator_type : std::string();
+}
+
+// The accelerator of the way `job` runs (its chosen alternative).
 std::string accelerator_of(const Job& job) {
-  return job.spec.vertex ? job.spec.vertex->accelerator_type : std::string();
+  return accelerator_of(with_alternative(job.spec, job.alternative));
 }
 
 nlohmann::json parse_object(const std::string& text) {
@@ -75,6 +80,20 @@ nlohmann::json decision_json(const PlanDecision& d) {
   out["score"] = d.score ? nlohmann::json(*d.score) : nlohmann::json();
   out["signal"] = d.signal ? nlohmann::json(to_string(*d.signal)) : nlohmann::json();
   out["excluded"] = excluded_json(d.excluded);
+  if (!d.options.empty()) {
+    // A job with hardware alternatives: the option chosen and each option's planned run.
+    out["alternative"] = d.alternative;
+    auto& options = out["options"] = nlohmann::json::array();
+    for (const auto& o : d.options) {
+      options.push_back(
+          {{"alternative", o.alternative},
+           {"region", o.region.empty() ? nlohmann::json() : nlohmann::json(o.region)},
+           {"start", o.start ? nlohmann::json(format_rfc3339(*o.start)) : nlohmann::json()},
+           {"score", o.score ? nlohmann::json(*o.score) : nlohmann::json()},
+           {"emissions_g", o.grams ? nlohmann::json(*o.grams) : nlohmann::json()},
+           {"reason_code", to_string(o.reason_code)}});
+    }
+  }
   if (!d.segments.empty()) {
     auto& segments = out["segments"] = nlohmann::json::array();
     for (const auto& w : d.segments) {
@@ -91,7 +110,7 @@ PlannerJob to_planner_job(const Job& job) {
   PlannerJob p;
   p.id = job.id;
   p.regions = job.regions;
-  p.duration = job.spec.duration;
+  p.duration = with_alternative(job.spec, job.alternative).duration;
   p.deadline = job.deadline;
   p.not_before = job.spec.not_before;
   p.policy = job.spec.policy;
@@ -154,11 +173,18 @@ PlannerSettings Scheduler::settings() const {
   return s;
 }
 
+bool Scheduler::cooling_down(const std::string& region, const std::string& accelerator,
+                             TimePoint now) const {
+  auto it = cooldowns_.find({region, accelerator});
+  return it != cooldowns_.end() && it->second > now;
+}
+
 PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
   auto planner = to_planner_job(job);
   if (const auto& rules = job.spec.interruptible) {
     // The work left, as one segment (a resume adds its overhead), split by the rules for the
-    // segments still allowed; once a segment ran, its region holds the checkpoint.
+    // segments still allowed; once a segment ran, its region holds the checkpoint (and its
+    // hardware is the alternative it ran on).
     planner.duration = remaining_work(job) + next_resume_overhead(job);
     planner.segments = to_segment_rules(*rules);
     planner.segments->max_segments =
@@ -168,19 +194,52 @@ PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
       return planner;
     }
   }
-  const auto accelerator = accelerator_of(job);
-  std::erase_if(planner.regions, [&](const std::string& region) {
-    auto it = cooldowns_.find({region, accelerator});
-    return it != cooldowns_.end() && it->second > now;
-  });
+  // Each option's regions: those offering its accelerator within max_cost_usd, and not
+  // cooling down for that accelerator. Without any such region anywhere, the main spec keeps
+  // its candidates (the target then says why it cannot run).
+  const auto options = job_options(job, levers_);
+  auto usable = [&](const JobOption& option) {
+    auto regions = option.regions;
+    const auto accelerator = accelerator_of(option.spec);
+    std::erase_if(
+        regions, [&](const std::string& region) { return cooling_down(region, accelerator, now); });
+    return regions;
+  };
+  const bool any = std::any_of(options.begin(), options.end(),
+                               [](const JobOption& o) { return !o.regions.empty(); });
+  if (any) planner.regions = usable(options.front());
+  if (!any) {
+    const auto accelerator = accelerator_of(job);
+    std::erase_if(planner.regions, [&](const std::string& region) {
+      return cooling_down(region, accelerator, now);
+    });
+  }
+  for (std::size_t k = 1; k < options.size(); ++k) {
+    const auto& option = options[k];
+    PlannerAlternative alternative;
+    alternative.index = option.alternative;
+    alternative.duration = option.duration;
+    alternative.power_watts = option.power_watts;
+    alternative.regions = usable(option);
+    if (job.spec.interruptible) alternative.duration += next_resume_overhead(job);
+    planner.alternatives.push_back(std::move(alternative));
+  }
   return planner;
 }
 
 void Scheduler::explain_exclusions(const Job& job, PlanDecision& decision, TimePoint now) const {
-  const auto accelerator = accelerator_of(job);
   for (auto& e : decision.excluded) {
     if (config_.find_region(e.region) == nullptr) e.reason = "not configured";
   }
+  // The chosen option's levers: regions without its accelerator or over max_cost_usd.
+  const auto options = job_options(job, levers_);
+  const auto chosen = static_cast<std::size_t>(decision.alternative);
+  if (chosen < options.size()) {
+    for (const auto& e : options[chosen].excluded)
+      decision.excluded.push_back(e);
+  }
+  const auto accelerator =
+      accelerator_of(chosen < options.size() ? options[chosen].spec : job.spec);
   for (const auto& region : job.regions) {
     auto it = cooldowns_.find({region, accelerator});
     if (it == cooldowns_.end() || it->second <= now) continue;
@@ -301,7 +360,8 @@ std::optional<Accounting> Scheduler::compute_accounting(const Job& job) const {
   if (!job.started_at || !job.finished_at || !job.region) return job.accounting;
   const TimePoint from = std::min(job.submitted_at, *job.started_at);
   const TimePoint to =
-      std::max({job.deadline, *job.finished_at, *job.started_at + job.spec.duration});
+      std::max({job.deadline, *job.finished_at,
+                *job.started_at + with_alternative(job.spec, job.alternative).duration});
   std::vector<RegionSeries> observed;
   for (const auto& name : job.regions) {
     if (const auto* region = config_.find_region(name)) {
@@ -329,7 +389,10 @@ std::optional<Accounting> Scheduler::compute_accounting(const Job& job) const {
   PlannerSettings s = settings();
   // Hindsight: staleness does not apply to what was observed afterwards.
   s.max_staleness = Seconds(100LL * 365 * 24 * 3600);
-  return account_job(input, PlanningContext(std::move(observed)), s);
+  auto accounting = account_job(input, PlanningContext(std::move(observed)), s);
+  account_levers(accounting, with_alternative(job.spec, job.alternative), job.power_watts,
+                 lever_context(config_));
+  return accounting;
 }
 
 bool Scheduler::awaits_readings(const Job& job, TimePoint now) const {
@@ -419,7 +482,7 @@ asio::awaitable<void> Scheduler::reconcile(Job job, TimePoint now) {
       (void)journal_.update(record);
       continue;
     }
-    auto found = co_await dispatcher_.adopt(job, record.region);
+    auto found = co_await dispatcher_.adopt(as_run(job), record.region);
     if (!found) {
       log->warn("job {}: cannot reconcile the dispatch to {} ({}); will try again next cycle",
                 job.id, record.region, found.error().message);
@@ -465,7 +528,7 @@ asio::awaitable<void> Scheduler::stop_orphans(TimePoint now) {
     auto job = jobs_.get(record.job_id);
     if (!job || !*job || !is_terminal((*job)->state)) continue;
     Job ended = **job;
-    auto found = co_await dispatcher_.adopt(ended, record.region);
+    auto found = co_await dispatcher_.adopt(as_run(ended), record.region);
     if (!found) {
       log->warn("job {}: cannot look for a remote run left by a crash in {}: {}", ended.id,
                 record.region, found.error().message);
@@ -479,7 +542,7 @@ asio::awaitable<void> Scheduler::stop_orphans(TimePoint now) {
       ended.region = record.region;
       log->warn("job {} is {} but {} runs for it in {}: cancelling it", ended.id,
                 to_string(ended.state), (*found)->remote_name, record.region);
-      auto cancelled = co_await dispatcher_.cancel(ended);
+      auto cancelled = co_await dispatcher_.cancel(as_run(ended));
       if (!cancelled) {
         log->error("job {}: cannot cancel {}: {}", ended.id, (*found)->remote_name,
                    cancelled.error().message);
@@ -521,6 +584,7 @@ asio::awaitable<void> Scheduler::run_cycle() {
   const auto cycle_started = std::chrono::steady_clock::now();
   const TimePoint now = clock_.now();
   next_planned_start_.reset();
+  levers_ = lever_context(config_);
   if (errors_) errors_->refresh(config_, readings_, now);
   fill_late_accounting(now);
 
@@ -674,6 +738,15 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
   }
   log->info("{}", format_decision(decision));
   const std::string region = decision.region.empty() ? job.regions.front() : decision.region;
+  if (job.segments.empty() && decision.alternative != job.alternative) {
+    // The hardware chosen is recorded with the dispatch, before anything is created, so that
+    // a crash reconciles (and accounts) the run on the hardware it asked for.
+    job.alternative = decision.alternative;
+    job.power_watts = job.alternative == 0
+                          ? derive_power_watts(job.spec, AcceleratorTable::builtin())
+                          : derive_power_watts(with_alternative(job.spec, job.alternative),
+                                               AcceleratorTable::builtin());
+  }
 
   auto previous = journal_.for_job(job.id);
   DispatchRecord record;
@@ -726,7 +799,7 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
   }
   ++dispatches_;
 
-  auto started = co_await dispatcher_.create(job, region);
+  auto started = co_await dispatcher_.create(as_run(job), region);
   const TimePoint after = clock_.now();
   // A cancel may have arrived while the create call was under way.
   auto current = jobs_.get(job.id);
@@ -780,7 +853,7 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     (void)jobs_.update(cancelled_job,
                        event_for(cancelled_job, after, "cancel",
                                  "cancelled while dispatching: stopping " + started->remote_name));
-    co_await dispatcher_.cancel(cancelled_job);
+    co_await dispatcher_.cancel(as_run(cancelled_job));
     co_return;
   }
   log->info("job {}: running in {} as {}", job.id, region, started->remote_name);
@@ -816,7 +889,7 @@ asio::awaitable<void> Scheduler::follow(Job job, TimePoint now) {
       now > job.segments.back().end + kSegmentOverrun) {
     job = co_await stop_segment(std::move(job), now);
   }
-  auto status = co_await dispatcher_.poll(job);
+  auto status = co_await dispatcher_.poll(as_run(job));
   if (!status) {
     subsystem_logger("scheduler")
         ->warn("job {}: cannot poll {}: {}", job.id, job.remote_name.value_or("?"),
@@ -885,7 +958,7 @@ asio::awaitable<Job> Scheduler::stop_segment(Job job, TimePoint now) {
     segment.state = SegmentState::running;  // not recorded: not stopped either
     co_return job;
   }
-  auto stopped = co_await dispatcher_.cancel(job);
+  auto stopped = co_await dispatcher_.cancel(as_run(job));
   if (!stopped) {
     subsystem_logger("scheduler")
         ->error("job {}: cannot stop segment {}: {}", job.id, segment.n, stopped.error().message);
@@ -973,6 +1046,7 @@ void Scheduler::finish(Job& job, JobState state, TimePoint finished_at, const st
 
 Result<PlanDecision> Scheduler::plan(const Job& job) {
   const TimePoint now = clock_.now();
+  levers_ = lever_context(config_);
   RunningCounts running;
   for (JobState state : {JobState::dispatching, JobState::running}) {
     for (const auto& j : jobs_in(state)) {
@@ -985,12 +1059,27 @@ Result<PlanDecision> Scheduler::plan(const Job& job) {
   return decision;
 }
 
-nlohmann::json Scheduler::plan_to_json(const Job& job, const PlanDecision& decision) const {
+nlohmann::json Scheduler::plan_to_json(const Job& submitted, const PlanDecision& decision) const {
+  // The figures are those of the option chosen (its run time and power).
+  Job job = submitted;
+  if (decision.alternative != 0) {
+    job.spec = with_alternative(submitted.spec, decision.alternative);
+    job.power_watts = derive_power_watts(job.spec, AcceleratorTable::builtin());
+  }
   auto out = decision_json(decision);
   out["name"] = job.spec.name;
   out["duration"] = format_duration(job.spec.duration);
   out["deadline"] = format_rfc3339(job.deadline);
   out["power_watts"] = job.power_watts;
+  const auto levers = lever_context(config_);
+  if (!decision.region.empty()) {
+    const auto cost = cost_usd(job.spec, decision.region, job.spec.duration, levers);
+    out["cost_usd"] = cost ? nlohmann::json(*cost) : nlohmann::json();
+    const auto water = water_l(job.power_watts, job.spec.duration, decision.region, levers);
+    out["water_l"] = water ? nlohmann::json(*water) : nlohmann::json();
+    const auto embodied = embodied_g(job.spec, job.spec.duration, levers);
+    out["embodied_g"] = embodied ? nlohmann::json(*embodied) : nlohmann::json();
+  }
   out["mean_intensity"] =
       decision.mean_intensity ? nlohmann::json(*decision.mean_intensity) : nlohmann::json();
   nlohmann::json emissions;
@@ -1031,7 +1120,7 @@ void Scheduler::cancel_remote(const Job& job) {
 }
 
 asio::awaitable<void> Scheduler::cancel_in_background(Job job) {
-  auto result = co_await dispatcher_.cancel(job);
+  auto result = co_await dispatcher_.cancel(as_run(job));
   if (!result) {
     subsystem_logger("scheduler")
         ->error("job {}: cannot cancel {}: {}", job.id, job.remote_name.value_or("?"),

@@ -112,8 +112,11 @@ class Scheduler {
   // Avoid `region` for the job's accelerator for a while; returns until when.
   TimePoint cool_down(const Job& job, const std::string& region, TimePoint now);
   PlannerSettings settings() const;
-  // The planner's view of `job`: candidate regions still cooling down are left out.
+  // The planner's view of `job`: candidate regions still cooling down, without the option's
+  // accelerator or over its max_cost_usd are left out; each hardware alternative is an option.
   PlannerJob planner_job(const Job& job, TimePoint now) const;
+  // Whether `region` is cooling down for `accelerator` at `now`.
+  bool cooling_down(const std::string& region, const std::string& accelerator, TimePoint now) const;
   // Adds to the decision's exclusions the candidates planner_job() left out, and names the
   // regions that are not configured.
   void explain_exclusions(const Job& job, PlanDecision& decision, TimePoint now) const;
@@ -147,9 +150,10 @@ class Scheduler {
   std::set<std::string> pending_accounting_;        // ended jobs whose figures await readings
   bool pending_scanned_ = false;
   std::optional<TimePoint> next_planned_start_;  // the earliest planned start of a held job
+  LeverContext levers_;  // the config's levers, rebuilt each cycle (a reload may change them)
 };
 
-// A PlannerJob from a stored job's resolved fields.
+// A PlannerJob from a stored job's resolved fields (as its chosen alternative runs it).
 PlannerJob to_planner_job(const Job& job);
 
 }  // namespace gridshift

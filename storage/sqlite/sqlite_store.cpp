@@ -193,6 +193,30 @@ Result<std::vector<std::string>> regions_from_json(const std::string& text) {
   return regions;
 }
 
+nlohmann::json vertex_summary_to_json(const VertexSpec& v) {
+  nlohmann::json vj = {{"machine_type", v.machine_type},
+                       {"accelerator_type", v.accelerator_type},
+                       {"accelerator_count", v.accelerator_count},
+                       {"replica_count", v.replica_count},
+                       {"strategy", to_string(v.scheduling.strategy)}};
+  if (v.scheduling.timeout) vj["timeout_s"] = v.scheduling.timeout->count();
+  return vj;
+}
+
+// nullopt when the stored strategy is unknown (a corrupt row).
+std::optional<VertexSpec> vertex_summary_from_json(const nlohmann::json& vj) {
+  VertexSpec v;
+  v.machine_type = vj.at("machine_type").get<std::string>();
+  v.accelerator_type = vj.at("accelerator_type").get<std::string>();
+  v.accelerator_count = vj.at("accelerator_count").get<int>();
+  v.replica_count = vj.at("replica_count").get<int>();
+  auto strategy = parse_scheduling_strategy(vj.at("strategy").get<std::string>());
+  if (!strategy) return std::nullopt;
+  v.scheduling.strategy = *strategy;
+  if (vj.contains("timeout_s")) v.scheduling.timeout = Seconds{vj["timeout_s"].get<std::int64_t>()};
+  return v;
+}
+
 // The summary's stored form: a small JSON object of its own (not the spec's canonical JSON),
 // read with a JSON parser alone. Durations in seconds, times as Unix seconds.
 std::string summary_to_json(const JobSpec& spec) {
@@ -204,17 +228,20 @@ std::string summary_to_json(const JobSpec& spec) {
   if (spec.not_before) j["not_before"] = to_unix(*spec.not_before);
   if (spec.threshold) j["threshold"] = *spec.threshold;
   if (spec.power_watts) j["power_watts"] = *spec.power_watts;
-  if (spec.vertex) {
-    const auto& v = *spec.vertex;
-    nlohmann::json vj = {{"machine_type", v.machine_type},
-                         {"accelerator_type", v.accelerator_type},
-                         {"accelerator_count", v.accelerator_count},
-                         {"replica_count", v.replica_count},
-                         {"strategy", to_string(v.scheduling.strategy)}};
-    if (v.scheduling.timeout) vj["timeout_s"] = v.scheduling.timeout->count();
-    j["vertex"] = std::move(vj);
-  }
+  if (spec.vertex) j["vertex"] = vertex_summary_to_json(*spec.vertex);
   if (spec.local) j["local"] = true;
+  if (spec.max_cost_usd) j["max_cost_usd"] = *spec.max_cost_usd;
+  if (!spec.alternatives.empty()) {
+    auto& list = j["alternatives"] = nlohmann::json::array();
+    for (const auto& a : spec.alternatives) {
+      nlohmann::json aj = nlohmann::json::object();
+      if (a.vertex) aj["vertex"] = vertex_summary_to_json(*a.vertex);
+      if (a.local) aj["local"] = true;
+      if (a.duration) aj["duration_s"] = a.duration->count();
+      if (a.power_watts) aj["power_watts"] = *a.power_watts;
+      list.push_back(std::move(aj));
+    }
+  }
   if (spec.interruptible) {
     j["interruptible"] = {{"max_segments", spec.interruptible->max_segments},
                           {"min_segment_s", spec.interruptible->min_segment.count()},
@@ -238,20 +265,24 @@ Result<JobSpec> summary_from_json(const std::string& text) {
     if (j.contains("threshold")) spec.threshold = j["threshold"].get<double>();
     if (j.contains("power_watts")) spec.power_watts = j["power_watts"].get<double>();
     if (j.contains("vertex")) {
-      const auto& vj = j["vertex"];
-      VertexSpec v;
-      v.machine_type = vj.at("machine_type").get<std::string>();
-      v.accelerator_type = vj.at("accelerator_type").get<std::string>();
-      v.accelerator_count = vj.at("accelerator_count").get<int>();
-      v.replica_count = vj.at("replica_count").get<int>();
-      auto strategy = parse_scheduling_strategy(vj.at("strategy").get<std::string>());
-      if (!strategy) return corrupt_row("jobs", "summary strategy");
-      v.scheduling.strategy = *strategy;
-      if (vj.contains("timeout_s"))
-        v.scheduling.timeout = Seconds{vj["timeout_s"].get<std::int64_t>()};
-      spec.vertex = std::move(v);
+      spec.vertex = vertex_summary_from_json(j["vertex"]);
+      if (!spec.vertex) return corrupt_row("jobs", "summary strategy");
     }
     if (j.value("local", false)) spec.local = LocalSpec{};
+    if (j.contains("max_cost_usd")) spec.max_cost_usd = j["max_cost_usd"].get<double>();
+    if (j.contains("alternatives")) {
+      for (const auto& aj : j["alternatives"]) {
+        AlternativeSpec a;
+        if (aj.contains("vertex")) {
+          a.vertex = vertex_summary_from_json(aj["vertex"]);
+          if (!a.vertex) return corrupt_row("jobs", "summary alternative strategy");
+        }
+        if (aj.value("local", false)) a.local = LocalSpec{};
+        if (aj.contains("duration_s")) a.duration = Seconds{aj["duration_s"].get<std::int64_t>()};
+        if (aj.contains("power_watts")) a.power_watts = aj["power_watts"].get<double>();
+        spec.alternatives.push_back(std::move(a));
+      }
+    }
     if (j.contains("interruptible")) {
       const auto& ij = j["interruptible"];
       spec.interruptible = InterruptibleSpec{

@@ -303,7 +303,8 @@ Reply route(FakeFeedServer::State& s, const FakeRequest& request) {
   const auto& headers = request.headers;
   Reply reply;
   auto parts = split_path(request.path);
-  if (!parts.empty() && parts[0] == "v3" && parts.size() >= 2 &&
+  // Electricity Maps answers the same shapes under v4 (current) and v3 (legacy).
+  if (!parts.empty() && (parts[0] == "v4" || parts[0] == "v3") && parts.size() >= 2 &&
       (parts[1] == "carbon-intensity" || parts[1] == "power-breakdown")) {
     reply = emaps(s, parts, query, headers);
   } else if (!parts.empty() && (parts[0] == "login" || parts[0] == "v3")) {

@@ -1,7 +1,7 @@
-// Test fake: a real HTTP/1.1 server on 127.0.0.1 (port 0) speaking the Electricity Maps v3,
-// WattTime v3 and UK Carbon Intensity APIs as their public API references document them (docs/feeds.md), with
-// fault injection per path prefix. Runs its own io_context on a background thread; every
-// public method is thread-safe (one mutex), so tests call it while the daemon polls.
+// Test fake: a real HTTP/1.1 server on 127.0.0.1 (port 0) speaking the Electricity Maps v4 (and
+// v3), WattTime v3 and UK Carbon Intensity APIs as their public API references document them
+// (docs/feeds.md), with fault injection per path prefix. Runs its own io_context on a background
+// thread; every public method is thread-safe (one mutex), so tests call it while the daemon polls.
 #pragma once
 
 #include <chrono>

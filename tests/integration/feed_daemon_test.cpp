@@ -170,7 +170,8 @@ TEST_F(FeedDaemonTest, GarbageFromAFeedLeavesTheDaemonServingFromTheChain) {
   html.status = 200;
   html.body = "<html><body>Service unavailable</body></html>";
   html.content_type = "text/html";
-  fake_.inject("/v3/", html);
+  fake_.inject("/v4/", html);  // Electricity Maps
+  fake_.inject("/v3/", html);  // WattTime
   auto daemon = start();
   json regions;
   ASSERT_TRUE(wait_until([&] {
@@ -221,7 +222,7 @@ TEST_F(FeedDaemonTest, ASighupAddsAFeedAndARegionWithoutARestart) {
   EXPECT_EQ(regions["regions"][0]["intensity"], 150.0);
   EXPECT_NE(daemon->stderr_text().find("feed uk-london: added by the reload"), std::string::npos);
   // The unchanged feeds kept polling on their schedule: no second history backfill.
-  EXPECT_EQ(fake_.requests("/v3/carbon-intensity/history"), 1);
+  EXPECT_EQ(fake_.requests("/v4/carbon-intensity/history"), 1);
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(), 0) << daemon->stderr_text();
 }

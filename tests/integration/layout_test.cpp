@@ -49,7 +49,7 @@ TEST(Layout, EachProvidersEndpointsStayInItsFolder) {
     std::string folder;  // relative to the source root
   };
   const std::vector<Rule> rules = {
-      {"/v3/carbon-intensity", "daemon/feeds/electricitymaps/"},
+      {"/carbon-intensity/", "daemon/feeds/electricitymaps/"},
       {"power-breakdown", "daemon/feeds/electricitymaps/"},
       {"/v3/forecast", "daemon/feeds/watttime/"},
       {"region-from-loc", "daemon/feeds/watttime/"},

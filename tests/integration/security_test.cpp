@@ -1,7 +1,7 @@
-// Security promises of docs/design.md, "Promises" against the real gridshiftd: secrets planted through
-// `token_env` and `password_file` (really used: the fake feed server refuses other credentials)
-// never show in the daemon's log (at trace level), its SQLite files or any API answer, through
-// submits, polls, bad requests, feed 401s and a SIGHUP; and the socket file has exactly the
+// Security promises of docs/design.md, "Promises" against the real gridshiftd: secrets planted
+// through `token_env` and `password_file` (really used: the fake feed server refuses other
+// credentials) never show in the daemon's log (at trace level), its SQLite files or any API answer,
+// through submits, polls, bad requests, feed 401s and a SIGHUP; and the socket file has exactly the
 // configured mode and group. A non-owner's cancel being refused (403) is tested in
 // api_daemon_test.cpp (ApiDaemonPermissions.InTheGroupAnotherUserSubmitsButCannotCancelOthersJobs),
 // connecting from outside the socket's group in
@@ -260,7 +260,7 @@ TEST_F(SecurityTest, SecretsEchoedByAnUpstreamAreScrubbed) {
               base64(kWattTimeUser + ":" + kWattTimePassword) +
               R"(", "carbonIntensity": 56, "datetime": "2026-11-26T18:00:00.000Z"})";
   echo.times = -1;
-  fake_.inject("/v3/carbon-intensity/latest", echo);
+  fake_.inject("/v4/carbon-intensity/latest", echo);
   write_config("");
   auto daemon = start();
   ASSERT_TRUE(wait_until([&] { return feed_status(health(), "emaps") == "failing"; }))

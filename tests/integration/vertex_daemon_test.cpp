@@ -2,7 +2,8 @@
 // token endpoint): gridshiftd dispatches a job to the cleanest region with a service-account
 // key, stages its spec in a bucket, follows the CustomJob to SUCCEEDED and accounts for it; a
 // daemon killed by SIGKILL after its create reached Google adopts the job instead of creating a
-// second one; a quota refusal in the best region moves the job to the next-best one.
+// second one; a quota refusal in the best region moves the job to the next-best one; a job
+// whose accelerator the cleanest region lacks runs there on its hardware alternative.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -185,6 +186,99 @@ TEST_F(VertexDaemon, AJobRunsInTheCleanestRegionAndIsAccountedFromVertexTimes) {
   EXPECT_GT(job["accounting"]["actual_g"].get<double>(), 0.0) << job.dump(2);
   const auto types = event_types(job);
   EXPECT_NE(std::find(types.begin(), types.end(), "dispatch"), types.end()) << event_messages(job);
+}
+
+TEST_F(VertexDaemon, AnAlternativeRunsWhereItsAcceleratorIsOffered) {
+  // The cleanest region (europe-west2, 100 g/kWh) offers T4s but no L4s; europe-west9 (300
+  // g/kWh) offers both. The main spec (1 x L4: 72 + 150 = 222 W) can run only in europe-west9:
+  // 1 h x 222 W x 300 g/kWh = 66.6 g. Its alternative (2 x T4: 2 x 70 + 150 = 290 W) runs in
+  // europe-west2: 1 h x 290 W x 100 = 29 g. The alternative wins, in europe-west2.
+  std::string config = read_file(dir_ / "config.yaml");
+  auto replace = [&](const std::string& from, const std::string& to) {
+    const auto at = config.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    config.replace(at, from.size(), to);
+  };
+  replace("location: GB, pue: 1.0}", "location: GB, pue: 1.0, accelerators: [NVIDIA_TESLA_T4]}");
+  replace("location: FR, pue: 1.0}",
+          "location: FR, pue: 1.0, accelerators: [NVIDIA_L4, NVIDIA_TESLA_T4]}");
+  write_file(dir_ / "config.yaml", config);
+  google_.set_job_script(JobScript::succeed(milliseconds(0), milliseconds(300), seconds(2)));
+  start();
+  const std::string spec_text =
+      "name: choose-hardware\n"
+      "duration: 1h\n"
+      "policy: now\n"
+      "regions: [europe-west2, europe-west9]\n"
+      "vertex:\n"
+      "  machine_type: g2-standard-8\n"
+      "  accelerator_type: NVIDIA_L4\n"
+      "  accelerator_count: 1\n"
+      "  container: {image_uri: europe-docker.pkg.dev/p/r/trainer:1, args: [--epochs, \"3\"]}\n"
+      "alternatives:\n"
+      "  - vertex: {machine_type: n1-standard-8, accelerator_type: NVIDIA_TESLA_T4, "
+      "accelerator_count: 2}\n";
+
+  // `gridshift check` names the region the main spec cannot use.
+  write_file(dir_ / "hardware.yaml", spec_text);
+  const auto check = cli_.run(
+      {"check", "--config", (dir_ / "config.yaml").string(), (dir_ / "hardware.yaml").string()});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find("excluded europe-west2: accelerator_unavailable: NVIDIA_L4"),
+            std::string::npos)
+      << check.out;
+
+  // `gridshift plan` lists both options with their grams and marks the chosen one.
+  const auto plan = cli_.run({"plan", (dir_ / "hardware.yaml").string(), "--json"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  const auto planned = nlohmann::json::parse(plan.out);
+  EXPECT_EQ(planned["alternative"], 1) << planned.dump(2);
+  ASSERT_EQ(planned["options"].size(), 2u) << planned.dump(2);
+  EXPECT_EQ(planned["options"][0]["region"], "europe-west9");
+  EXPECT_NEAR(planned["options"][0]["emissions_g"].get<double>(), 66.6, 1e-6);
+  EXPECT_EQ(planned["options"][1]["region"], "europe-west2");
+  EXPECT_NEAR(planned["options"][1]["emissions_g"].get<double>(), 29.0, 1e-6);
+
+  const auto id = submit(spec_text);
+  auto job = wait_for_state(id, "succeeded");
+  EXPECT_EQ(job["alternative"], 1) << job.dump(2);
+  EXPECT_EQ(job["region"], "europe-west2");
+  EXPECT_DOUBLE_EQ(job["power_watts"].get<double>(), 290.0);
+  const auto remote = google_.jobs_with_label("gridshift-job", id);
+  ASSERT_EQ(remote.size(), 1u) << event_messages(job);
+  EXPECT_EQ(remote[0].region, "europe-west2");
+  // The create body carries the alternative's hardware and the main spec's container.
+  const auto creates = google_.requests("POST", "*/customJobs");
+  ASSERT_EQ(creates.size(), 1u);
+  const auto body = creates[0].body_json();
+  const auto& pool = body["jobSpec"]["workerPoolSpecs"][0];
+  EXPECT_EQ(pool["machineSpec"]["machineType"], "n1-standard-8") << body;
+  EXPECT_EQ(pool["machineSpec"]["acceleratorType"], "NVIDIA_TESLA_T4") << body;
+  EXPECT_EQ(pool["machineSpec"]["acceleratorCount"], 2) << body;
+  EXPECT_EQ(pool["containerSpec"]["args"], nlohmann::json({"--epochs", "3"})) << body;
+  // The accounting knows no price, WUE or embodied figure here: null, never invented.
+  ASSERT_TRUE(job["accounting"].is_object()) << job.dump(2);
+  EXPECT_TRUE(job["accounting"]["cost_usd"].is_null()) << job.dump(2);
+  EXPECT_TRUE(job["accounting"]["water_l"].is_null()) << job.dump(2);
+  EXPECT_TRUE(job["accounting"]["embodied_g"].is_null()) << job.dump(2);
+}
+
+TEST_F(VertexDaemon, AJobNoRegionCanRunIsRefusedAtSubmissionNamingTheField) {
+  std::string config = read_file(dir_ / "config.yaml");
+  const std::string from = "location: GB, pue: 1.0}";
+  config.replace(config.find(from), from.size(),
+                 "location: GB, pue: 1.0, accelerators: [NVIDIA_TESLA_T4]}");
+  write_file(dir_ / "config.yaml", config);
+  start();
+  write_file(dir_ / "l4.yaml",
+             "name: l4-only\nduration: 1h\nregions: [europe-west2]\n"
+             "vertex: {machine_type: g2-standard-8, accelerator_type: NVIDIA_L4, "
+             "accelerator_count: 1, container: {image_uri: img}}\n");
+  const auto r = cli_.run({"submit", (dir_ / "l4.yaml").string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("vertex.accelerator_type"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("europe-west2"), std::string::npos) << r.err;
+  EXPECT_EQ(google_.count("POST", "*/customJobs"), 0);
 }
 
 TEST_F(VertexDaemon, AKilledDaemonAdoptsTheJobItCreatedInsteadOfCreatingAnother) {

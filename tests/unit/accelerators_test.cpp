@@ -37,16 +37,18 @@ TEST(AcceleratorTable, EveryBuiltinTypeIsAVertexType) {
 
 TEST(AcceleratorTable, ParsesValidCsv) {
   auto table = AcceleratorTable::parse_csv(
-      "accelerator_type,board_watts,source\r\n"
-      "GPU_A,70.5,datasheet, page 2\r\n"
+      "accelerator_type,board_watts,embodied_kgco2e,source\r\n"
+      "GPU_A,70.5,,datasheet, page 2\r\n"
       "\n"
-      "GPU_B,300,other\n");
+      "GPU_B,300,150.5,other\n");
   ASSERT_TRUE(table) << to_string(table.error());
   ASSERT_EQ(table->entries().size(), 2u);
   EXPECT_EQ(table->entries()[0].type, "GPU_A");
   EXPECT_EQ(table->entries()[0].board_watts, 70.5);
   EXPECT_EQ(table->entries()[0].source, "datasheet, page 2");
   EXPECT_EQ(table->find("GPU_B")->board_watts, 300);
+  EXPECT_FALSE(table->entries()[0].embodied_kgco2e);  // empty: no source, no figure
+  EXPECT_EQ(table->find("GPU_B")->embodied_kgco2e, 150.5);
 }
 
 struct BadCsv {
@@ -59,15 +61,22 @@ TEST(AcceleratorTable, RejectsBadCsvNamingTheLine) {
   const BadCsv cases[] = {
       {"", 1, "header"},
       {"type,watts,source\nGPU_A,70,x\n", 1, "header"},
-      {"accelerator_type,board_watts,source\nGPU_A,70\n", 2, ""},
-      {"accelerator_type,board_watts,source\nGPU_A,70,x\nGPU_B,abc,y\n", 3, "board_watts"},
-      {"accelerator_type,board_watts,source\nGPU_A,-5,x\n", 2, "board_watts"},
-      {"accelerator_type,board_watts,source\nGPU_A,0,x\n", 2, "board_watts"},
-      {"accelerator_type,board_watts,source\nGPU_A,70W,x\n", 2, "board_watts"},
-      {"accelerator_type,board_watts,source\ngpu_a,70,x\n", 2, "accelerator_type"},
-      {"accelerator_type,board_watts,source\n,70,x\n", 2, "accelerator_type"},
-      {"accelerator_type,board_watts,source\nGPU_A,70,\n", 2, "source"},
-      {"accelerator_type,board_watts,source\nGPU_A,70,x\n\nGPU_A,80,y\n", 4, "accelerator_type"},
+      {"accelerator_type,board_watts,source\nGPU_A,70,x\n", 1, "header"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\nGPU_A,70,x\n", 2, ""},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\nGPU_A,70,,x\nGPU_B,abc,,y\n", 3,
+       "board_watts"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\nGPU_A,-5,,x\n", 2, "board_watts"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\nGPU_A,0,,x\n", 2, "board_watts"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\nGPU_A,70W,,x\n", 2, "board_watts"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\nGPU_A,70,-1,x\n", 2,
+       "embodied_kgco2e"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\nGPU_A,70,lots,x\n", 2,
+       "embodied_kgco2e"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\ngpu_a,70,,x\n", 2, "accelerator_type"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\n,70,,x\n", 2, "accelerator_type"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\nGPU_A,70,,\n", 2, "source"},
+      {"accelerator_type,board_watts,embodied_kgco2e,source\nGPU_A,70,,x\n\nGPU_A,80,,y\n", 4,
+       "accelerator_type"},
   };
   for (const auto& c : cases) {
     auto table = AcceleratorTable::parse_csv(c.text);
@@ -132,7 +141,8 @@ TEST(DerivePowerWatts, NoVertexIsOneHostShare) {
 }
 
 TEST(DerivePowerWatts, UsesTheGivenTable) {
-  auto table = AcceleratorTable::parse_csv("accelerator_type,board_watts,source\nGPU_X,250,test\n");
+  auto table = AcceleratorTable::parse_csv(
+      "accelerator_type,board_watts,embodied_kgco2e,source\nGPU_X,250,,test\n");
   ASSERT_TRUE(table);
   // (3 x 250 W + 150 W) x 2 = 1800 W.
   EXPECT_DOUBLE_EQ(derive_power_watts(vertex_spec("GPU_X", 3, 2), *table), 1800.0);

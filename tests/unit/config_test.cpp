@@ -274,7 +274,8 @@ regions:
   EXPECT_EQ(c.feeds[0].poll_interval, minutes(15));
   EXPECT_EQ(c.feeds[0].timeout, seconds(30));
   EXPECT_FALSE(c.feeds[0].daily_budget.has_value());
-  EXPECT_EQ(c.feeds[1].base_url, "https://api.electricitymap.org");
+  EXPECT_EQ(c.feeds[1].base_url, "https://api.electricitymaps.com");
+  EXPECT_EQ(c.feeds[1].option("api_version"), "v4");
   EXPECT_EQ(c.feeds[1].option("emission_factor_type"), "lifecycle");
   EXPECT_EQ(c.feeds[1].option("forecast"), "false");
   EXPECT_EQ(c.feeds[2].base_url, "https://api.watttime.org");

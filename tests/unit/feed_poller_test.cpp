@@ -75,7 +75,7 @@ TEST_F(FeedPollerTest, ElectricityMapsLatestHistoryForecastAndBreakdownLand) {
   EXPECT_EQ(forecast->front().issued_at, hour_of(kFeedTestStart) + minutes(33));
   EXPECT_EQ(forecast->front().gco2_per_kwh, 118);  // the fake's first forecast hour: 120 - 2
 
-  const auto headers = env.fake_.last_headers("/v3/carbon-intensity/latest");
+  const auto headers = env.fake_.last_headers("/v4/carbon-intensity/latest");
   ASSERT_TRUE(headers.count("auth-token"));
   EXPECT_EQ(headers.at("auth-token"), "emaps-token");
   const auto targets = env.fake_.targets();
@@ -86,10 +86,22 @@ TEST_F(FeedPollerTest, ElectricityMapsLatestHistoryForecastAndBreakdownLand) {
   // Later polls do not backfill again.
   env.advance(minutes(15));
   ASSERT_TRUE(env.poll("emaps"));
-  EXPECT_EQ(env.fake_.requests("/v3/carbon-intensity/history"), 1);
-  EXPECT_EQ(env.fake_.requests("/v3/carbon-intensity/latest"), 2);
+  EXPECT_EQ(env.fake_.requests("/v4/carbon-intensity/history"), 1);
+  EXPECT_EQ(env.fake_.requests("/v4/carbon-intensity/latest"), 2);
   EXPECT_EQ(env.health("emaps").consecutive_failures, 0);
   EXPECT_EQ(env.health("emaps").last_success, kFeedTestStart + minutes(15));
+}
+
+TEST_F(FeedPollerTest, ElectricityMapsV3IsKeptForLegacyKeys) {
+  // api_version v3 asks the legacy paths; the default (v4, above) never does.
+  env.fake_.set_emaps_zone("FR", zone(140, 30, 90));
+  env.configure(emaps_config(false, ", api_version: v3"));
+  ASSERT_TRUE(env.poll("emaps")) << env.health("emaps").last_error_message;
+  EXPECT_EQ(env.fake_.requests("/v3/carbon-intensity/latest"), 1);
+  EXPECT_EQ(env.fake_.requests("/v4/carbon-intensity/latest"), 0);
+  auto latest = env.latest("emaps", "FR");
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->gco2_per_kwh, 140);
 }
 
 TEST_F(FeedPollerTest, ElectricityMapsByCoordinatesAcceptsTheAnsweredZone) {
@@ -276,7 +288,7 @@ TEST_P(FeedBadDataTest, StoresNothingCountsAndLogsOncePerEpisode) {
 
   env.advance(hours(1));
   env.fake_.set_emaps_zone("FR", c.zone);
-  env.fake_.inject("/v3/carbon-intensity/latest", c.fault);
+  env.fake_.inject("/v4/carbon-intensity/latest", c.fault);
   FeedLogCapture logs;
   for (int i = 0; i < 3; ++i) {
     auto status = env.poll("emaps");
@@ -392,13 +404,13 @@ TEST_F(FeedPollerTest, RetryAfterAndExponentialBackoffSetTheNextPoll) {
   limited.status = 429;
   limited.retry_after = 600;
   limited.times = 1;
-  env.fake_.inject("/v3/carbon-intensity/latest", limited);
+  env.fake_.inject("/v4/carbon-intensity/latest", limited);
   ASSERT_FALSE(env.poll("emaps"));
   auto next = *env.health("emaps").next_poll;
   EXPECT_GE(next, kFeedTestStart + Seconds{600});  // Retry-After is a floor
   EXPECT_LE(next, kFeedTestStart + Seconds{660});  // plus at most 10 % jitter
 
-  env.fake_.inject("/v3/carbon-intensity/latest", status(500));
+  env.fake_.inject("/v4/carbon-intensity/latest", status(500));
   std::vector<Seconds> waits;
   for (int i = 0; i < 9; ++i) {
     env.advance(minutes(1));
@@ -433,7 +445,7 @@ TEST_F(FeedPollerTest, DailyBudgetStopsPollingUntilMidnight) {
   auto refused = env.poll("emaps");
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, "budget_exhausted");
-  EXPECT_EQ(env.fake_.requests("/v3/carbon-intensity/latest"), 2);
+  EXPECT_EQ(env.fake_.requests("/v4/carbon-intensity/latest"), 2);
   EXPECT_EQ(*env.health("emaps").next_poll,
             TimePoint{std::chrono::sys_days(std::chrono::year(2026) / 11 / 27)});
   env.advance(hours(6));  // the next UTC day
@@ -452,12 +464,12 @@ TEST_F(FeedPollerTest, PollsOfOneFeedNeverOverlap) {
   env.configure(emaps_config(false));
   FakeFault slow;
   slow.delay = std::chrono::milliseconds(200);
-  env.fake_.inject("/v3/carbon-intensity/latest", slow);
+  env.fake_.inject("/v4/carbon-intensity/latest", slow);
   auto [first, second] = run_on(env.io_, two_polls(*env.poller_));
   EXPECT_TRUE(first);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, "busy");
-  EXPECT_EQ(env.fake_.requests("/v3/carbon-intensity/latest"), 1);
+  EXPECT_EQ(env.fake_.requests("/v4/carbon-intensity/latest"), 1);
   EXPECT_FALSE(env.health("emaps").polling);
 }
 
@@ -470,7 +482,7 @@ TEST_F(FeedPollerTest, ConnectionsPerHostAreBounded) {
   }
   FakeFault slow;
   slow.delay = std::chrono::milliseconds(50);
-  env.fake_.inject("/v3/", slow);
+  env.fake_.inject("/v4/", slow);
   HttpClientOptions options;
   options.max_connections_per_host = 3;
   env.configure(
@@ -496,7 +508,7 @@ TEST_F(FeedPollerTest, FeedDownForHoursFallsBackThenRecovers) {
   ASSERT_TRUE(chain && chain->winner);
   EXPECT_EQ(*chain->winner, 0u);
 
-  env.fake_.inject("/v3/", status(503));
+  env.fake_.inject("/v4/", status(503));
   bool fell_back = false;
   for (int step = 0; step < 12; ++step) {  // six hours, polled as the timer would
     env.advance(minutes(30));
@@ -580,7 +592,7 @@ TEST_F(FeedPollerTest, ReloadRebuildsAChangedFeedAndUsesARotatedToken) {
   env.fake_.set_emaps_zone("FR", zone(120));
   env.configure(emaps_config(false));
   ASSERT_TRUE(env.poll("emaps"));
-  EXPECT_EQ(env.fake_.last_headers("/v3/carbon-intensity/latest").at("auth-token"), "emaps-token");
+  EXPECT_EQ(env.fake_.last_headers("/v4/carbon-intensity/latest").at("auth-token"), "emaps-token");
 
   // The operator rotates the token: the fake now only accepts the new one.
   env.fake_.set_emaps_token("rotated-token");
@@ -588,7 +600,7 @@ TEST_F(FeedPollerTest, ReloadRebuildsAChangedFeedAndUsesARotatedToken) {
   env.poller_->reconfigure(rotated.config, rotated.secrets);
   EXPECT_EQ(env.poller_->find("emaps")->polls, 0u);  // a fresh feed state
   ASSERT_TRUE(env.poll("emaps")) << env.health("emaps").last_error_message;
-  EXPECT_EQ(env.fake_.last_headers("/v3/carbon-intensity/latest").at("auth-token"),
+  EXPECT_EQ(env.fake_.last_headers("/v4/carbon-intensity/latest").at("auth-token"),
             "rotated-token");
 }
 
@@ -653,7 +665,7 @@ TEST_F(FeedPollerTest, ADayOfEveryFeedFailingInTurnFallsBackRecoversAndTellsTheT
     std::size_t region;
   };
   const std::vector<Primary> primaries = {
-      {"emaps", {"/v3/carbon-intensity", "/v3/power-breakdown"}, 0},
+      {"emaps", {"/v4/carbon-intensity", "/v4/power-breakdown"}, 0},
       {"uk", {"/intensity", "/regional"}, 1},
       {"wt", {"/v3/signal-index", "/v3/forecast", "/v3/historical"}, 2}};
   FakeFault timeout;

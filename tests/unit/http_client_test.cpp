@@ -82,12 +82,12 @@ TEST_F(HttpClientFakeTest, GetsAResponseWithHeadersAndBody) {
   FakeZone z;
   z.intensity = 42;
   fake.set_emaps_zone("DE", z);
-  auto r = get("/v3/carbon-intensity/latest?zone=DE&shouldUseFallbackCallerLookup=false");
+  auto r = get("/v4/carbon-intensity/latest?zone=DE&shouldUseFallbackCallerLookup=false");
   ASSERT_TRUE(r) << to_string(r.error());
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->header("content-type"), "application/json");
   EXPECT_NE(r->body.find("\"carbonIntensity\":42"), std::string::npos);
-  EXPECT_EQ(fake.last_headers("/v3/carbon-intensity/latest").at("user-agent"), "gridshift");
+  EXPECT_EQ(fake.last_headers("/v4/carbon-intensity/latest").at("user-agent"), "gridshift");
 }
 
 TEST_F(HttpClientFakeTest, NonSuccessStatusIsAResponseNotAnError) {

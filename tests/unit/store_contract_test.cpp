@@ -97,6 +97,18 @@ JobSpec full_spec() {
   vertex.labels = {{"team", "vision"}};
   spec.vertex = vertex;
   spec.local = LocalSpec{{"python3", "train.py", "--epochs", "10"}};
+  // Hardware alternatives and a budget: the summary (what the scheduler plans from) keeps
+  // their hardware, duration and power.
+  AlternativeSpec faster;
+  faster.vertex = spec.vertex;
+  faster.vertex->machine_type = "a2-highgpu-1g";
+  faster.vertex->accelerator_type = "NVIDIA_TESLA_A100";
+  faster.vertex->accelerator_count = 1;
+  faster.duration = hours{2};
+  AlternativeSpec low_power;
+  low_power.power_watts = 321;
+  spec.alternatives = {faster, low_power};
+  spec.max_cost_usd = 42.5;
   return spec;
 }
 
@@ -151,6 +163,7 @@ Job full_job() {
   second.state = SegmentState::running;
   second.remote_name = "projects/p/locations/europe-west9/customJobs/123";
   job.segments = {first, second};
+  job.alternative = 2;
   return job;
 }
 

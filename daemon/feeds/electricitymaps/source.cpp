@@ -20,6 +20,7 @@ class ElectricityMapsSource final : public PerLocationSource<ElectricityMapsSour
         token_(secret_of(feed, "token", secrets)),
         forecast_(feed.option("forecast") == "true"),
         emission_factor_type_(feed.option("emission_factor_type")),
+        version_(feed.option("api_version")),
         http_(http) {}
 
   SignalType signal() const override { return SignalType::average; }
@@ -36,8 +37,11 @@ class ElectricityMapsSource final : public PerLocationSource<ElectricityMapsSour
     return q + "&shouldUseFallbackCallerLookup=false";
   }
 
+  // `path` without its version: "/carbon-intensity/latest" is "/v4/carbon-intensity/latest"
+  // by default and "/v3/..." with api_version v3 (the legacy API, same shapes).
   asio::awaitable<std::optional<std::string>> get(std::string path, std::string location,
                                                   FetchResult& result) {
+    path = "/" + version_ + path;
     std::string target = fmt::format("{}?{}", path, query(location));
     if (path.find("carbon-intensity") != std::string::npos) {
       target += "&emissionFactorType=" + percent_encode(emission_factor_type_);
@@ -56,11 +60,11 @@ class ElectricityMapsSource final : public PerLocationSource<ElectricityMapsSour
     const std::string zone = parse_lat_lon(location) ? "" : location;
     const auto what = fmt::format("feed {} location {}", feed_.name, location);
     std::optional<Reading> latest;
-    if (auto body = co_await get("/v3/carbon-intensity/latest", location, result)) {
+    if (auto body = co_await get("/carbon-intensity/latest", location, result)) {
       latest = parsed_or_error(parse_emaps_latest(*body, zone, ctx), what + " latest", result);
     }
     if (latest) {
-      if (auto body = co_await get("/v3/power-breakdown/latest", location, result)) {
+      if (auto body = co_await get("/power-breakdown/latest", location, result)) {
         auto mix = parsed_or_error(parse_emaps_power_breakdown(*body, zone),
                                    what + " power-breakdown", result);
         if (mix && mix->datetime == latest->timestamp) {
@@ -71,7 +75,7 @@ class ElectricityMapsSource final : public PerLocationSource<ElectricityMapsSour
       result.readings.push_back(*latest);
     }
     if (first) {
-      if (auto body = co_await get("/v3/carbon-intensity/history", location, result)) {
+      if (auto body = co_await get("/carbon-intensity/history", location, result)) {
         if (auto history =
                 parsed_or_error(parse_emaps_history(*body, zone, ctx), what + " history", result)) {
           // The latest point (with its power breakdown) wins over its history copy.
@@ -83,7 +87,7 @@ class ElectricityMapsSource final : public PerLocationSource<ElectricityMapsSour
       }
     }
     if (forecast_) {
-      if (auto body = co_await get("/v3/carbon-intensity/forecast", location, result)) {
+      if (auto body = co_await get("/carbon-intensity/forecast", location, result)) {
         if (auto fc = parsed_or_error(parse_emaps_forecast(*body, zone, ctx), what + " forecast",
                                       result)) {
           append(result.readings, std::move(*fc));
@@ -97,6 +101,7 @@ class ElectricityMapsSource final : public PerLocationSource<ElectricityMapsSour
   std::string token_;
   bool forecast_ = false;
   std::string emission_factor_type_;
+  std::string version_;  // "v4" or "v3"
   HttpClient& http_;
 };
 
@@ -112,9 +117,11 @@ FeedType electricitymaps_feed() {
     FeedSchema schema;
     schema.type = "electricitymaps";
     schema.signal = SignalType::average;
-    schema.default_base_url = "https://api.electricitymap.org";
+    // The current API (v4) and its host; v3 is the legacy version, served by the same host.
+    schema.default_base_url = "https://api.electricitymaps.com";
     schema.options = {flag_option("forecast", false),
-                      choice_option("emission_factor_type", {"lifecycle", "direct"}, "lifecycle")};
+                      choice_option("emission_factor_type", {"lifecycle", "direct"}, "lifecycle"),
+                      choice_option("api_version", {"v4", "v3"}, "v4")};
     schema.secrets = {FeedSecret{"token", false}};
     return schema;
   }();
