@@ -37,8 +37,11 @@ std::vector<RegionSeries> make_series(int regions, int horizon_hours, std::mt199
 
 // `interruptible_percent` of the jobs (every n-th) may run in up to 4 segments of at least an
 // hour (no resume overhead): their plans come from the segment search, not the window tables.
+// `alternatives_percent` of them (every n-th) have a hardware alternative that runs half as
+// long at twice the power in the same regions: each such job is planned twice.
 std::vector<PlannerJob> make_jobs(int jobs, int regions, int horizon_hours, int per_job,
-                                  std::mt19937_64& rng, int interruptible_percent = 0) {
+                                  std::mt19937_64& rng, int interruptible_percent = 0,
+                                  int alternatives_percent = 0) {
   std::vector<PlannerJob> out;
   out.reserve(static_cast<std::size_t>(jobs));
   std::uniform_int_distribution<int> region(0, regions - 1);
@@ -56,6 +59,10 @@ std::vector<PlannerJob> make_jobs(int jobs, int regions, int horizon_hours, int 
     if (interruptible_percent > 0 && i % (100 / interruptible_percent) == 0) {
       j.segments = SegmentRules{4, Seconds{3600}, Seconds{0}};
     }
+    if (alternatives_percent > 0 && i % (100 / alternatives_percent) == 0) {
+      j.alternatives.push_back(PlannerAlternative{1, std::max(Seconds{1800}, j.duration / 2),
+                                                  2 * j.power_watts, j.regions});
+    }
     out.push_back(std::move(j));
   }
   return out;
@@ -67,9 +74,10 @@ void BM_FullReplan(benchmark::State& state) {
   const int horizon = static_cast<int>(state.range(2));
   const int per_job = static_cast<int>(state.range(3));
   const int interruptible = static_cast<int>(state.range(4));
+  const int alternatives = static_cast<int>(state.range(5));
   std::mt19937_64 rng(42);
   const auto series = make_series(regions, horizon, rng);
-  const auto queued = make_jobs(jobs, regions, horizon, per_job, rng, interruptible);
+  const auto queued = make_jobs(jobs, regions, horizon, per_job, rng, interruptible, alternatives);
   PlannerSettings settings;
   settings.max_concurrent_dispatches = 1 << 30;
   std::size_t dispatched = 0;
@@ -88,25 +96,29 @@ void BM_FullReplan(benchmark::State& state) {
 
 // The headline: 100,000 jobs, 50 regions, 7 days hourly, 1..3 candidates per job.
 BENCHMARK(BM_FullReplan)
-    ->ArgNames({"jobs", "regions", "horizon_h", "candidates", "interruptible_pct"})
-    ->Args({100000, 50, 168, 3, 0})
+    ->ArgNames({"jobs", "regions", "horizon_h", "candidates", "interruptible_pct",
+                "alternatives_pct"})
+    ->Args({100000, 50, 168, 3, 0, 0})
     // the same with 10 % interruptible jobs (up to 4 segments of at least 1 h)
-    ->Args({100000, 50, 168, 3, 10})
-    ->Args({100000, 50, 48, 3, 10})
+    ->Args({100000, 50, 168, 3, 10, 0})
+    ->Args({100000, 50, 48, 3, 10, 0})
+    // the same with hardware alternatives: 10 % and every job with one alternative
+    ->Args({100000, 50, 168, 3, 0, 10})
+    ->Args({100000, 50, 168, 3, 0, 100})
     // scaling with jobs
-    ->Args({10000, 50, 168, 3, 0})
-    ->Args({1000, 50, 168, 3, 0})
+    ->Args({10000, 50, 168, 3, 0, 0})
+    ->Args({1000, 50, 168, 3, 0, 0})
     // scaling with regions
-    ->Args({100000, 10, 168, 3, 0})
-    ->Args({100000, 200, 168, 3, 0})
+    ->Args({100000, 10, 168, 3, 0, 0})
+    ->Args({100000, 200, 168, 3, 0, 0})
     // scaling with horizon
-    ->Args({100000, 50, 48, 3, 0})
-    ->Args({100000, 50, 336, 3, 0})
-    ->Args({100000, 50, 720, 3, 0})
+    ->Args({100000, 50, 48, 3, 0, 0})
+    ->Args({100000, 50, 336, 3, 0, 0})
+    ->Args({100000, 50, 720, 3, 0, 0})
     // scaling with candidates per job
-    ->Args({100000, 50, 168, 1, 0})
-    ->Args({100000, 50, 168, 10, 0})
-    ->Args({100000, 50, 168, 50, 0})
+    ->Args({100000, 50, 168, 1, 0, 0})
+    ->Args({100000, 50, 168, 10, 0, 0})
+    ->Args({100000, 50, 168, 50, 0, 0})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "cli/local_time.h"
 #include "common/file_io.h"
 #include "core/encoding.h"
+#include "core/footprint.h"
 #include "core/job_spec.h"
 
 namespace gridshift {
@@ -456,9 +457,10 @@ int cli_wait(const CliContext& context, const std::vector<std::string>& refs,
   return all_succeeded ? 0 : 1;
 }
 
-int cli_regions(const CliContext& context) {
-  return request_and_print(context, "GET", "/v1/regions", "",
-                           [&](const Json& r) { return render_regions(r, context.now); });
+int cli_regions(const CliContext& context, bool mix) {
+  return request_and_print(context, "GET", "/v1/regions", "", [&](const Json& r) {
+    return mix ? render_region_mix(r) : render_regions(r, context.now);
+  });
 }
 
 int cli_forecast(const CliContext& context, const std::string& region, const std::string& duration,
@@ -489,6 +491,37 @@ int cli_plan(const CliContext& context, const std::string& file, const SpecFlags
   auto body = spec_as_json(context, *text, flags, source);
   if (!body) return 2;
   return request_and_print(context, "POST", "/v1/plan", *body, render_plan, {}, &source);
+}
+
+int cli_footprint(const CliContext& context, const std::string& file, const std::string& bigquery) {
+  if (file.empty() == bigquery.empty()) {
+    return cli_fail(context, 2, "invalid_usage",
+                    "give a CSV export FILE or --bigquery PROJECT.DATASET.TABLE (one of them)");
+  }
+  Json body;
+  if (!bigquery.empty()) {
+    body["bigquery"] = bigquery;
+  } else {
+    auto text = read_spec(context, file);
+    if (!text) return 2;
+    auto rows = parse_footprint_csv(*text);
+    if (!rows) {
+      std::vector<FieldError> details = rows.error().details;
+      return cli_fail(context, 2, rows.error().code,
+                      fmt::format("{}: {}", file == "-" ? "<stdin>" : file, rows.error().message),
+                      details);
+    }
+    // Only Vertex AI's rows matter; the rest of a large export stays here.
+    body["rows"] = Json::array();
+    for (const auto& r : *rows) {
+      if (r.service != kVertexAiService) continue;
+      body["rows"].push_back({{"month", r.month},
+                              {"region", r.region},
+                              {"service", r.service},
+                              {"kg", r.kg ? Json(*r.kg) : Json()}});
+    }
+  }
+  return request_and_print(context, "POST", "/v1/footprint", body.dump(), render_footprint);
 }
 
 int cli_report(const CliContext& context, const std::string& html_file, const std::string& group_by,

@@ -62,10 +62,15 @@ int cli_cancel(const CliContext& context, const std::string& ref);
 int cli_logs(const CliContext& context, const std::string& ref, bool follow);
 int cli_wait(const CliContext& context, const std::vector<std::string>& refs,
              std::optional<Seconds> timeout);
-int cli_regions(const CliContext& context);
+// With `mix`, each region's consumption by source instead of the intensity table.
+int cli_regions(const CliContext& context, bool mix = false);
 int cli_forecast(const CliContext& context, const std::string& region, const std::string& duration,
                  const std::string& until);
 int cli_plan(const CliContext& context, const std::string& file, const SpecFlags& flags);
+// Google Cloud Carbon Footprint beside gridshift's accounting: a CSV export read here (its
+// Vertex AI rows are sent), or a BigQuery table the daemon reads with its Vertex AI
+// credentials. Exactly one of `file` and `bigquery`.
+int cli_footprint(const CliContext& context, const std::string& file, const std::string& bigquery);
 int cli_report(const CliContext& context, const std::string& html_file, const std::string& group_by,
                const std::string& from, const std::string& to);
 int cli_health(const CliContext& context);

@@ -298,6 +298,26 @@ std::string render_regions(const nlohmann::json& regions, TimePoint now) {
   return table(rows);
 }
 
+std::string render_region_mix(const nlohmann::json& regions) {
+  std::vector<std::vector<std::string>> rows = {{"REGION", "FEED", "CONSUMPTION BY SOURCE"}};
+  for (const auto& r : regions.value("regions", nlohmann::json::array())) {
+    std::vector<std::pair<double, std::string>> shares;
+    const auto mix = r.value("mix", nlohmann::json());
+    if (mix.is_object()) {
+      for (const auto& [source, share] : mix.items()) {
+        if (share.is_number()) shares.emplace_back(share.get<double>(), source);
+      }
+    }
+    std::sort(shares.begin(), shares.end(), std::greater<>());
+    std::string text;
+    for (const auto& [share, source] : shares)
+      text += fmt::format("{}{} {:.1f} %", text.empty() ? "" : ", ", source, share);
+    rows.push_back({str(r.value("name", nlohmann::json())), str(r.value("feed", nlohmann::json())),
+                    text.empty() ? "-" : text});
+  }
+  return table(rows);
+}
+
 std::string render_report(const nlohmann::json& report) {
   std::string out;
   const auto jobs = report.value("jobs", nlohmann::json::object());
@@ -343,6 +363,26 @@ std::string render_report(const nlohmann::json& report) {
                        format_grams(unsuccessful.value("emissions_g", nlohmann::json())));
   }
   return out;
+}
+
+std::string render_footprint(const nlohmann::json& footprint) {
+  auto kg = [](const nlohmann::json& v) {
+    return v.is_number() ? fmt::format("{:.3f} kg", v.get<double>()) : std::string("-");
+  };
+  std::vector<std::vector<std::string>> rows = {
+      {"MONTH", "REGION", "GOOGLE (VERTEX AI)", "GRIDSHIFT", "JOBS", "RATIO", "EMBODIED"}};
+  for (const auto& l : footprint.value("lines", nlohmann::json::array())) {
+    const auto ratio = l.value("ratio", nlohmann::json());
+    rows.push_back(
+        {str(l.value("month", nlohmann::json())), str(l.value("region", nlohmann::json()), "-"),
+         kg(l.value("google_kg", nlohmann::json())), kg(l.value("gridshift_kg", nlohmann::json())),
+         str(l.value("jobs", nlohmann::json())),
+         ratio.is_number() ? fmt::format("{:.2f}", ratio.get<double>()) : "-",
+         kg(l.value("gridshift_embodied_kg", nlohmann::json()))});
+  }
+  return table(rows) +
+         "Google: location-based kg CO2e of Vertex AI (scopes 1-3); gridshift: operational\n"
+         "grams of the jobs it ran (scope 2); ratio = Google / gridshift.\n";
 }
 
 std::string render_plan(const nlohmann::json& plan) {

@@ -34,8 +34,12 @@ std::string localize_times(const std::string& text);
 std::string render_jobs(const nlohmann::json& list, TimePoint now, bool colour = false);
 std::string render_job(const nlohmann::json& job, TimePoint now, bool colour = false);
 std::string render_regions(const nlohmann::json& regions, TimePoint now);
+// REGION FEED MIX: each source's share of consumption, largest first ("-" without one).
+std::string render_region_mix(const nlohmann::json& regions);
 std::string render_report(const nlohmann::json& report);
 std::string render_plan(const nlohmann::json& plan);
+// MONTH REGION GOOGLE GRIDSHIFT RATIO rows of POST /v1/footprint.
+std::string render_footprint(const nlohmann::json& footprint);
 std::string render_health(const nlohmann::json& health, TimePoint now, bool colour = false);
 // The API error body as "error: message" plus one "  field: message" line per detail.
 std::string render_error(int status, const std::string& body);

@@ -361,6 +361,9 @@ int main(int argc, char** argv) {
   wait->add_option("ID", ids, kIdHelp)->required();
   wait->add_option("--timeout", wait_timeout, "give up after this long (exit 1), e.g. 2h");
   auto* regions = daemon_command("regions", "current carbon intensity per configured region");
+  bool mix = false;
+  regions->add_flag("--mix", mix,
+                    "show each region's consumption by source (where the feed gives a breakdown)");
   auto* forecast = daemon_command("forecast", "a region's forecast as a chart");
   forecast->add_option("REGION", region, "region name")->required();
   forecast->add_option("--duration", duration, "length of the cleanest window to mark")
@@ -379,6 +382,14 @@ int main(int argc, char** argv) {
   report->add_option("--from", from, "only runs that ended at or after this time");
   report->add_option("--to", to, "only runs that ended before this time");
   auto* health = daemon_command("health", "daemon, database and feed health; exit 1 when degraded");
+  auto* footprint = daemon_command(
+      "footprint", "Google Cloud's Vertex AI carbon footprint beside gridshift's own accounting");
+  std::string footprint_file;
+  std::string bigquery_table;
+  footprint->add_option("FILE", footprint_file,
+                        "CSV export of the Carbon Footprint BigQuery table, or - for stdin");
+  footprint->add_option("--bigquery", bigquery_table,
+                        "PROJECT.DATASET.TABLE, read by the daemon with its Vertex AI credentials");
   auto* completion =
       cli.add_subcommand("completion", "print a shell completion script (bash, zsh or fish)");
   completion->add_option("SHELL", shell, "bash, zsh or fish")
@@ -415,7 +426,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::string stdin_text;
-    if ((submit->parsed() || plan->parsed()) && file == "-") {
+    if (((submit->parsed() || plan->parsed()) && file == "-") ||
+        (footprint->parsed() && footprint_file == "-")) {
       std::ostringstream text;
       text << std::cin.rdbuf();
       stdin_text = text.str();
@@ -456,11 +468,13 @@ int main(int argc, char** argv) {
       }
       return gridshift::cli_wait(context, ids, timeout);
     }
-    if (regions->parsed()) return gridshift::cli_regions(context);
+    if (regions->parsed()) return gridshift::cli_regions(context, mix);
     if (forecast->parsed()) return gridshift::cli_forecast(context, region, duration, until);
     if (plan->parsed()) return gridshift::cli_plan(context, file, spec_flags);
     if (report->parsed()) return gridshift::cli_report(context, html_file, group_by, from, to);
     if (health->parsed()) return gridshift::cli_health(context);
+    if (footprint->parsed())
+      return gridshift::cli_footprint(context, footprint_file, bigquery_table);
   } catch (const std::exception& e) {
     std::cerr << "gridshift: " << e.what() << '\n';
     return 1;

@@ -11,6 +11,7 @@
 #include "common/file_io.h"
 #include "core/accelerators.h"
 #include "core/job_spec.h"
+#include "core/levers.h"
 #include "core/simulator.h"
 #include "core/trace.h"
 #include "daemon/config/config.h"
@@ -84,6 +85,7 @@ std::optional<std::string> read_or_report(const std::string& path, const std::st
 
 struct JobContext {
   std::vector<std::string> known_regions;
+  LeverContext levers;  // the config's (availability, prices), else the built-in tables
   Seconds default_deadline{24 * 3600};
   Seconds dispatch_slack{15 * 60};
 };
@@ -154,6 +156,20 @@ Result<std::vector<SimulationJob>> parse_jobs(const std::string& text, const Job
     job.job.threshold = spec->threshold;
     job.job.power_watts = derive_power_watts(*spec, AcceleratorTable::builtin());
     if (spec->interruptible) job.job.segments = to_segment_rules(*spec->interruptible);
+    // Hardware alternatives and the regions each may use, as the daemon plans them.
+    Job as_submitted;
+    as_submitted.spec = *spec;
+    as_submitted.regions = job.job.regions;
+    as_submitted.power_watts = job.job.power_watts;
+    const auto options = job_options(as_submitted, ctx.levers);
+    if (std::any_of(options.begin(), options.end(),
+                    [](const JobOption& o) { return !o.regions.empty(); })) {
+      job.job.regions = options.front().regions;
+    }
+    for (std::size_t k = 1; k < options.size(); ++k) {
+      job.job.alternatives.push_back(PlannerAlternative{
+          options[k].alternative, options[k].duration, options[k].power_watts, options[k].regions});
+    }
     jobs.push_back(std::move(job));
   }
   if (!errors.empty()) return make_error("invalid_input", "invalid jobs", std::move(errors));
@@ -200,6 +216,7 @@ void print_json(std::ostream& out, const SimulationResult& r) {
     jobs.push_back({{"name", j.name},
                     {"submit_at", format_rfc3339(j.submit_at)},
                     {"region", j.region},
+                    {"alternative", j.alternative},
                     {"start", format_rfc3339(j.start)},
                     {"end", format_rfc3339(j.end)},
                     {"emissions_g", j.accounting.actual_g.value_or(0)},
@@ -242,6 +259,7 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& err)
     for (const auto& region : config->regions)
       options.pue[region.name] = region.pue;
     job_context.known_regions = config->region_names();
+    job_context.levers = lever_context(*config);
   }
   std::vector<FieldError> flag_errors;
   auto duration_flag = [&](const std::string& text, const char* flag, Seconds& target) {

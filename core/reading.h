@@ -2,6 +2,7 @@
 // [timestamp, timestamp + step), from one feed for one location, actual or forecast.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -28,6 +29,9 @@ struct Reading {
   bool estimated = false;   // the source marked the value as estimated
   std::optional<double> renewable_percent;
   std::optional<double> fossil_free_percent;
+  // Each source's share of consumption in percent ("nuclear" -> 68.2), where the feed gives a
+  // power breakdown (Electricity Maps); empty when unknown.
+  std::map<std::string, double> consumption_mix;
 
   bool operator==(const Reading&) const = default;
 };

@@ -306,6 +306,26 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
       const SimulationJob& job = jobs[queue[q]];
       SimulatedJob& out = result.jobs[queue[q]];
       const TimePoint start = d.action == PlanAction::dispatch ? now : *d.start;
+      // The hardware option the planner took: its run time, power and regions from now on.
+      PlannerJob as_run = job.job;
+      if (d.alternative > 0 && out.segments.empty()) {
+        for (const auto& alternative : job.job.alternatives) {
+          if (alternative.index != d.alternative) continue;
+          as_run.duration = alternative.duration;
+          as_run.power_watts = alternative.power_watts;
+          as_run.regions = alternative.regions;
+        }
+        out.alternative = d.alternative;
+        work_left[q] = as_run.duration;
+        queued[q].duration = as_run.duration;
+        queued[q].power_watts = as_run.power_watts;
+        queued[q].regions = as_run.regions;
+      } else if (out.alternative > 0) {
+        as_run.power_watts = queued[q].power_watts;  // a later segment, on the same hardware
+        as_run.regions = queued[q].regions;
+      }
+      as_run.alternatives.clear();
+      queued[q].alternatives.clear();
       if (out.segments.empty()) {
         out.name = job.name;
         out.submit_at = job.submit_at;
@@ -315,7 +335,7 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
         out.planned_score = d.score;
       }
       if (!job.job.segments) {
-        out.segments.emplace_back(start, start + job.job.duration);
+        out.segments.emplace_back(start, start + as_run.duration);
       } else if (committed) {
         // Planned once: every planned segment runs as planned (one block without a split).
         if (d.segments.empty()) out.segments.emplace_back(start, start + queued[q].duration);
@@ -329,7 +349,7 @@ Result<SimulationResult> simulate(const TraceSet& actuals, const TraceSet* forec
       done[q] = 1;
       out.end = out.segments.back().second;
       AccountingInput input{
-          job.job, job.submit_at,         out.region, out.planned_score, out.start,
+          as_run,  job.submit_at,         out.region, out.planned_score, out.start,
           out.end, JobOutcome::succeeded, {},         std::nullopt};
       if (job.job.segments) {
         input.segments = out.segments;

@@ -54,6 +54,7 @@ struct SimulatedJob {
   std::optional<double> planned_score;  // of the first dispatch decision
   // Every run of the job, in time order: one for a job that is not interruptible.
   std::vector<std::pair<TimePoint, TimePoint>> segments;
+  int alternative = 0;  // the hardware option it ran on (0 = the main spec)
 };
 
 struct SimulationTotals {

@@ -242,6 +242,16 @@ Daemon::Daemon(std::string config_path)
     return check_job_for_target(config_.dispatch, spec);
   };
   jobs_->plan = [this](const JobSpec&, const ApiRequest& request) { return answer_plan(request); };
+  if (target_.credentials) {
+    // `gridshift footprint --bigquery` reads the export with the Vertex AI credentials.
+    BigQueryOptions bigquery;
+    bigquery.endpoint = config_.dispatch.vertex_ai.bigquery_endpoint;
+    bigquery.project = config_.dispatch.vertex_ai.project;
+    bigquery_ = std::make_unique<BigQueryClient>(*http_, *target_.credentials, bigquery);
+    jobs_->footprint_query = [this](std::string table) {
+      return bigquery_->footprint(std::move(table));
+    };
+  }
   jobs_->on_submitted = [this] { scheduler_->wake(); };
   jobs_->problems = [this] { return scheduler_->problems(); };
   jobs_->on_cancel_requested = [this](const Job& job) { scheduler_->cancel_remote(job); };

@@ -23,6 +23,7 @@
 #include "daemon/state_lock.h"
 #include "daemon/systemd_notify.h"
 #include "deploy/registry.h"
+#include "deploy/vertex_ai/bigquery.h"
 #include "net/http_client.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -92,9 +93,10 @@ class Daemon {
   boost::asio::signal_set signals_;
   ApiRouter router_;
   std::unique_ptr<JobService> jobs_;
-  std::unique_ptr<HttpClient> http_;      // outbound HTTP(S): feeds (and the dispatcher)
-  std::unique_ptr<FeedPoller> feeds_;     // one timer per feed, started by run()
-  DispatchTarget target_;                 // the configured target and its credentials
+  std::unique_ptr<HttpClient> http_;          // outbound HTTP(S): feeds (and the dispatcher)
+  std::unique_ptr<FeedPoller> feeds_;         // one timer per feed, started by run()
+  DispatchTarget target_;                     // the configured target and its credentials
+  std::unique_ptr<BigQueryClient> bigquery_;  // vertex_ai only: borrows target_'s credentials
   ForecastErrors forecast_errors_;        // learned by the scheduler's cycles, shown by /v1/regions
   std::unique_ptr<Scheduler> scheduler_;  // re-plans every tick, dispatches, follows
   std::unique_ptr<ApiServer> api_;        // listening once the constructor returns

@@ -55,6 +55,7 @@ Result<nlohmann::json> regions_json(const ServiceConfig& config, ReadingStore& s
                   {"estimated", nullptr},
                   {"renewable_percent", nullptr},
                   {"fossil_free_percent", nullptr},
+                  {"mix", nullptr},
                   {"forecast_horizon", nullptr},
                   {"forecast_error", nullptr}};
     if (chain->winner) {
@@ -72,6 +73,8 @@ Result<nlohmann::json> regions_json(const ServiceConfig& config, ReadingStore& s
       entry["estimated"] = r.estimated;
       entry["renewable_percent"] = optional_number(r.renewable_percent);
       entry["fossil_free_percent"] = optional_number(r.fossil_free_percent);
+      // Each source's share of consumption (percent), where the feed gives a breakdown.
+      if (!r.consumption_mix.empty()) entry["mix"] = r.consumption_mix;
       if (errors) entry["forecast_error"] = forecast_error_json(errors->find(feed, location));
       auto forecast = upcoming_forecast(store, feed, location, now);
       if (!forecast) return forecast.error();

@@ -147,6 +147,9 @@ int status_for(const Error& error) {
   if (c == "payload_too_large") return 413;
   if (c == "queue_full") return 429;
   if (c.rfind("storage_", 0) == 0 || c == "planner_unavailable") return 503;
+  // BigQuery's refusal or odd answer is an upstream fault; "retry" is one that may pass.
+  if (c == "bigquery_refused" || c == "bigquery_invalid_answer") return 502;
+  if (c == "retry") return 503;
   return 500;
 }
 
@@ -462,70 +465,61 @@ Result<nlohmann::json> JobService::report(const ReportQuery& query_in) {
   LeverSum cost, water, embodied;
   std::map<std::string, Sums> by_signal;
   std::map<std::string, Sums> by_group;
-  JobQuery query;
-  query.limit = kMaxPageSize;
-  query.summary = true;
-  for (;;) {
-    auto page = store_.list(query);
-    if (!page) return page.error();
-    for (const auto& job : page->jobs) {
-      if (!job.started_at || !job.finished_at || *job.finished_at < *job.started_at) continue;
-      if ((query_in.from && *job.finished_at < *query_in.from) ||
-          (query_in.to && *job.finished_at >= *query_in.to)) {
-        continue;
-      }
-      // An interruptible job ran only in its segments, not in the gaps between them.
-      const auto ran =
-          job.accounting && job.accounting->segments > 0
-              ? Seconds{job.accounting->run}
-              : std::chrono::duration_cast<Seconds>(*job.finished_at - *job.started_at);
-      const double hours = std::chrono::duration<double>(ran).count() / 3600.0;
-      const RegionConfig* region = job.region ? config_.find_region(*job.region) : nullptr;
-      kwh += energy_kwh(job.power_watts, hours, region ? region->pue : 1.0);
-      ++measured;
-      if (job.accounting) {
-        cost.add(job.accounting->cost_usd);
-        water.add(job.accounting->water_l);
-        embodied.add(job.accounting->embodied_g);
-      }
-      if (!job.accounting || !job.accounting->actual_g) continue;
-      const Accounting& accounting = *job.accounting;
-      if (job.state == JobState::failed || job.state == JobState::cancelled) {
-        unsuccessful_g += *accounting.actual_g;
-        ++unsuccessful;
-        continue;
-      }
-      if (!accounting.baseline_g) continue;
-      if (accounting.segments > 0) {
-        // What interruption added: the run against the best single window in hindsight, and
-        // the best that segments could have done.
-        ++interruptible.jobs;
-        interruptible.actual += *accounting.actual_g;
-        if (accounting.oracle_g) interruptible.oracle += *accounting.oracle_g;
-        if (accounting.oracle_segments_g) {
-          interruptible.baseline += *accounting.oracle_segments_g;
-          ++interruptible.with_oracle;
-        }
-      }
-      const std::string signal =
-          accounting.signal ? std::string(to_string(*accounting.signal)) : "unknown";
-      Sums* group = query_in.group_by.empty()
-                        ? nullptr
-                        : &by_group[group_key(query_in.group_by, job, accounting)];
-      for (Sums* sums : {&all, &by_signal[signal], group}) {
-        if (sums == nullptr) continue;
-        sums->actual += *accounting.actual_g;
-        sums->baseline += *accounting.baseline_g;
-        ++sums->jobs;
-        if (accounting.oracle_g) {
-          sums->oracle += *accounting.oracle_g;
-          ++sums->with_oracle;
-        }
+  auto visited = each_summary([&](const Job& job) {
+    if (!job.started_at || !job.finished_at || *job.finished_at < *job.started_at) return;
+    if ((query_in.from && *job.finished_at < *query_in.from) ||
+        (query_in.to && *job.finished_at >= *query_in.to)) {
+      return;
+    }
+    // An interruptible job ran only in its segments, not in the gaps between them.
+    const auto ran = job.accounting && job.accounting->segments > 0
+                         ? Seconds{job.accounting->run}
+                         : std::chrono::duration_cast<Seconds>(*job.finished_at - *job.started_at);
+    const double hours = std::chrono::duration<double>(ran).count() / 3600.0;
+    const RegionConfig* region = job.region ? config_.find_region(*job.region) : nullptr;
+    kwh += energy_kwh(job.power_watts, hours, region ? region->pue : 1.0);
+    ++measured;
+    if (job.accounting) {
+      cost.add(job.accounting->cost_usd);
+      water.add(job.accounting->water_l);
+      embodied.add(job.accounting->embodied_g);
+    }
+    if (!job.accounting || !job.accounting->actual_g) return;
+    const Accounting& accounting = *job.accounting;
+    if (job.state == JobState::failed || job.state == JobState::cancelled) {
+      unsuccessful_g += *accounting.actual_g;
+      ++unsuccessful;
+      return;
+    }
+    if (!accounting.baseline_g) return;
+    if (accounting.segments > 0) {
+      // What interruption added: the run against the best single window in hindsight, and
+      // the best that segments could have done.
+      ++interruptible.jobs;
+      interruptible.actual += *accounting.actual_g;
+      if (accounting.oracle_g) interruptible.oracle += *accounting.oracle_g;
+      if (accounting.oracle_segments_g) {
+        interruptible.baseline += *accounting.oracle_segments_g;
+        ++interruptible.with_oracle;
       }
     }
-    if (!page->next) break;
-    query.after = page->next;
-  }
+    const std::string signal =
+        accounting.signal ? std::string(to_string(*accounting.signal)) : "unknown";
+    Sums* group = query_in.group_by.empty()
+                      ? nullptr
+                      : &by_group[group_key(query_in.group_by, job, accounting)];
+    for (Sums* sums : {&all, &by_signal[signal], group}) {
+      if (sums == nullptr) continue;
+      sums->actual += *accounting.actual_g;
+      sums->baseline += *accounting.baseline_g;
+      ++sums->jobs;
+      if (accounting.oracle_g) {
+        sums->oracle += *accounting.oracle_g;
+        ++sums->with_oracle;
+      }
+    }
+  });
+  if (!visited) return visited.error();
   auto grams = [](const Sums& sums) {
     nlohmann::json out = {{"jobs_accounted", sums.jobs}, {"emissions_g", nullptr},
                           {"baseline_g", nullptr},       {"oracle_g", nullptr},
@@ -733,12 +727,119 @@ asio::awaitable<ApiResponse> JobService::handle_submit(ApiRequest request) {
   co_return response;
 }
 
+Status JobService::each_summary(const std::function<void(const Job&)>& visit) {
+  JobQuery query;
+  query.limit = kMaxPageSize;
+  query.summary = true;
+  for (;;) {
+    auto page = store_.list(query);
+    if (!page) return page.error();
+    for (const auto& job : page->jobs)
+      visit(job);
+    if (!page->next) return {};
+    query.after = page->next;
+  }
+}
+
+Result<nlohmann::json> JobService::footprint(const std::vector<FootprintRow>& rows) {
+  std::vector<Job> ended;
+  auto visited = each_summary([&](const Job& job) {
+    if (job.accounting) ended.push_back(job);
+  });
+  if (!visited) return visited.error();
+  auto opt = [](const std::optional<double>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json();
+  };
+  nlohmann::json lines = nlohmann::json::array();
+  for (const auto& l : compare_footprint(rows, ended)) {
+    lines.push_back({{"month", l.month},
+                     {"region", l.region},
+                     {"google_kg", opt(l.google_kg)},
+                     {"gridshift_kg", opt(l.gridshift_kg)},
+                     {"gridshift_embodied_kg", opt(l.embodied_kg)},
+                     {"jobs", l.jobs},
+                     {"ratio", opt(l.ratio)}});
+  }
+  const auto vertex = std::count_if(rows.begin(), rows.end(), [](const FootprintRow& r) {
+    return r.service == kVertexAiService;
+  });
+  return nlohmann::json{{"rows_read", rows.size()}, {"vertex_ai_rows", vertex}, {"lines", lines}};
+}
+
+namespace {
+
+// {"rows": [{"month", "region", "service", "kg"}]} as the CLI sends a parsed CSV export.
+Result<std::vector<FootprintRow>> footprint_rows_from_json(const nlohmann::json& list) {
+  std::vector<FootprintRow> rows;
+  if (!list.is_array()) {
+    return make_error("invalid_request", "rows must be a list",
+                      {FieldError{"rows", "expected a list of {month, region, service, kg}"}});
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& r = list[i];
+    const std::string field = fmt::format("rows[{}]", i);
+    auto month = r.is_object() && r.contains("month") && r["month"].is_string()
+                     ? footprint_month(r["month"].get<std::string>())
+                     : std::nullopt;
+    const bool kg_ok =
+        r.is_object() && (!r.contains("kg") || r["kg"].is_null() || r["kg"].is_number());
+    if (!month || !kg_ok || !r.value("region", nlohmann::json("")).is_string() ||
+        !r.value("service", nlohmann::json("")).is_string()) {
+      return make_error("invalid_request", "bad footprint row",
+                        {FieldError{field, "expected {month: YYYY-MM, region, service, kg}"}});
+    }
+    FootprintRow row;
+    row.month = *month;
+    row.region = r.value("region", std::string());
+    row.service = r.value("service", std::string());
+    if (r.contains("kg") && r["kg"].is_number()) row.kg = r["kg"].get<double>();
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace
+
+asio::awaitable<ApiResponse> JobService::handle_footprint(ApiRequest request) {
+  if (auto rejected = check_json_body(request)) co_return *rejected;
+  const auto body = nlohmann::json::parse(request.body, nullptr, false);
+  const bool has_rows = body.is_object() && body.contains("rows");
+  const bool has_table = body.is_object() && body.contains("bigquery");
+  if (has_rows == has_table) {
+    co_return ApiResponse::error(
+        400, "invalid_request", "give exactly one of rows and bigquery",
+        {{"bigquery", "PROJECT.DATASET.TABLE of the Carbon Footprint export"},
+         {"rows", "the rows of a CSV export, as gridshift footprint FILE sends them"}});
+  }
+  Result<std::vector<FootprintRow>> rows = std::vector<FootprintRow>{};
+  if (has_rows) {
+    rows = footprint_rows_from_json(body["rows"]);
+  } else if (!body["bigquery"].is_string()) {
+    co_return ApiResponse::error(400, "invalid_request", "bigquery must be a string",
+                                 {{"bigquery", "expected PROJECT.DATASET.TABLE"}});
+  } else if (!footprint_query) {
+    co_return ApiResponse::error(
+        400, "invalid_request", "reading BigQuery needs the vertex_ai dispatch target",
+        {{"bigquery",
+          "the Vertex AI credentials read it: set dispatch.type to vertex_ai, or "
+          "export the table to CSV and give the file"}});
+  } else {
+    rows = co_await footprint_query(body["bigquery"].get<std::string>());
+  }
+  if (!rows) co_return ApiResponse::error(status_for(rows.error()), rows.error());
+  auto answer = footprint(*rows);
+  if (!answer) co_return ApiResponse::error(status_for(answer.error()), answer.error());
+  (*answer)["source"] = has_rows ? "csv" : "bigquery";
+  co_return ApiResponse::json(200, *answer);
+}
+
 void JobService::register_routes(ApiRouter& router) {
   router.add_async("POST", "/v1/jobs", std::bind_front(&JobService::handle_submit, this));
   router.add("GET", "/v1/jobs", std::bind_front(&JobService::handle_list, this));
   router.add("GET", "/v1/jobs/{id}", std::bind_front(&JobService::handle_show, this));
   router.add("POST", "/v1/jobs/{id}/cancel", std::bind_front(&JobService::handle_cancel, this));
   router.add("POST", "/v1/plan", std::bind_front(&JobService::handle_plan, this));
+  router.add_async("POST", "/v1/footprint", std::bind_front(&JobService::handle_footprint, this));
   router.add("GET", "/v1/health", [this](const ApiRequest&) {
     auto h = health();
     return h ? ApiResponse::json(200, *h) : ApiResponse::error(status_for(h.error()), h.error());

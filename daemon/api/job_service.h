@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/config_slices.h"
+#include "core/footprint.h"
 #include "core/job_spec.h"
 #include "core/ports/clock.h"
 #include "core/ports/job_store.h"
@@ -71,6 +72,12 @@ class JobService {
   // Extra Prometheus text appended to /metrics by other subsystems.
   std::vector<std::function<std::string()>> metrics_sections;
 
+  // The Vertex AI rows of a Carbon Footprint export table in BigQuery, read with the Vertex AI
+  // credentials (POST /v1/footprint {"bigquery": TABLE}); unset when the dispatch target is
+  // not vertex_ai.
+  std::function<boost::asio::awaitable<Result<std::vector<FootprintRow>>>(std::string table)>
+      footprint_query;
+
   // Problems other subsystems report for /v1/health (each makes it `degraded`).
   std::function<std::vector<std::string>()> problems;
 
@@ -91,6 +98,8 @@ class JobService {
   Result<std::pair<Job, std::vector<JobEvent>>> show(std::string_view id);
   Result<Job> cancel(std::string_view id, std::uint32_t uid);
   Result<nlohmann::json> report(const ReportQuery& query = {});
+  // Google's Vertex AI rows beside the accounting of the jobs gridshift ran (docs/levers.md).
+  Result<nlohmann::json> footprint(const std::vector<FootprintRow>& rows);
   Result<nlohmann::json> health();
   Result<std::string> metrics();
 
@@ -103,10 +112,13 @@ class JobService {
   ApiResponse handle_cancel(const ApiRequest& request);
   ApiResponse handle_plan(const ApiRequest& request);
   boost::asio::awaitable<ApiResponse> handle_submit(ApiRequest request);
+  boost::asio::awaitable<ApiResponse> handle_footprint(ApiRequest request);
   boost::asio::awaitable<void> commit_pending();
   // Error "queue_full" when `uid` (not root) has limits.max_queued_per_user jobs queued.
   Status check_queue_limit(std::uint32_t uid);
   JobSpecContext spec_context() const;
+  // Visits every stored job's summary, page by page (report and footprint).
+  Status each_summary(const std::function<void(const Job&)>& visit);
   // load_json_job_spec, then what the dispatch target needs (check_for_target).
   Result<JobSpec> load_spec(std::string_view text, const JobSpecContext& context) const;
 

@@ -26,6 +26,8 @@ bool read_vertex_ai_settings(ConfigReader& reader, const ConfigReader::Entry& se
       reader.read_url(e, out.endpoint);
     } else if (e.key == "storage_endpoint") {
       reader.read_url(e, out.storage_endpoint);
+    } else if (e.key == "bigquery_endpoint") {
+      reader.read_url(e, out.bigquery_endpoint);
     } else if (e.key == "token_uri") {
       reader.read_url(e, out.token_uri, true);
     } else if (e.key == "metadata_url") {
@@ -45,8 +47,8 @@ bool read_vertex_ai_settings(ConfigReader& reader, const ConfigReader::Entry& se
         }
       }
     } else {
-      reader.unknown(e, {"project", "credentials", "endpoint", "storage_endpoint", "token_uri",
-                         "metadata_url", "staging_bucket"});
+      reader.unknown(e, {"project", "credentials", "endpoint", "storage_endpoint",
+                         "bigquery_endpoint", "token_uri", "metadata_url", "staging_bucket"});
     }
   }
   return project_given;

@@ -21,6 +21,7 @@ struct VertexAiConfig {
   std::string credentials = "auto";  // "auto" = ADC order, else a key file path
   std::string endpoint = "https://{region}-aiplatform.googleapis.com";
   std::string storage_endpoint = "https://storage.googleapis.com";
+  std::string bigquery_endpoint = "https://bigquery.googleapis.com";  // `gridshift footprint`
   std::string token_uri;  // override of the key file's token_uri (tests)
   std::string metadata_url = "http://metadata.google.internal";
   StagingBucketConfig staging_bucket;

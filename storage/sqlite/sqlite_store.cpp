@@ -122,6 +122,10 @@ CREATE INDEX jobs_by_owner_state ON jobs (owner_uid, state);
     R"sql(
 ALTER TABLE dispatch_journal ADD COLUMN segment INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // Version 4: a reading keeps its per-source consumption shares (JSON object, '' = none).
+    R"sql(
+ALTER TABLE readings ADD COLUMN mix_json TEXT NOT NULL DEFAULT '';
+)sql",
 });
 
 // A job with its whole spec (read_job's column order); from kJobsWithSpecs.
@@ -142,7 +146,7 @@ constexpr std::string_view kJobSummaryColumns =
 
 constexpr std::string_view kReadingColumns =
     "feed, location, signal, kind, timestamp, step, value, issued_at, fetched_at, estimated, "
-    "renewable_percent, fossil_free_percent";
+    "renewable_percent, fossil_free_percent, mix_json";
 
 constexpr std::string_view kJournalColumns =
     "job_id, attempt, target, region, status, created_at, updated_at, remote_name, detail, "
@@ -379,6 +383,14 @@ Result<Reading> read_reading(const Statement& s) {
   r.estimated = s.column_int64(9) != 0;
   r.renewable_percent = s.column_optional_double(10);
   r.fossil_free_percent = s.column_optional_double(11);
+  if (auto mix = s.column_text(12); !mix.empty()) {
+    const auto j = nlohmann::json::parse(mix, nullptr, false);
+    if (!j.is_object()) return corrupt_row("readings", "mix_json is not a JSON object");
+    for (const auto& [source, share] : j.items()) {
+      if (!share.is_number()) return corrupt_row("readings", "mix_json holds a non-number");
+      r.consumption_mix[source] = share.get<double>();
+    }
+  }
   return r;
 }
 
@@ -851,11 +863,11 @@ Result<std::size_t> SqliteStore::upsert(std::span<const Reading> readings) {
   if (!transaction) return transaction.error();
   static const std::string sql =
       "INSERT INTO readings (" + std::string(kReadingColumns) +
-      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
       "ON CONFLICT (feed, location, signal, kind, issued_at, timestamp) DO UPDATE SET "
       "step = excluded.step, value = excluded.value, fetched_at = excluded.fetched_at, "
       "estimated = excluded.estimated, renewable_percent = excluded.renewable_percent, "
-      "fossil_free_percent = excluded.fossil_free_percent";
+      "fossil_free_percent = excluded.fossil_free_percent, mix_json = excluded.mix_json";
   auto s = db_.cached(sql);
   if (!s) return s.error();
   for (const Reading& r : readings) {
@@ -870,7 +882,9 @@ Result<std::size_t> SqliteStore::upsert(std::span<const Reading> readings) {
         .bind(9, to_unix(r.fetched_at))
         .bind(10, r.estimated)
         .bind(11, r.renewable_percent)
-        .bind(12, r.fossil_free_percent);
+        .bind(12, r.fossil_free_percent)
+        .bind(13,
+              r.consumption_mix.empty() ? std::string() : nlohmann::json(r.consumption_mix).dump());
     if (auto done = (*s)->run(); !done) return done.error();
     (*s)->reset();
   }

@@ -290,13 +290,14 @@ std::string default_message(int http) {
   }
 }
 
-enum class Family { vertex, storage, token, metadata, other };
+enum class Family { vertex, storage, bigquery, token, metadata, other };
 
 Family family_of(std::string_view path) {
   if (path.rfind("/r/", 0) == 0) return Family::vertex;
   if (path.rfind("/storage/", 0) == 0 || path.rfind("/upload/storage/", 0) == 0) {
     return Family::storage;
   }
+  if (path.rfind("/bigquery/", 0) == 0) return Family::bigquery;
   if (path == "/token") return Family::token;
   if (path == "/" || path.rfind("/computeMetadata", 0) == 0) return Family::metadata;
   return Family::other;
@@ -306,6 +307,7 @@ FakeResponse injected_error(Family family, const GoogleFault& fault) {
   const std::string message = fault.message.empty() ? default_message(fault.status) : fault.message;
   switch (family) {
     case Family::storage:
+    case Family::bigquery:
       return gcs_error(fault.status, names_of(fault.status).gcs, message);
     case Family::token:
       return oauth_error(fault.status, fault.status >= 500 ? "internal_failure" : "invalid_request",
@@ -430,6 +432,14 @@ struct FakeGoogle::State {
 
   std::map<std::string, Bucket> buckets;
   std::int64_t last_generation = 0;
+
+  // BigQuery: the export tables, the query jobs' results and how they are paged.
+  std::map<std::string, std::vector<FakeFootprintRow>> footprint_tables;
+  std::map<std::string, std::vector<FakeFootprintRow>> query_results;  // job id -> rows
+  std::vector<std::string> queries;
+  int bigquery_page_size = 0;
+  int bigquery_pending = 0;
+  std::uint64_t next_query_job = 1;
 
   FaultQueue<GoogleFault> faults;
 };
@@ -1487,6 +1497,97 @@ FakeResponse storage(State& s, const FakeRequest& req) {
   return gcs_error(404, "notFound", "Not Found");
 }
 
+// --- BigQuery -----------------------------------------------------------------------------------
+
+// One page of a query job's rows, as jobs.query and jobs.getQueryResults answer it: the schema
+// of the 4 columns gridshift selects, rows as {"f": [{"v": ...}]} with FLOATs as strings.
+FakeResponse query_page(State& s, const std::string& project, const std::string& job_id,
+                        std::size_t from, const char* kind) {
+  json answer = {{"kind", kind},
+                 {"jobReference", {{"projectId", project}, {"jobId", job_id}, {"location", "EU"}}},
+                 {"jobComplete", false}};
+  if (s.bigquery_pending > 0) {
+    --s.bigquery_pending;
+    return json_answer(200, answer);
+  }
+  const auto& all = s.query_results[job_id];
+  const std::size_t size =
+      s.bigquery_page_size > 0 ? static_cast<std::size_t>(s.bigquery_page_size) : all.size();
+  const std::size_t to = std::min(all.size(), from + size);
+  answer["jobComplete"] = true;
+  answer["totalRows"] = std::to_string(all.size());
+  answer["schema"] = {{"fields",
+                       {{{"name", "usage_month"}, {"type", "DATE"}, {"mode", "NULLABLE"}},
+                        {{"name", "region"}, {"type", "STRING"}, {"mode", "NULLABLE"}},
+                        {{"name", "service"}, {"type", "STRING"}, {"mode", "NULLABLE"}},
+                        {{"name", "kg"}, {"type", "FLOAT"}, {"mode", "NULLABLE"}}}}};
+  json rows = json::array();
+  for (std::size_t i = from; i < to; ++i) {
+    const auto& r = all[i];
+    rows.push_back({{"f",
+                     {{{"v", r.usage_month}},
+                      {{"v", r.region}},
+                      {{"v", r.service}},
+                      {{"v", r.kg ? json(fmt::format("{}", *r.kg)) : json()}}}}});
+  }
+  if (!rows.empty()) answer["rows"] = std::move(rows);
+  if (to < all.size()) answer["pageToken"] = "page-" + std::to_string(to);
+  return json_answer(200, answer);
+}
+
+FakeResponse bigquery(State& s, const FakeRequest& req) {
+  if (auto problem = auth_problem(s, req)) {
+    return gcs_error(401, "authError", "Request is missing required authentication credential.");
+  }
+  const auto parts = split_path(req.path);  // bigquery v2 projects {p} queries [{job}]
+  if (parts.size() < 5 || parts[1] != "v2" || parts[2] != "projects" || parts[4] != "queries") {
+    return gcs_error(404, "notFound", "Not found: " + req.path);
+  }
+  const std::string& project = parts[3];
+  if (req.method == "POST" && parts.size() == 5) {
+    const auto body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("query") || !body["query"].is_string()) {
+      return gcs_error(400, "invalid", "Required parameter is missing: query");
+    }
+    if (body.value("useLegacySql", true)) {
+      return gcs_error(400, "invalid", "this fake answers standard SQL only (useLegacySql: false)");
+    }
+    const std::string query = body["query"];
+    s.queries.push_back(query);
+    const auto open = query.find('`');
+    const auto close = open == std::string::npos ? open : query.find('`', open + 1);
+    if (close == std::string::npos) return gcs_error(400, "invalidQuery", "no table in the query");
+    const std::string table = query.substr(open + 1, close - open - 1);
+    const auto found = s.footprint_tables.find(table);
+    if (found == s.footprint_tables.end()) {
+      return gcs_error(404, "notFound", "Not found: Table " + table + " was not found");
+    }
+    std::vector<FakeFootprintRow> rows = found->second;
+    const std::string condition = "service.description = '";
+    if (const auto at = query.find(condition); at != std::string::npos) {
+      const auto end = query.find('\'', at + condition.size());
+      const std::string service = query.substr(at + condition.size(), end - at - condition.size());
+      std::erase_if(rows, [&](const FakeFootprintRow& r) { return r.service != service; });
+    }
+    const std::string job_id = fmt::format("job_fake_{}", s.next_query_job++);
+    s.query_results[job_id] = std::move(rows);
+    return query_page(s, project, job_id, 0, "bigquery#queryResponse");
+  }
+  if (req.method == "GET" && parts.size() == 6) {
+    if (!s.query_results.contains(parts[5])) {
+      return gcs_error(404, "notFound", "Not found: Job " + project + ":EU." + parts[5]);
+    }
+    const auto params = req.params();
+    std::size_t from = 0;
+    if (auto it = params.find("pageToken"); it != params.end()) {
+      if (!it->second.starts_with("page-")) return gcs_error(400, "invalid", "bad pageToken");
+      from = std::stoul(it->second.substr(5));
+    }
+    return query_page(s, project, parts[5], from, "bigquery#getQueryResultsResponse");
+  }
+  return gcs_error(404, "notFound", "Not found: " + req.path);
+}
+
 // --- dispatch -----------------------------------------------------------------------------------
 
 FakeResponse route(State& s, const FakeRequest& req, Family family, bool duplicate) {
@@ -1495,6 +1596,8 @@ FakeResponse route(State& s, const FakeRequest& req, Family family, bool duplica
       return vertex(s, req, duplicate);
     case Family::storage:
       return storage(s, req);
+    case Family::bigquery:
+      return bigquery(s, req);
     case Family::token:
       return token_endpoint(s, req);
     case Family::metadata:
@@ -1732,6 +1835,26 @@ void FakeGoogle::add_foreign_bucket(const std::string& name) {
   bucket.created = std::chrono::system_clock::now();
   state_->buckets[name] = std::move(bucket);
 }
+void FakeGoogle::set_footprint_table(const std::string& table, std::vector<FakeFootprintRow> rows) {
+  std::lock_guard lock(state_->mutex);
+  state_->footprint_tables[table] = std::move(rows);
+}
+
+void FakeGoogle::set_bigquery_page_size(int rows) {
+  std::lock_guard lock(state_->mutex);
+  state_->bigquery_page_size = rows;
+}
+
+void FakeGoogle::set_bigquery_pending(int answers) {
+  std::lock_guard lock(state_->mutex);
+  state_->bigquery_pending = answers;
+}
+
+std::vector<std::string> FakeGoogle::bigquery_queries() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->queries;
+}
+
 void FakeGoogle::add_bucket(const std::string& name, const std::string& location) {
   std::lock_guard lock(state_->mutex);
   Bucket bucket;

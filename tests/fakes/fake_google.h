@@ -1,20 +1,23 @@
 // Test fake: Google's Vertex AI CustomJob API (v1), Cloud Storage JSON API, the OAuth2 token
 // endpoint and the GCE metadata server, on one plain-HTTP port of 127.0.0.1, with the wire
-// formats of the public Vertex AI, Cloud Storage and OAuth2 references, scripted job lifecycles on the wall clock
-// (std::chrono::steady_clock), fault injection and a record of every request. Runs its own
-// io_context on a background thread; every public method is thread-safe (one mutex), so tests
-// call it while gridshiftd (another process) or in-process adapters talk to it.
+// formats of the public Vertex AI, Cloud Storage and OAuth2 references, scripted job lifecycles on
+// the wall clock (std::chrono::steady_clock), fault injection and a record of every request. Runs
+// its own io_context on a background thread; every public method is thread-safe (one mutex), so
+// tests call it while gridshiftd (another process) or in-process adapters talk to it.
 //
 // Routes (all relative to base_url()):
 //   Vertex   /r/{region}/v1/projects/{project}/locations/{location}/customJobs[/{id}[:cancel]]
 //            /r/{region}/v1/projects/{project}/locations/{location}/operations/{id}
 //            (the daemon's endpoint is vertex_endpoint(region) = base_url() + "/r/{region}")
 //   Storage  /storage/v1/b[/{bucket}[/o[/{object}]]], /upload/storage/v1/b/{bucket}/o
+//   BigQuery POST /bigquery/v2/projects/{project}/queries (jobs.query),
+//            GET /bigquery/v2/projects/{project}/queries/{jobId} (jobs.getQueryResults),
+//            answering the Carbon Footprint export tables set with set_footprint_table()
 //   OAuth2   POST /token (jwt-bearer and refresh_token grants)
 //   Metadata /computeMetadata/v1/instance/service-accounts/default/token,
 //            /computeMetadata/v1/instance/service-accounts/default/?recursive=true,
 //            /computeMetadata/v1/project/project-id, /computeMetadata/v1/project/numeric-project-id
-// Vertex and Storage calls need a valid "Authorization: Bearer <token>" (from /token, the
+// Vertex, Storage and BigQuery calls need a valid "Authorization: Bearer <token>" (from /token, the
 // metadata server or issue_token()); token and metadata calls need none.
 #pragma once
 
@@ -168,6 +171,14 @@ struct FakeBucket {
   std::vector<FakeObject> objects;  // by name
 };
 
+// A row of a Carbon Footprint export table in the fake BigQuery (the columns gridshift reads).
+struct FakeFootprintRow {
+  std::string usage_month;   // DATE, "2026-11-01"
+  std::string region;        // location.region
+  std::string service;       // service.description
+  std::optional<double> kg;  // carbon_footprint_total_kgCO2e.location_based; nullopt = NULL
+};
+
 enum class TokenGrant { jwt_bearer, refresh_token, metadata, direct };
 
 class FakeGoogle {
@@ -234,6 +245,16 @@ class FakeGoogle {
                   std::string content_type = "application/octet-stream");
   std::vector<FakeBucket> buckets() const;  // the fake project's buckets, by name
   std::optional<FakeBucket> bucket(const std::string& name) const;
+
+  // --- BigQuery ----------------------------------------------------------------------------
+  // A table "project.dataset.table" that queries may name (in backticks). A query answers the
+  // rows whose service matches a `service.description = '...'` condition in it, if any.
+  void set_footprint_table(const std::string& table, std::vector<FakeFootprintRow> rows);
+  // Rows per page (pageToken paging through getQueryResults); 0 = everything at once.
+  void set_bigquery_page_size(int rows);
+  // The next `answers` answers about a query say jobComplete: false (it still runs).
+  void set_bigquery_pending(int answers);
+  std::vector<std::string> bigquery_queries() const;  // the SQL text of every jobs.query
 
   // --- faults and records ------------------------------------------------------------------
   void inject(GoogleFault fault);

@@ -128,6 +128,15 @@ TEST_F(FeedDaemonTest, PolledReadingsLandInSqliteAndShowInRegions) {
   EXPECT_EQ(fr["stale"], false);
   EXPECT_EQ(fr["renewable_percent"], 33.0);
   EXPECT_EQ(fr["fossil_free_percent"], 96.0);
+  // The consumption by source from the power breakdown (the fake's 41,230 MW nuclear, 7,410
+  // wind and 2,310 gas of 50,950), stored with the reading and shown by `regions --mix`.
+  ASSERT_TRUE(fr["mix"].is_object()) << fr.dump(2);
+  EXPECT_NEAR(fr["mix"]["nuclear"].get<double>(), 41230.0 / 50950.0 * 100.0, 1e-9);
+  EXPECT_NEAR(fr["mix"]["wind"].get<double>(), 7410.0 / 50950.0 * 100.0, 1e-9);
+  EXPECT_TRUE(regions["regions"][1]["mix"].is_null());  // the UK feed gives no breakdown
+  const auto mix = run_command({kCli, "--socket", socket_path(), "regions", "--mix"}, dir_.path());
+  EXPECT_EQ(mix.exit_code, 0) << mix.err;
+  EXPECT_NE(mix.out.find("nuclear 80.9 %, wind 14.5 %, gas 4.5 %"), std::string::npos) << mix.out;
   EXPECT_TRUE(fr["forecast_horizon"].is_string());
   EXPECT_EQ(regions["regions"][2]["signal"], "marginal");
   EXPECT_NEAR(regions["regions"][2]["intensity"].get<double>(), 900 * 0.453592, 1e-6);

@@ -3,7 +3,9 @@
 // key, stages its spec in a bucket, follows the CustomJob to SUCCEEDED and accounts for it; a
 // daemon killed by SIGKILL after its create reached Google adopts the job instead of creating a
 // second one; a quota refusal in the best region moves the job to the next-best one; a job
-// whose accelerator the cleanest region lacks runs there on its hardware alternative.
+// whose accelerator the cleanest region lacks runs there on its hardware alternative; Google's
+// Carbon Footprint (from BigQuery with the Vertex AI credentials, or a CSV export) is shown
+// beside gridshift's accounting of the job.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -279,6 +281,91 @@ TEST_F(VertexDaemon, AJobNoRegionCanRunIsRefusedAtSubmissionNamingTheField) {
   EXPECT_NE(r.err.find("vertex.accelerator_type"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("europe-west2"), std::string::npos) << r.err;
   EXPECT_EQ(google_.count("POST", "*/customJobs"), 0);
+}
+
+TEST_F(VertexDaemon, GooglesFootprintStandsBesideTheAccountingFromBigQueryAndFromACsvExport) {
+  // The bigquery_endpoint of the config points at the fake.
+  std::string config = read_file(dir_ / "config.yaml");
+  const std::string storage = "    storage_endpoint: \"" + google_.base_url() + "\"\n";
+  ASSERT_NE(config.find(storage), std::string::npos);
+  config.replace(config.find(storage), storage.size(),
+                 storage + "    bigquery_endpoint: \"" + google_.base_url() + "\"\n");
+  write_file(dir_ / "config.yaml", config);
+  google_.set_job_script(JobScript::succeed(milliseconds(0), milliseconds(300), seconds(2)));
+  start();
+  const auto id = submit(spec("footprint"));
+  auto job = wait_for_state(id, "succeeded");
+  ASSERT_TRUE(job["accounting"]["actual_g"].is_number()) << job.dump(2);
+  const double gridshift_kg = job["accounting"]["actual_g"].get<double>() / 1000.0;
+  ASSERT_GT(gridshift_kg, 0.0);
+  const std::string month = job["finished_at"].get<std::string>().substr(0, 7);
+
+  // The export: 2 Vertex AI rows in the job's month and region (0.004 + 0.006 kg), one of
+  // another service, one of another month. Paged 1 row at a time, and still running at first:
+  // jobs.query, then getQueryResults until done.
+  google_.set_footprint_table("gridshift-test.carbon.export",
+                              {{month + "-01", "europe-west2", "Vertex AI", 0.004},
+                               {month + "-01", "europe-west2", "Vertex AI", 0.006},
+                               {month + "-01", "europe-west2", "Compute Engine", 7.0},
+                               {"2020-01-01", "europe-west2", "Vertex AI", 1.0}});
+  google_.set_bigquery_page_size(1);
+  google_.set_bigquery_pending(1);
+  const auto r = cli_.run({"footprint", "--bigquery", "gridshift-test.carbon.export", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out << daemon_->stderr_text();
+  const auto answer = nlohmann::json::parse(r.out);
+  EXPECT_EQ(answer["source"], "bigquery");
+  EXPECT_EQ(answer["vertex_ai_rows"], 3) << answer.dump(2);
+  nlohmann::json line;
+  for (const auto& l : answer["lines"]) {
+    if (l["month"] == month && l["region"] == "europe-west2") line = l;
+  }
+  ASSERT_TRUE(line.is_object()) << answer.dump(2);
+  EXPECT_NEAR(line["google_kg"].get<double>(), 0.010, 1e-12);
+  EXPECT_NEAR(line["gridshift_kg"].get<double>(), gridshift_kg, 1e-12);
+  EXPECT_EQ(line["jobs"], 1);
+  EXPECT_NEAR(line["ratio"].get<double>(), 0.010 / gridshift_kg, 1e-9);
+  // The query went out once, for that table, with the daemon's token; the rest were reads.
+  const auto queries = google_.bigquery_queries();
+  ASSERT_EQ(queries.size(), 1u);
+  EXPECT_NE(queries[0].find("`gridshift-test.carbon.export`"), std::string::npos) << queries[0];
+  const auto posts = google_.requests("POST", "/bigquery/v2/projects/*/queries");
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0].headers.at("authorization"), "Bearer <present>");
+  EXPECT_GE(google_.count("GET", "/bigquery/v2/projects/*/queries/*"), 3);
+
+  // A CSV export of the same rows gives the same line, without BigQuery.
+  write_file(dir_ / "export.csv",
+             "usage_month,service.description,location.region,"
+             "carbon_footprint_total_kgCO2e.location_based\n" +
+                 month + "-01,Vertex AI,europe-west2,0.004\n" + month +
+                 "-01,Vertex AI,europe-west2,0.006\n" + month +
+                 "-01,Compute Engine,europe-west2,7\n");
+  const auto csv = cli_.run({"footprint", (dir_ / "export.csv").string(), "--json"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  const auto from_csv = nlohmann::json::parse(csv.out);
+  EXPECT_EQ(from_csv["source"], "csv");
+  bool found = false;
+  for (const auto& l : from_csv["lines"]) {
+    if (l["month"] != month || l["region"] != "europe-west2") continue;
+    found = true;
+    EXPECT_NEAR(l["google_kg"].get<double>(), 0.010, 1e-12);
+    EXPECT_NEAR(l["gridshift_kg"].get<double>(), gridshift_kg, 1e-12);
+  }
+  EXPECT_TRUE(found) << from_csv.dump(2);
+  // The table as people read it.
+  const auto text = cli_.run({"footprint", (dir_ / "export.csv").string()});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("GOOGLE (VERTEX AI)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("0.010 kg"), std::string::npos) << text.out;
+
+  // Bad input names what is wrong and changes nothing.
+  const auto bad_table = cli_.run({"footprint", "--bigquery", "x`; DROP TABLE y"});
+  EXPECT_NE(bad_table.exit_code, 0);
+  EXPECT_NE(bad_table.err.find("bigquery"), std::string::npos) << bad_table.err;
+  const auto missing = cli_.run({"footprint", "--bigquery", "gridshift-test.carbon.nothing"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
+  EXPECT_EQ(google_.bigquery_queries().size(), 2u);
 }
 
 TEST_F(VertexDaemon, AKilledDaemonAdoptsTheJobItCreatedInsteadOfCreatingAnother) {

@@ -64,6 +64,10 @@ TEST_F(FeedPollerTest, ElectricityMapsLatestHistoryForecastAndBreakdownLand) {
   EXPECT_EQ(latest->timestamp, hour_of(kFeedTestStart));
   EXPECT_EQ(latest->renewable_percent, 33);
   EXPECT_EQ(latest->fossil_free_percent, 96);
+  // The fake's powerConsumptionBreakdown: nuclear 41,230 + wind 7,410 + gas 2,310 = 50,950 MW.
+  ASSERT_EQ(latest->consumption_mix.size(), 3u);
+  EXPECT_NEAR(latest->consumption_mix.at("nuclear"), 41230.0 / 50950.0 * 100.0, 1e-9);
+  EXPECT_NEAR(latest->consumption_mix.at("gas"), 2310.0 / 50950.0 * 100.0, 1e-9);
   EXPECT_EQ(latest->signal, SignalType::average);
   // 24 h history backfill at the first poll.
   auto history = env.store_->actuals("emaps", "FR", kFeedTestStart - hours(25), kFeedTestStart);

@@ -109,9 +109,9 @@ TEST_F(SimulateCli, JsonOutputHasExactlyTheDesignedShape) {
   const auto doc = nlohmann::json::parse(out_.str());
   ASSERT_EQ(doc.size(), 2u);
   ASSERT_EQ(doc["jobs"].size(), 2u);
-  const std::vector<std::string> job_keys = {"baseline_g", "emissions_g", "end",
-                                             "name",       "oracle_g",    "region",
-                                             "segments",   "start",       "submit_at"};
+  const std::vector<std::string> job_keys = {"alternative", "baseline_g", "emissions_g", "end",
+                                             "name",        "oracle_g",   "region",      "segments",
+                                             "start",       "submit_at"};
   for (const auto& job : doc["jobs"]) {
     std::vector<std::string> keys;
     for (const auto& [k, v] : job.items())

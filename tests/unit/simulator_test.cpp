@@ -45,6 +45,22 @@ SimulationOptions hourly_options() {
 const std::vector<double> kActual = {400, 400, 400, 300, 300, 400, 100, 100, 400, 400, 400, 400};
 const std::vector<double> kForecast = {400, 400, 400, 50, 50, 400, 150, 150, 400, 400, 400, 400};
 
+TEST(Simulator, AnAlternativeThatEmitsLessRunsWithItsOwnLengthAndPower) {
+  // Main: 4 h x 1 kW, best [6,10) = (100 + 100 + 400 + 400) / 4 = 250 g/kWh: 1,000 g.
+  // Alternative: 2 h x 1.5 kW, best [6,8) at 100: 300 g. The alternative runs.
+  const auto actuals = trace({{"A", kActual}});
+  std::vector<SimulationJob> jobs = {sim_job("j", kT0, {"A"}, 4, 12)};
+  jobs[0].job.alternatives.push_back(PlannerAlternative{1, Seconds{2 * 3600}, 1500, {"A"}});
+  auto r = simulate(actuals, nullptr, jobs, hourly_options());
+  ASSERT_TRUE(r) << to_string(r.error());
+  const auto& j = r->jobs[0];
+  EXPECT_EQ(j.alternative, 1);
+  EXPECT_EQ(j.start, hours(6));
+  EXPECT_EQ(j.end, hours(8));
+  EXPECT_DOUBLE_EQ(*j.accounting.actual_g, 300);     // 1.5 kW x 2 h x 100
+  EXPECT_DOUBLE_EQ(*j.accounting.baseline_g, 1200);  // the same hardware at submission: x 400
+}
+
 TEST(Simulator, PerfectForecastRunsInTheHindsightOptimum) {
   const auto actuals = trace({{"A", kActual}});
   const std::vector<SimulationJob> jobs = {sim_job("j", kT0, {"A"}, 2, 10)};

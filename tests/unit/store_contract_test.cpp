@@ -619,6 +619,7 @@ TYPED_TEST(StoreContract, UpsertOfTheSameIdentityOverwrites) {
   second.estimated = true;
   second.renewable_percent = 41.5;
   second.fossil_free_percent = 60.25;
+  second.consumption_mix = {{"nuclear", 68.25}, {"hydro discharge", 1.5}, {"wind", 30.25}};
   this->upsert({second});
 
   auto got = this->readings().actuals("uk", "GB", at(26, 0), at(27, 0));

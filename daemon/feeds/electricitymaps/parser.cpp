@@ -108,6 +108,18 @@ Result<PowerBreakdown> parse_emaps_power_breakdown(std::string_view body,
   if (!fossil_free) return fossil_free.error();
   out.renewable_percent = *renewable;
   out.fossil_free_percent = *fossil_free;
+  // MW per source; null (unknown) and negative (storage charging) values take no share.
+  if (auto it = doc->find("powerConsumptionBreakdown"); it != doc->end() && it->is_object()) {
+    double total = 0;
+    for (const auto& [source, mw] : it->items()) {
+      if (mw.is_number() && mw.get<double>() > 0) total += mw.get<double>();
+    }
+    for (const auto& [source, mw] : it->items()) {
+      if (total > 0 && mw.is_number() && mw.get<double>() > 0) {
+        out.consumption_mix[source] = mw.get<double>() / total * 100.0;
+      }
+    }
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 // Error naming the offending JSON field out. `expected_zone` empty = any (lat/lon queries).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -28,8 +29,12 @@ struct PowerBreakdown {
   TimePoint datetime{};
   std::optional<double> renewable_percent;
   std::optional<double> fossil_free_percent;
+  // Each source's share of the zone's consumption (powerConsumptionBreakdown, imports traced
+  // to their sources), in percent of the breakdown's total; empty when it has none.
+  std::map<std::string, double> consumption_mix;
 };
-// /v3/power-breakdown/latest: only the two percentages are kept (0..100 or null).
+// /v4 (or /v3) power-breakdown/latest: the two percentages (0..100 or null) and the
+// per-source consumption shares.
 Result<PowerBreakdown> parse_emaps_power_breakdown(std::string_view body,
                                                    std::string_view expected_zone);
 

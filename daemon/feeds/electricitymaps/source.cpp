@@ -70,6 +70,7 @@ class ElectricityMapsSource final : public PerLocationSource<ElectricityMapsSour
         if (mix && mix->datetime == latest->timestamp) {
           latest->renewable_percent = mix->renewable_percent;
           latest->fossil_free_percent = mix->fossil_free_percent;
+          latest->consumption_mix = mix->consumption_mix;
         }
       }
       result.readings.push_back(*latest);
