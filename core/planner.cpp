@@ -409,16 +409,19 @@ std::int64_t segments_from(std::int64_t now, const PlannerJob& job) {
 // share them, instead of one search per job and region.
 class SegmentPlans {
  public:
-  SegmentPlans(std::int64_t now, std::span<const PlannerJob> jobs, const PlanningContext& context,
-               const RegionState& state, const PlannerSettings& settings) {
+  // `job_at(i)` is the i-th of `count` jobs (a PlannerJob const&).
+  template <class JobAt>
+  SegmentPlans(std::int64_t now, std::size_t count, const JobAt& job_at,
+               const PlanningContext& context, const RegionState& state,
+               const PlannerSettings& settings) {
     struct Query {
       std::size_t job;
       std::int64_t until;
     };
     using Key = std::tuple<int, std::int64_t, std::int64_t, int, std::int64_t, std::int64_t>;
     std::map<Key, std::vector<Query>> groups;
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      const PlannerJob& job = jobs[i];
+    for (std::size_t i = 0; i < count; ++i) {
+      const PlannerJob& job = job_at(i);
       if (!job.segments) continue;
       const std::int64_t until = secs(job.deadline) - settings.dispatch_slack.count();
       for (const auto& name : job.regions) {
@@ -774,43 +777,50 @@ std::optional<double> planned_grams(const PlanDecision& d, Seconds duration, dou
 
 namespace {
 
-// A job's options laid out for one re-plan: variant 0 is the job as given, each alternative a
-// copy with its own run time, power and regions. Jobs without alternatives are not copied.
+// A job's options laid out for one re-plan, as one list the segment search and the decisions
+// index: variant 0 is the job as given, each alternative a copy with its own run time, power and
+// regions. Only the alternatives are copied, and without any the jobs are their own list.
 class Variants {
  public:
   explicit Variants(std::span<const PlannerJob> jobs) : jobs_(jobs) {
-    const bool any = std::any_of(jobs.begin(), jobs.end(),
-                                 [](const PlannerJob& j) { return !j.alternatives.empty(); });
-    if (!any) return;
+    std::size_t extra = 0;
+    for (const auto& job : jobs)
+      extra += job.alternatives.size();
+    if (extra == 0) return;
+    copies_.reserve(extra);  // the pointers below stay valid
+    all_.reserve(jobs.size() + extra);
+    index_.reserve(jobs.size() + extra);
     first_.reserve(jobs.size() + 1);
     for (const auto& job : jobs) {
-      first_.push_back(expanded_.size());
-      PlannerJob main = job;
-      main.alternatives.clear();
-      expanded_.push_back(std::move(main));
+      first_.push_back(all_.size());
+      all_.push_back(&job);  // decide() reads no `alternatives`: the job serves as variant 0
       index_.push_back(0);
       for (const auto& alternative : job.alternatives) {
-        PlannerJob variant = expanded_[first_.back()];
+        PlannerJob variant = job;
+        variant.alternatives.clear();
         variant.duration = alternative.duration;
         variant.power_watts = alternative.power_watts;
         variant.regions = alternative.regions;
-        expanded_.push_back(std::move(variant));
+        copies_.push_back(std::move(variant));
+        all_.push_back(&copies_.back());
         index_.push_back(alternative.index);
       }
     }
-    first_.push_back(expanded_.size());
+    first_.push_back(all_.size());
   }
 
-  std::span<const PlannerJob> all() const {
-    return expanded_.empty() ? jobs_ : std::span<const PlannerJob>(expanded_);
+  std::size_t size() const { return all_.empty() ? jobs_.size() : all_.size(); }
+  const PlannerJob& at(std::size_t variant) const {
+    return all_.empty() ? jobs_[variant] : *all_[variant];
   }
-  std::size_t first(std::size_t job) const { return expanded_.empty() ? job : first_[job]; }
-  std::size_t end(std::size_t job) const { return expanded_.empty() ? job + 1 : first_[job + 1]; }
-  int alternative(std::size_t variant) const { return expanded_.empty() ? 0 : index_[variant]; }
+  std::size_t first(std::size_t job) const { return all_.empty() ? job : first_[job]; }
+  std::size_t end(std::size_t job) const { return all_.empty() ? job + 1 : first_[job + 1]; }
+  int alternative(std::size_t variant) const { return all_.empty() ? 0 : index_[variant]; }
 
  private:
   std::span<const PlannerJob> jobs_;
-  std::vector<PlannerJob> expanded_;
+  std::vector<PlannerJob> copies_;
+  std::vector<const PlannerJob*> all_;  // empty: no job has alternatives
   std::vector<std::size_t> first_;
   std::vector<int> index_;
 };
@@ -822,20 +832,20 @@ PlanDecision decide_options(std::int64_t now, std::size_t i, const Variants& var
                             const PlanningContext& context, const RegionState& state,
                             const PlannerSettings& settings, std::vector<int>& scratch,
                             const SegmentPlans& plans) {
-  const auto all = variants.all();
   const std::size_t first = variants.first(i);
   const std::size_t end = variants.end(i);
   if (end - first == 1) {
-    return decide(now, all[first], context, state, settings, scratch, SegmentSource{&plans, first});
+    return decide(now, variants.at(first), context, state, settings, scratch,
+                  SegmentSource{&plans, first});
   }
-  const bool any_regions = std::any_of(all.begin() + static_cast<std::ptrdiff_t>(first),
-                                       all.begin() + static_cast<std::ptrdiff_t>(end),
-                                       [](const PlannerJob& j) { return !j.regions.empty(); });
+  bool any_regions = false;
+  for (std::size_t v = first; v < end; ++v)
+    any_regions = any_regions || !variants.at(v).regions.empty();
   std::optional<PlanDecision> chosen;
   std::optional<double> chosen_grams;
   std::vector<PlanDecision::Option> options;
   for (std::size_t v = first; v < end; ++v) {
-    const PlannerJob& job = all[v];
+    const PlannerJob& job = variants.at(v);
     if (job.regions.empty() && (any_regions || v != first)) continue;
     PlanDecision d = decide(now, job, context, state, settings, scratch, SegmentSource{&plans, v});
     d.alternative = variants.alternative(v);
@@ -868,7 +878,10 @@ std::vector<PlanDecision> plan_all(TimePoint now, std::span<const PlannerJob> jo
   std::vector<int> scratch;
   std::vector<std::size_t> dispatching;
   const Variants variants(jobs);
-  const SegmentPlans plans(t, variants.all(), context, state, settings);
+  const SegmentPlans plans(
+      t, variants.size(),
+      [&variants](std::size_t v) -> const PlannerJob& { return variants.at(v); }, context, state,
+      settings);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     decisions[i] = decide_options(t, i, variants, context, state, settings, scratch, plans);
     if (decisions[i].action == PlanAction::dispatch) dispatching.push_back(i);
