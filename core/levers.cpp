@@ -252,11 +252,12 @@ std::vector<JobOption> job_options(const Job& job, const LeverContext& context) 
     option.alternative = k;
     option.spec = with_alternative(job.spec, k);
     option.duration = option.spec.duration;
-    option.power_watts = k == 0
-                             ? job.power_watts
-                             : derive_power_watts(option.spec, context.accelerators != nullptr
-                                                                   ? *context.accelerators
-                                                                   : AcceleratorTable::builtin());
+    // The job's resolved power is its current option's (an alternative's once one was
+    // dispatched); every other option's is derived the way submission derives it.
+    const auto& table =
+        context.accelerators != nullptr ? *context.accelerators : AcceleratorTable::builtin();
+    option.power_watts =
+        k == job.alternative ? job.power_watts : derive_power_watts(option.spec, table);
     for (const auto& region : job.regions) {
       if (auto why = accelerator_unavailable(option.spec, region, context)) {
         option.excluded.push_back(Exclusion{region, *why});

@@ -124,7 +124,7 @@ struct JobOption {
   int alternative = 0;
   JobSpec spec;  // with_alternative(job spec, alternative)
   Seconds duration{0};
-  double power_watts = 0;
+  double power_watts = 0;  // the job's resolved power for its current option, else derived
   std::vector<std::string> regions;  // the job's candidates it may use, in order
   std::vector<Exclusion> excluded;   // the candidates it may not, and why
   bool operator==(const JobOption&) const = default;

@@ -208,8 +208,13 @@ PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
   const bool any = std::any_of(options.begin(), options.end(),
                                [](const JobOption& o) { return !o.regions.empty(); });
   if (any) planner.regions = usable(options.front());
+  // The main spec is option 0 even after an alternative was tried (a refused create requeues
+  // the job with that alternative recorded): every option is ranked again.
+  // (No segment ran yet here, so an interruptible job's work left is the whole duration.)
+  planner.power_watts = options.front().power_watts;
+  planner.duration = options.front().duration;
   if (!any) {
-    const auto accelerator = accelerator_of(job);
+    const auto accelerator = accelerator_of(options.front().spec);
     std::erase_if(planner.regions, [&](const std::string& region) {
       return cooling_down(region, accelerator, now);
     });

@@ -265,6 +265,47 @@ TEST_F(VertexDaemon, AnAlternativeRunsWhereItsAcceleratorIsOffered) {
   EXPECT_TRUE(job["accounting"]["embodied_g"].is_null()) << job.dump(2);
 }
 
+TEST_F(VertexDaemon, AnAlternativeRefusedForQuotaIsRankedAgainWithTheMainSpec) {
+  // As above, but europe-west2's T4 quota is 1 and the alternative asks for 2: its create is
+  // refused, the region cools down for T4s, and the job is planned again over both options:
+  // the main spec in europe-west9 (222 W x 300 = 66.6 g) now beats the T4s there (290 W x
+  // 300 = 87 g). The job runs on the main spec, at the main spec's power.
+  std::string config = read_file(dir_ / "config.yaml");
+  auto replace = [&](const std::string& from, const std::string& to) {
+    const auto at = config.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    config.replace(at, from.size(), to);
+  };
+  replace("location: GB, pue: 1.0}", "location: GB, pue: 1.0, accelerators: [NVIDIA_TESLA_T4]}");
+  replace("location: FR, pue: 1.0}",
+          "location: FR, pue: 1.0, accelerators: [NVIDIA_L4, NVIDIA_TESLA_T4]}");
+  write_file(dir_ / "config.yaml", config);
+  google_.set_job_script(JobScript::succeed(milliseconds(0), milliseconds(100), seconds(1)));
+  google_.set_region("europe-west2", RegionCapacity{{{"NVIDIA_TESLA_T4", 1}}});
+  start();
+  const auto id = submit(
+      "name: requeued-hardware\nduration: 1h\npolicy: now\n"
+      "regions: [europe-west2, europe-west9]\n"
+      "vertex: {machine_type: g2-standard-8, accelerator_type: NVIDIA_L4, accelerator_count: 1,\n"
+      "         container: {image_uri: europe-docker.pkg.dev/p/r/trainer:1}}\n"
+      "alternatives:\n"
+      "  - vertex: {machine_type: n1-standard-8, accelerator_type: NVIDIA_TESLA_T4, "
+      "accelerator_count: 2}\n");
+  auto job = wait_for_state(id, "succeeded");
+  const auto messages = event_messages(job);
+  EXPECT_NE(messages.find("dispatch_failed: region_unavailable"), std::string::npos) << messages;
+  EXPECT_EQ(job["region"], "europe-west9") << messages;
+  EXPECT_EQ(job["alternative"], 0) << job.dump(2);
+  EXPECT_DOUBLE_EQ(job["power_watts"].get<double>(), 222.0);
+  const auto remote = google_.jobs_with_label("gridshift-job", id);
+  ASSERT_EQ(remote.size(), 1u) << messages;
+  const auto creates = google_.requests("POST", "*/customJobs");
+  ASSERT_EQ(creates.size(), 2u) << messages;  // the refused T4 create, then the L4 one
+  EXPECT_EQ(
+      creates[1].body_json()["jobSpec"]["workerPoolSpecs"][0]["machineSpec"]["acceleratorType"],
+      "NVIDIA_L4");
+}
+
 TEST_F(VertexDaemon, AJobNoRegionCanRunIsRefusedAtSubmissionNamingTheField) {
   std::string config = read_file(dir_ / "config.yaml");
   const std::string from = "location: GB, pue: 1.0}";

@@ -230,6 +230,22 @@ TEST(Cost, AJobThatCannotRunAnywhereIsNamed) {
   EXPECT_TRUE(lever_errors(job_of(spec, {"r1"}), c).empty());
 }
 
+TEST(Cost, AJobRequeuedOnItsAlternativeStillRanksTheMainSpecAtItsOwnPower) {
+  // Dispatched on alternative 1 (then refused and requeued): the job's resolved power is the
+  // alternative's, and the main spec's is derived again: 1 x L4 = 72 + 150 W.
+  auto spec = vertex_spec("g2-standard-8", "NVIDIA_L4", 1);
+  AlternativeSpec a100;
+  a100.vertex = vertex_spec("a2-highgpu-1g", "NVIDIA_TESLA_A100", 1).vertex;
+  spec.alternatives.push_back(a100);
+  Job job = job_of(spec, {"r1"});
+  job.alternative = 1;
+  job.power_watts = 550;  // 400 + 150 W
+  const auto options = job_options(job, LeverContext{});
+  ASSERT_EQ(options.size(), 2u);
+  EXPECT_DOUBLE_EQ(options[0].power_watts, 222);
+  EXPECT_DOUBLE_EQ(options[1].power_watts, 550);
+}
+
 TEST(Water, KwhOfItEnergyTimesWue) {
   LeverContext c;
   c.regions["r1"].wue_l_per_kwh = 0.5;
