@@ -83,6 +83,22 @@ class VertexDaemon : public ::testing::Test {
     }
   }
 
+  // Writes into the config which accelerators each region offers (a list, or "" for no
+  // `accelerators:` key): data/gcp-accelerators.csv has no GPU rows.
+  void offer_accelerators(const std::string& west2, const std::string& west9) {
+    std::string config = read_file(dir_ / "config.yaml");
+    for (const auto& [location, list] : {std::pair{"GB", west2}, std::pair{"FR", west9}}) {
+      if (list.empty()) continue;
+      const std::string from = std::string("location: ") + location + ", pue: 1.0}";
+      const auto at = config.find(from);
+      ASSERT_NE(at, std::string::npos) << from;
+      config.replace(
+          at, from.size(),
+          std::string("location: ") + location + ", pue: 1.0, accelerators: [" + list + "]}");
+    }
+    write_file(dir_ / "config.yaml", config);
+  }
+
   void start() {
     daemon_ = start_daemon(dir_.path(), dir_ / "config.yaml");
     ASSERT_TRUE(wait_ready(*daemon_)) << daemon_->stderr_text();
@@ -195,16 +211,7 @@ TEST_F(VertexDaemon, AnAlternativeRunsWhereItsAcceleratorIsOffered) {
   // g/kWh) offers both. The main spec (1 x L4: 72 + 150 = 222 W) can run only in europe-west9:
   // 1 h x 222 W x 300 g/kWh = 66.6 g. Its alternative (2 x T4: 2 x 70 + 150 = 290 W) runs in
   // europe-west2: 1 h x 290 W x 100 = 29 g. The alternative wins, in europe-west2.
-  std::string config = read_file(dir_ / "config.yaml");
-  auto replace = [&](const std::string& from, const std::string& to) {
-    const auto at = config.find(from);
-    ASSERT_NE(at, std::string::npos) << from;
-    config.replace(at, from.size(), to);
-  };
-  replace("location: GB, pue: 1.0}", "location: GB, pue: 1.0, accelerators: [NVIDIA_TESLA_T4]}");
-  replace("location: FR, pue: 1.0}",
-          "location: FR, pue: 1.0, accelerators: [NVIDIA_L4, NVIDIA_TESLA_T4]}");
-  write_file(dir_ / "config.yaml", config);
+  offer_accelerators("NVIDIA_TESLA_T4", "NVIDIA_L4, NVIDIA_TESLA_T4");
   google_.set_job_script(JobScript::succeed(milliseconds(0), milliseconds(300), seconds(2)));
   start();
   const std::string spec_text =
@@ -270,16 +277,7 @@ TEST_F(VertexDaemon, AnAlternativeRefusedForQuotaIsRankedAgainWithTheMainSpec) {
   // refused, the region cools down for T4s, and the job is planned again over both options:
   // the main spec in europe-west9 (222 W x 300 = 66.6 g) now beats the T4s there (290 W x
   // 300 = 87 g). The job runs on the main spec, at the main spec's power.
-  std::string config = read_file(dir_ / "config.yaml");
-  auto replace = [&](const std::string& from, const std::string& to) {
-    const auto at = config.find(from);
-    ASSERT_NE(at, std::string::npos) << from;
-    config.replace(at, from.size(), to);
-  };
-  replace("location: GB, pue: 1.0}", "location: GB, pue: 1.0, accelerators: [NVIDIA_TESLA_T4]}");
-  replace("location: FR, pue: 1.0}",
-          "location: FR, pue: 1.0, accelerators: [NVIDIA_L4, NVIDIA_TESLA_T4]}");
-  write_file(dir_ / "config.yaml", config);
+  offer_accelerators("NVIDIA_TESLA_T4", "NVIDIA_L4, NVIDIA_TESLA_T4");
   google_.set_job_script(JobScript::succeed(milliseconds(0), milliseconds(100), seconds(1)));
   google_.set_region("europe-west2", RegionCapacity{{{"NVIDIA_TESLA_T4", 1}}});
   start();
@@ -307,11 +305,7 @@ TEST_F(VertexDaemon, AnAlternativeRefusedForQuotaIsRankedAgainWithTheMainSpec) {
 }
 
 TEST_F(VertexDaemon, AJobNoRegionCanRunIsRefusedAtSubmissionNamingTheField) {
-  std::string config = read_file(dir_ / "config.yaml");
-  const std::string from = "location: GB, pue: 1.0}";
-  config.replace(config.find(from), from.size(),
-                 "location: GB, pue: 1.0, accelerators: [NVIDIA_TESLA_T4]}");
-  write_file(dir_ / "config.yaml", config);
+  offer_accelerators("NVIDIA_TESLA_T4", "");
   start();
   write_file(dir_ / "l4.yaml",
              "name: l4-only\nduration: 1h\nregions: [europe-west2]\n"
