@@ -159,6 +159,10 @@ Seconds next_resume_overhead(const Job& job) {
   return job.spec.interruptible->resume_overhead;
 }
 
+Seconds next_run_time(const Job& job) {
+  return remaining_work(job) + next_resume_overhead(job);
+}
+
 int current_segment(const Job& job) {
   if (!job.spec.interruptible || job.segments.empty()) return 0;
   return job.segments.back().n;

@@ -237,6 +237,9 @@ struct JobEvent {
 Seconds remaining_work(const Job& job);
 // Run time the next segment of `job` adds for resuming: resume_overhead once a segment has run.
 Seconds next_resume_overhead(const Job& job);
+// The run time the job's next dispatch needs: remaining_work plus next_resume_overhead (the
+// whole duration for a job that is not interruptible).
+Seconds next_run_time(const Job& job);
 // The segment a dispatch of `job` starts or follows now: the last one recorded; 0 for a job
 // that is not interruptible.
 int current_segment(const Job& job);

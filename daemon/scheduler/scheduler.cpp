@@ -185,7 +185,7 @@ PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
     // The work left, as one segment (a resume adds its overhead), split by the rules for the
     // segments still allowed; once a segment ran, its region holds the checkpoint (and its
     // hardware is the alternative it ran on).
-    planner.duration = remaining_work(job) + next_resume_overhead(job);
+    planner.duration = next_run_time(job);
     planner.segments = to_segment_rules(*rules);
     planner.segments->max_segments =
         std::max(1, rules->max_segments - static_cast<int>(job.segments.size()));
@@ -226,7 +226,6 @@ PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
     alternative.duration = option.duration;
     alternative.power_watts = option.power_watts;
     alternative.regions = usable(option);
-    if (job.spec.interruptible) alternative.duration += next_resume_overhead(job);
     planner.alternatives.push_back(std::move(alternative));
   }
   return planner;
@@ -684,8 +683,8 @@ bool Scheduler::has_configured_region(Job& job, TimePoint now) {
 
 void Scheduler::record_hold(Job& job, const PlanDecision& decision, TimePoint now) {
   auto log = subsystem_logger("scheduler");
-  const TimePoint latest_start = job.deadline - remaining_work(job) - next_resume_overhead(job) -
-                                 config_.scheduler.dispatch_slack;
+  const TimePoint latest_start =
+      job.deadline - next_run_time(job) - config_.scheduler.dispatch_slack;
   if (now >= latest_start && deadline_reported_.insert(job.id).second) {
     // Held past the last start that finishes in time: the deadline is lost. The job stays
     // queued and starts as soon as a region can take it (the planner's deadline fallback).
@@ -766,7 +765,7 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     segment.n = static_cast<int>(job.segments.size()) + 1;
     segment.region = region;
     segment.start = now;
-    segment.end = decision.end.value_or(now + remaining_work(job) + next_resume_overhead(job));
+    segment.end = decision.end.value_or(now + next_run_time(job));
     job.segments.push_back(std::move(segment));
     record.segment = job.segments.back().n;
   }
