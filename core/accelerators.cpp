@@ -1,6 +1,5 @@
 #include "core/accelerators.h"
 
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -18,11 +17,8 @@ constexpr std::string_view kHeader = "accelerator_type,board_watts,embodied_kgco
 
 // A number in (0, 1e6]; nullopt otherwise.
 std::optional<double> positive_number(std::string_view text) {
-  double value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || !(value > 0) || value > 1e6) {
-    return std::nullopt;
-  }
+  const auto value = parse_number(text);
+  if (!value || !(*value > 0) || *value > 1e6) return std::nullopt;
   return value;
 }
 

@@ -3,9 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 
+#include "core/text.h"
 #include "core/time.h"
 
 namespace gridshift {
@@ -51,15 +50,6 @@ bool next_record(std::string_view text, std::size_t& at, std::vector<std::string
     }
   }
   return !quoted;
-}
-
-std::optional<double> number(std::string_view text) {
-  double value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
 }
 
 }  // namespace
@@ -135,7 +125,7 @@ Result<std::vector<FootprintRow>> parse_footprint_csv(std::string_view text) {
     row.region = fields[*region_at];
     const std::string& kg = fields[*kg_at];
     if (!kg.empty()) {
-      row.kg = number(kg);
+      row.kg = parse_number(kg);
       if (!row.kg) {
         return footprint_error("carbon_footprint_total_kgCO2e.location_based",
                                "'" + kg + "' is not a number", line);

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -24,9 +22,8 @@ namespace {
 // A non-negative decimal; nullopt for empty text; `bad` set when the text is not one.
 std::optional<double> price_value(std::string_view text, bool& bad) {
   if (text.empty()) return std::nullopt;
-  double value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || !(value >= 0) || value > 1e6) {
+  const auto value = parse_number(text);
+  if (!value || *value < 0 || *value > 1e6) {
     bad = true;
     return std::nullopt;
   }

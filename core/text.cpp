@@ -1,6 +1,8 @@
 #include "core/text.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <vector>
 
 namespace gridshift {
@@ -79,6 +81,16 @@ std::optional<Error> csv_rows(std::string_view text, std::string_view header, st
   }
   if (!header_seen) return csv_line_error(code, what, 1, "header", "the table is empty");
   return std::nullopt;
+}
+
+std::optional<double> parse_number(std::string_view text) {
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
 }
 
 }  // namespace gridshift

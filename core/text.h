@@ -18,6 +18,10 @@ namespace gridshift {
 // trailing '\r' is dropped. The data tables under data/ are read with it.
 std::vector<std::string_view> split_columns(std::string_view line, std::size_t columns);
 
+// The whole of `text` as a finite decimal number (std::from_chars, so "1.5", "2e3", no
+// spaces or units); nullopt otherwise.
+std::optional<double> parse_number(std::string_view text);
+
 // Reads a data table: the first non-empty line must equal `header`, and `row(line, fields)` is
 // called for every later non-empty line with its `columns` fields (split_columns). The first
 // error is returned: a wrong header or too few columns as error `code` naming the line (`what`

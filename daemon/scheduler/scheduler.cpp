@@ -179,7 +179,8 @@ bool Scheduler::cooling_down(const std::string& region, const std::string& accel
   return it != cooldowns_.end() && it->second > now;
 }
 
-PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
+PlannerJob Scheduler::planner_job(const Job& job, const std::vector<JobOption>& options,
+                                  TimePoint now) const {
   auto planner = to_planner_job(job);
   if (const auto& rules = job.spec.interruptible) {
     // The work left, as one segment (a resume adds its overhead), split by the rules for the
@@ -197,7 +198,6 @@ PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
   // Each option's regions: those offering its accelerator within max_cost_usd, and not
   // cooling down for that accelerator. Without any such region anywhere, the main spec keeps
   // its candidates (the target then says why it cannot run).
-  const auto options = job_options(job, levers_);
   auto usable = [&](const JobOption& option) {
     auto regions = option.regions;
     const auto accelerator = accelerator_of(option.spec);
@@ -231,12 +231,12 @@ PlannerJob Scheduler::planner_job(const Job& job, TimePoint now) const {
   return planner;
 }
 
-void Scheduler::explain_exclusions(const Job& job, PlanDecision& decision, TimePoint now) const {
+void Scheduler::explain_exclusions(const Job& job, const std::vector<JobOption>& options,
+                                   PlanDecision& decision, TimePoint now) const {
   for (auto& e : decision.excluded) {
     if (config_.find_region(e.region) == nullptr) e.reason = "not configured";
   }
   // The chosen option's levers: regions without its accelerator or over max_cost_usd.
-  const auto options = job_options(job, levers_);
   const auto chosen = static_cast<std::size_t>(decision.alternative);
   if (chosen < options.size()) {
     for (const auto& e : options[chosen].excluded)
@@ -610,9 +610,13 @@ asio::awaitable<void> Scheduler::run_cycle() {
     }
     const auto planning_started = std::chrono::steady_clock::now();
     std::vector<PlannerJob> planner_jobs;
+    std::vector<std::vector<JobOption>> options;  // per job: its hardware options' regions
     planner_jobs.reserve(queued.size());
-    for (const auto& job : queued)
-      planner_jobs.push_back(planner_job(job, now));
+    options.reserve(queued.size());
+    for (const auto& job : queued) {
+      options.push_back(job_options(job, levers_));
+      planner_jobs.push_back(planner_job(job, options.back(), now));
+    }
     const PlanningContext context(current_series(now));
     auto decisions = plan_all(now, planner_jobs, context, running, settings());
     for (const auto& d : decisions) {
@@ -622,7 +626,7 @@ asio::awaitable<void> Scheduler::run_cycle() {
       }
     }
     for (std::size_t i = 0; i < decisions.size(); ++i)
-      explain_exclusions(queued[i], decisions[i], now);
+      explain_exclusions(queued[i], options[i], decisions[i], now);
     replan_seconds_.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - planning_started).count());
     auto turn_started = std::chrono::steady_clock::now();
@@ -1058,8 +1062,9 @@ Result<PlanDecision> Scheduler::plan(const Job& job) {
     }
   }
   const PlanningContext context(current_series(now));
-  auto decision = plan_one(now, planner_job(job, now), context, running, settings());
-  explain_exclusions(job, decision, now);
+  const auto options = job_options(job, levers_);
+  auto decision = plan_one(now, planner_job(job, options, now), context, running, settings());
+  explain_exclusions(job, options, decision, now);
   return decision;
 }
 
@@ -1075,7 +1080,7 @@ nlohmann::json Scheduler::plan_to_json(const Job& submitted, const PlanDecision&
   out["duration"] = format_duration(job.spec.duration);
   out["deadline"] = format_rfc3339(job.deadline);
   out["power_watts"] = job.power_watts;
-  const auto levers = lever_context(config_);
+  const auto& levers = levers_;  // plan() refreshed them for this answer
   if (!decision.region.empty()) {
     const auto cost = cost_usd(job.spec, decision.region, job.spec.duration, levers);
     out["cost_usd"] = cost ? nlohmann::json(*cost) : nlohmann::json();

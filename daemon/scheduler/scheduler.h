@@ -114,12 +114,15 @@ class Scheduler {
   PlannerSettings settings() const;
   // The planner's view of `job`: candidate regions still cooling down, without the option's
   // accelerator or over its max_cost_usd are left out; each hardware alternative is an option.
-  PlannerJob planner_job(const Job& job, TimePoint now) const;
+  // `options` is job_options(job, levers_), computed once per job and re-plan.
+  PlannerJob planner_job(const Job& job, const std::vector<JobOption>& options,
+                         TimePoint now) const;
   // Whether `region` is cooling down for `accelerator` at `now`.
   bool cooling_down(const std::string& region, const std::string& accelerator, TimePoint now) const;
   // Adds to the decision's exclusions the candidates planner_job() left out, and names the
   // regions that are not configured.
-  void explain_exclusions(const Job& job, PlanDecision& decision, TimePoint now) const;
+  void explain_exclusions(const Job& job, const std::vector<JobOption>& options,
+                          PlanDecision& decision, TimePoint now) const;
   RegionSeries hindsight_series(const RegionConfig& region, TimePoint from, TimePoint to) const;
 
   boost::asio::any_io_executor executor_;

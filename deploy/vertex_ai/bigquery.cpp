@@ -3,10 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "core/encoding.h"
 #include "core/error_codes.h"
+#include "core/text.h"
 
 namespace gridshift {
 namespace {
@@ -22,20 +23,6 @@ bool name_chars(std::string_view s, std::string_view extra) {
 
 Error invalid_answer(std::string message) {
   return make_error("bigquery_invalid_answer", "BigQuery answered unexpectedly: " + message);
-}
-
-std::string percent_encode_query(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                       c == '-' || c == '_' || c == '.' || c == '~';
-    if (plain) {
-      out += c;
-    } else {
-      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -97,12 +84,8 @@ Result<QueryPage> parse_query_page(std::string_view body) {
     out.service = text(2).value_or("");
     // FLOAT values come as decimal strings; NULL as {"v": null}.
     if (const auto kg = text(3)) {
-      double value = 0;
-      const auto [ptr, ec] = std::from_chars(kg->data(), kg->data() + kg->size(), value);
-      if (ec != std::errc{} || ptr != kg->data() + kg->size()) {
-        return invalid_answer("kg '" + *kg + "' is not a number");
-      }
-      out.kg = value;
+      out.kg = parse_number(*kg);
+      if (!out.kg) return invalid_answer("kg '" + *kg + "' is not a number");
     }
     page.rows.push_back(std::move(out));
   }
@@ -167,10 +150,10 @@ asio::awaitable<Result<std::vector<FootprintRow>>> BigQueryClient::footprint(std
     }
     if (page->job_id.empty()) co_return invalid_answer("no jobReference.jobId to read on from");
     // The query still runs, or more pages remain: jobs.getQueryResults.
-    std::string url = fmt::format("{}/{}?maxResults=1000&timeoutMs=10000", base,
-                                  percent_encode_query(page->job_id));
-    if (!page->location.empty()) url += "&location=" + percent_encode_query(page->location);
-    if (page->complete) url += "&pageToken=" + percent_encode_query(page->page_token);
+    std::string url =
+        fmt::format("{}/{}?maxResults=1000&timeoutMs=10000", base, percent_encode(page->job_id));
+    if (!page->location.empty()) url += "&location=" + percent_encode(page->location);
+    if (page->complete) url += "&pageToken=" + percent_encode(page->page_token);
     HttpRequest next;
     next.method = "GET";
     next.url = std::move(url);

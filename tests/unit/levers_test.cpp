@@ -296,7 +296,8 @@ JobSpecContext spec_context() {
   return c;
 }
 
-constexpr const char* kSpecWithAlternatives = R"(
+// A 4 h job on one L4; the alternatives follow it.
+const std::string kMainSpec = R"(
 name: train
 duration: 4h
 vertex:
@@ -304,6 +305,19 @@ vertex:
   accelerator_type: NVIDIA_L4
   accelerator_count: 1
   container: {image_uri: "europe-docker.pkg.dev/p/r/train:1", args: ["--epochs", "3"]}
+)";
+
+// The field of every error of a spec that failed to load.
+std::vector<std::string> error_fields(const Result<JobSpec>& spec) {
+  std::vector<std::string> fields;
+  if (!spec) {
+    for (const auto& e : spec.error().details)
+      fields.push_back(e.field);
+  }
+  return fields;
+}
+
+const std::string kSpecWithAlternatives = kMainSpec + R"(
 alternatives:
   - vertex: {machine_type: a2-highgpu-1g, accelerator_type: NVIDIA_TESLA_A100}
     duration: 2h
@@ -341,14 +355,7 @@ TEST(AlternativesSpec, AnAlternativeWritesOverTheMainVertexSettings) {
 }
 
 TEST(AlternativesSpec, ErrorsNameTheAlternativesField) {
-  auto spec = load_job_spec(R"(
-name: train
-duration: 4h
-vertex:
-  machine_type: g2-standard-8
-  accelerator_type: NVIDIA_L4
-  accelerator_count: 1
-  container: {image_uri: img}
+  auto spec = load_job_spec(kMainSpec + R"(
 alternatives:
   - vertex: {accelerator_count: 0.5}
   - {}
@@ -358,9 +365,7 @@ max_cost_usd: -3
 )",
                             spec_context());
   ASSERT_FALSE(spec);
-  std::vector<std::string> fields;
-  for (const auto& e : spec.error().details)
-    fields.push_back(e.field);
+  const auto fields = error_fields(spec);
   auto has = [&](const std::string& f) {
     return std::find(fields.begin(), fields.end(), f) != fields.end();
   };
@@ -371,11 +376,7 @@ max_cost_usd: -3
 }
 
 TEST(AlternativesSpec, AnAlternativesUnknownAcceleratorIsItsOwnError) {
-  auto spec = load_job_spec(R"(
-name: train
-duration: 4h
-vertex: {machine_type: g2-standard-8, accelerator_type: NVIDIA_L4, accelerator_count: 1,
-         container: {image_uri: img}}
+  auto spec = load_job_spec(kMainSpec + R"(
 alternatives:
   - vertex: {accelerator_type: NVIDIA_TESLA_Z9}
 )",
@@ -412,9 +413,7 @@ TEST(AlternativesSpec, JsonTypesAreChecked) {
           "alternatives": [{"power_watts": "300"}, 5]})",
       spec_context());
   ASSERT_FALSE(spec);
-  std::vector<std::string> fields;
-  for (const auto& e : spec.error().details)
-    fields.push_back(e.field);
+  const auto fields = error_fields(spec);
   EXPECT_NE(std::find(fields.begin(), fields.end(), "alternatives[0].power_watts"), fields.end())
       << ::testing::PrintToString(fields);
   EXPECT_NE(std::find(fields.begin(), fields.end(), "alternatives[1]"), fields.end())
