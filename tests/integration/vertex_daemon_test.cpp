@@ -400,6 +400,13 @@ TEST_F(VertexDaemon, GooglesFootprintStandsBesideTheAccountingFromBigQueryAndFro
   const auto missing = cli_.run({"footprint", "--bigquery", "gridshift-test.carbon.nothing"});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
+  const auto neither = cli_.run({"footprint"});
+  EXPECT_EQ(neither.exit_code, 2);
+  EXPECT_NE(neither.err.find("--bigquery"), std::string::npos) << neither.err;
+  write_file(dir_ / "not-an-export.csv", "month,kg\n2026-11,1\n");
+  const auto bad_csv = cli_.run({"footprint", (dir_ / "not-an-export.csv").string()});
+  EXPECT_EQ(bad_csv.exit_code, 2);
+  EXPECT_NE(bad_csv.err.find("usage_month"), std::string::npos) << bad_csv.err;
   EXPECT_EQ(google_.bigquery_queries().size(), 2u);
 }
 

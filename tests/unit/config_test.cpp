@@ -285,6 +285,31 @@ regions:
   EXPECT_DOUBLE_EQ(c.regions[0].pue, 1.0);
 }
 
+TEST(ConfigParse, RegionLeversAndEmbodied) {
+  const auto c = parse_ok(R"(
+feeds:
+  - {name: annual, type: gcp_region_dataset}
+regions:
+  - name: r1
+    feeds: [annual]
+    wue_l_per_kwh: 0.4
+    accelerators: [NVIDIA_L4]
+    prices: {g2-standard-8: 0.9, NVIDIA_L4: {usd_per_hour: 0.7, spot_usd_per_hour: 0.3}}
+embodied: {lifetime: 4y, accelerators: {NVIDIA_L4: 150}}
+)");
+  const auto& levers = c.regions.at(0).levers;
+  EXPECT_EQ(levers.wue_l_per_kwh, 0.4);
+  EXPECT_EQ(levers.accelerators, std::vector<std::string>{"NVIDIA_L4"});
+  EXPECT_EQ(levers.prices.at("g2-standard-8"), (SkuPrice{0.9, std::nullopt}));
+  EXPECT_EQ(levers.prices.at("NVIDIA_L4"), (SkuPrice{0.7, 0.3}));
+  EXPECT_EQ(c.embodied.lifetime, std::chrono::seconds(4LL * 365 * 24 * 3600));
+  EXPECT_EQ(c.embodied.accelerators.at("NVIDIA_L4"), 150);
+  // Without the keys: nothing known, five years.
+  const auto plain = parse_ok("regions: []\n");
+  EXPECT_EQ(plain.embodied.lifetime, std::chrono::seconds(5LL * 365 * 24 * 3600));
+  EXPECT_TRUE(plain.embodied.accelerators.empty());
+}
+
 TEST(ConfigParse, WorkdirDefaultFollowsStateDirAndRegionsMayPrecedeFeeds) {
   const Config c = parse_ok(R"(regions:
   - {name: europe-west1, feeds: [annual]}
@@ -353,6 +378,31 @@ TEST_P(ConfigBad, NamesKeyAndLine) {
 const BadCase kBadCases[] = {
     {"misspelt_scheduler_key", "scheduler:\n  tick: 60s\n  tikc: 30s\n", "scheduler.tikc", 3,
      "unknown key; did you mean 'tick'?"},
+    {"wue_negative",
+     "feeds:\n  - {name: annual, type: gcp_region_dataset}\nregions:\n  - name: r1\n    feeds: "
+     "[annual]\n    wue_l_per_kwh: -1\n",
+     "regions[0].wue_l_per_kwh", 6, "must be from 0 to 100"},
+    {"accelerator_unknown",
+     "feeds:\n  - {name: annual, type: gcp_region_dataset}\nregions:\n  - name: r1\n    feeds: "
+     "[annual]\n    accelerators: [NVIDIA_L4, GPU_X]\n",
+     "regions[0].accelerators[1]", 6, "expected a Vertex AI accelerator type"},
+    {"price_negative",
+     "feeds:\n  - {name: annual, type: gcp_region_dataset}\nregions:\n  - name: r1\n    feeds: "
+     "[annual]\n    prices: {g2-standard-8: -0.5}\n",
+     "regions[0].prices.g2-standard-8", 6, "must be from 0 to 1000000"},
+    {"price_unknown_key",
+     "feeds:\n  - {name: annual, type: gcp_region_dataset}\nregions:\n  - name: r1\n    feeds: "
+     "[annual]\n    prices: {NVIDIA_L4: {usd_per_hr: 1}}\n",
+     "regions[0].prices.NVIDIA_L4.usd_per_hr", 6, "did you mean 'usd_per_hour'?"},
+    {"embodied_lifetime_unit", "embodied: {lifetime: 5q}\n", "embodied.lifetime", 1,
+     "invalid duration"},
+    {"embodied_lifetime_years", "embodied: {lifetime: 90y}\n", "embodied.lifetime", 1,
+     "from 1y to 50y"},
+    {"embodied_unknown_type", "embodied: {accelerators: {GPU_X: 100}}\n",
+     "embodied.accelerators.GPU_X", 1, "unknown accelerator type"},
+    {"emaps_api_version",
+     "feeds:\n  - {name: e, type: electricitymaps, token_env: T, api_version: v5}\n",
+     "feeds[0].api_version", 2, "v4"},
     {"misspelt_top_level_key", "stat_dir: /x\n", "stat_dir", 1, "did you mean 'state_dir'?"},
     {"unknown_key_without_suggestion", "log_level: info\ncolour: red\n", "colour", 2,
      "unknown key"},
