@@ -10,6 +10,7 @@
 #include "core/accounting.h"
 #include "core/job_spec.h"
 #include "core/units.h"
+#include "storage/rows/rows.h"
 
 namespace gridshift {
 namespace {
@@ -161,182 +162,31 @@ std::string select_journal(std::string_view tail) {
   return "SELECT " + std::string(kJournalColumns) + " FROM dispatch_journal " + std::string(tail);
 }
 
-std::int64_t to_unix(TimePoint t) {
-  return t.time_since_epoch().count();
-}
-TimePoint from_unix(std::int64_t s) {
-  return TimePoint{Seconds{s}};
-}
-
-std::optional<std::int64_t> to_unix(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return to_unix(*t);
-}
-std::optional<TimePoint> from_unix(const std::optional<std::int64_t>& s) {
-  if (!s) return std::nullopt;
-  return from_unix(*s);
-}
-
-Error corrupt_row(std::string_view table, std::string_view what) {
-  return make_error(errc::kStorageCorrupt,
-                    "unreadable row in " + std::string(table) + ": " + std::string(what));
-}
-
-std::string regions_to_json(const std::vector<std::string>& regions) {
-  return nlohmann::json(regions).dump();
-}
-
-Result<std::vector<std::string>> regions_from_json(const std::string& text) {
-  auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_array()) return corrupt_row("jobs", "regions is not a JSON array");
-  std::vector<std::string> regions;
-  for (const auto& item : parsed) {
-    if (!item.is_string()) return corrupt_row("jobs", "regions holds a non-string");
-    regions.push_back(item.get<std::string>());
-  }
-  return regions;
-}
-
-nlohmann::json vertex_summary_to_json(const VertexSpec& v) {
-  nlohmann::json vj = {{"machine_type", v.machine_type},
-                       {"accelerator_type", v.accelerator_type},
-                       {"accelerator_count", v.accelerator_count},
-                       {"replica_count", v.replica_count},
-                       {"strategy", to_string(v.scheduling.strategy)}};
-  if (v.scheduling.timeout) vj["timeout_s"] = v.scheduling.timeout->count();
-  return vj;
-}
-
-// nullopt when the stored strategy is unknown (a corrupt row).
-std::optional<VertexSpec> vertex_summary_from_json(const nlohmann::json& vj) {
-  VertexSpec v;
-  v.machine_type = vj.at("machine_type").get<std::string>();
-  v.accelerator_type = vj.at("accelerator_type").get<std::string>();
-  v.accelerator_count = vj.at("accelerator_count").get<int>();
-  v.replica_count = vj.at("replica_count").get<int>();
-  auto strategy = parse_scheduling_strategy(vj.at("strategy").get<std::string>());
-  if (!strategy) return std::nullopt;
-  v.scheduling.strategy = *strategy;
-  if (vj.contains("timeout_s")) v.scheduling.timeout = Seconds{vj["timeout_s"].get<std::int64_t>()};
-  return v;
-}
-
-// The summary's stored form: a small JSON object of its own (not the spec's canonical JSON),
-// read with a JSON parser alone. Durations in seconds, times as Unix seconds.
-std::string summary_to_json(const JobSpec& spec) {
-  nlohmann::json j = {{"name", spec.name},
-                      {"regions", spec.regions},
-                      {"duration_s", spec.duration.count()},
-                      {"policy", to_string(spec.policy)}};
-  if (spec.deadline) j["deadline"] = to_unix(*spec.deadline);
-  if (spec.not_before) j["not_before"] = to_unix(*spec.not_before);
-  if (spec.threshold) j["threshold"] = *spec.threshold;
-  if (spec.power_watts) j["power_watts"] = *spec.power_watts;
-  if (spec.vertex) j["vertex"] = vertex_summary_to_json(*spec.vertex);
-  if (spec.local) j["local"] = true;
-  if (spec.max_cost_usd) j["max_cost_usd"] = *spec.max_cost_usd;
-  if (!spec.alternatives.empty()) {
-    auto& list = j["alternatives"] = nlohmann::json::array();
-    for (const auto& a : spec.alternatives) {
-      nlohmann::json aj = nlohmann::json::object();
-      if (a.vertex) aj["vertex"] = vertex_summary_to_json(*a.vertex);
-      if (a.local) aj["local"] = true;
-      if (a.duration) aj["duration_s"] = a.duration->count();
-      if (a.power_watts) aj["power_watts"] = *a.power_watts;
-      list.push_back(std::move(aj));
-    }
-  }
-  if (spec.interruptible) {
-    j["interruptible"] = {{"max_segments", spec.interruptible->max_segments},
-                          {"min_segment_s", spec.interruptible->min_segment.count()},
-                          {"resume_overhead_s", spec.interruptible->resume_overhead.count()}};
-  }
-  return j.dump();
-}
-
-Result<JobSpec> summary_from_json(const std::string& text) {
-  try {
-    const auto j = nlohmann::json::parse(text);
-    JobSpec spec;
-    spec.name = j.at("name").get<std::string>();
-    spec.regions = j.at("regions").get<std::vector<std::string>>();
-    spec.duration = Seconds{j.at("duration_s").get<std::int64_t>()};
-    auto policy = parse_policy(j.at("policy").get<std::string>());
-    if (!policy) return corrupt_row("jobs", "summary policy");
-    spec.policy = *policy;
-    if (j.contains("deadline")) spec.deadline = from_unix(j["deadline"].get<std::int64_t>());
-    if (j.contains("not_before")) spec.not_before = from_unix(j["not_before"].get<std::int64_t>());
-    if (j.contains("threshold")) spec.threshold = j["threshold"].get<double>();
-    if (j.contains("power_watts")) spec.power_watts = j["power_watts"].get<double>();
-    if (j.contains("vertex")) {
-      spec.vertex = vertex_summary_from_json(j["vertex"]);
-      if (!spec.vertex) return corrupt_row("jobs", "summary strategy");
-    }
-    if (j.value("local", false)) spec.local = LocalSpec{};
-    if (j.contains("max_cost_usd")) spec.max_cost_usd = j["max_cost_usd"].get<double>();
-    if (j.contains("alternatives")) {
-      for (const auto& aj : j["alternatives"]) {
-        AlternativeSpec a;
-        if (aj.contains("vertex")) {
-          a.vertex = vertex_summary_from_json(aj["vertex"]);
-          if (!a.vertex) return corrupt_row("jobs", "summary alternative strategy");
-        }
-        if (aj.value("local", false)) a.local = LocalSpec{};
-        if (aj.contains("duration_s")) a.duration = Seconds{aj["duration_s"].get<std::int64_t>()};
-        if (aj.contains("power_watts")) a.power_watts = aj["power_watts"].get<double>();
-        spec.alternatives.push_back(std::move(a));
-      }
-    }
-    if (j.contains("interruptible")) {
-      const auto& ij = j["interruptible"];
-      spec.interruptible = InterruptibleSpec{
-          ij.at("max_segments").get<int>(), Seconds{ij.at("min_segment_s").get<std::int64_t>()},
-          Seconds{ij.at("resume_overhead_s").get<std::int64_t>()}};
-    }
-    return spec;
-  } catch (const nlohmann::json::exception& e) {
-    return corrupt_row("jobs", std::string("summary: ") + e.what());
-  }
-}
+using rows::from_unix;
+using rows::to_unix;
 
 // Reads a row selected with kJobColumns, or with kJobSummaryColumns when `summary`. A summary
 // is missing only where open() could not make one: the spec itself is unreadable.
 Result<Job> read_job(const Statement& s, bool summary = false) {
-  Job job;
-  job.id = s.column_text(0);
-  job.owner_uid = static_cast<std::uint32_t>(s.column_int64(1));
-  if (summary) {
-    if (s.column_text(2).empty()) {
-      return corrupt_row("jobs", "spec of job " + job.id + ": no summary (its spec is unreadable)");
-    }
-    auto spec = summary_from_json(s.column_text(2));
-    if (!spec) return corrupt_row("jobs", "spec of job " + job.id + ": " + spec.error().message);
-    job.spec = std::move(*spec);
-  } else {
-    auto spec = parse_job_spec(s.column_text(2));
-    if (!spec) return corrupt_row("jobs", "spec of job " + job.id + ": " + spec.error().message);
-    job.spec = std::move(*spec);
-  }
-  job.spec_is_summary = summary;
-  auto state = parse_job_state(s.column_text(3));
-  if (!state) return corrupt_row("jobs", "state of job " + job.id);
-  job.state = *state;
-  job.submitted_at = from_unix(s.column_int64(4));
-  job.updated_at = from_unix(s.column_int64(5));
-  job.deadline = from_unix(s.column_int64(6));
-  auto regions = regions_from_json(s.column_text(7));
-  if (!regions) return regions.error();
-  job.regions = std::move(*regions);
-  job.power_watts = s.column_double(8);
-  job.idempotency_key = s.column_optional_text(9);
-  job.region = s.column_optional_text(10);
-  job.planned_start = from_unix(s.column_optional_int64(11));
-  job.started_at = from_unix(s.column_optional_int64(12));
-  job.finished_at = from_unix(s.column_optional_int64(13));
-  job.remote_name = s.column_optional_text(14);
-  job.error = s.column_text(15);
-  job_accounting_from_json(s.column_text(16), job);
-  return job;
+  rows::JobRow row;
+  row.id = s.column_text(0);
+  row.owner_uid = s.column_int64(1);
+  row.spec = s.column_text(2);
+  row.state = s.column_text(3);
+  row.submitted_at = s.column_int64(4);
+  row.updated_at = s.column_int64(5);
+  row.deadline = s.column_int64(6);
+  row.regions_json = s.column_text(7);
+  row.power_watts = s.column_double(8);
+  row.idempotency_key = s.column_optional_text(9);
+  row.region = s.column_optional_text(10);
+  row.planned_start = s.column_optional_int64(11);
+  row.started_at = s.column_optional_int64(12);
+  row.finished_at = s.column_optional_int64(13);
+  row.remote_name = s.column_optional_text(14);
+  row.error = s.column_text(15);
+  row.accounting_json = s.column_text(16);
+  return rows::job_from_row(std::move(row), summary);
 }
 
 // The jobs table's own columns, in bind_job's order (?1 .. ?16). The spec is not among them: it
@@ -347,68 +197,56 @@ constexpr std::string_view kJobRowColumns =
     "accounting_json";
 
 void bind_job(Statement& s, const Job& job) {
-  s.bind(1, job.id)
-      .bind(2, job.owner_uid)
-      .bind(3, to_string(job.state))
-      .bind(4, to_unix(job.submitted_at))
-      .bind(5, to_unix(job.updated_at))
-      .bind(6, to_unix(job.deadline))
-      .bind(7, regions_to_json(job.regions))
-      .bind(8, job.power_watts)
-      .bind(9, job.idempotency_key)
-      .bind(10, job.region)
-      .bind(11, to_unix(job.planned_start))
-      .bind(12, to_unix(job.started_at))
-      .bind(13, to_unix(job.finished_at))
-      .bind(14, job.remote_name)
-      .bind(15, job.error)
-      .bind(16, job_accounting_to_json(job));
+  const rows::JobRow row = rows::job_row(job);
+  s.bind(1, row.id)
+      .bind(2, row.owner_uid)
+      .bind(3, row.state)
+      .bind(4, row.submitted_at)
+      .bind(5, row.updated_at)
+      .bind(6, row.deadline)
+      .bind(7, row.regions_json)
+      .bind(8, row.power_watts)
+      .bind(9, row.idempotency_key)
+      .bind(10, row.region)
+      .bind(11, row.planned_start)
+      .bind(12, row.started_at)
+      .bind(13, row.finished_at)
+      .bind(14, row.remote_name)
+      .bind(15, row.error)
+      .bind(16, row.accounting_json);
 }
 
 Result<Reading> read_reading(const Statement& s) {
-  Reading r;
-  r.feed = s.column_text(0);
-  r.location = s.column_text(1);
-  auto signal = parse_signal_type(s.column_text(2));
-  if (!signal) return corrupt_row("readings", "signal '" + s.column_text(2) + "'");
-  r.signal = *signal;
-  auto kind = parse_reading_kind(s.column_text(3));
-  if (!kind) return corrupt_row("readings", "kind '" + s.column_text(3) + "'");
-  r.kind = *kind;
-  r.timestamp = from_unix(s.column_int64(4));
-  r.step = Seconds{s.column_int64(5)};
-  r.gco2_per_kwh = s.column_double(6);
-  r.issued_at = from_unix(s.column_int64(7));
-  r.fetched_at = from_unix(s.column_int64(8));
-  r.estimated = s.column_int64(9) != 0;
-  r.renewable_percent = s.column_optional_double(10);
-  r.fossil_free_percent = s.column_optional_double(11);
-  if (auto mix = s.column_text(12); !mix.empty()) {
-    const auto j = nlohmann::json::parse(mix, nullptr, false);
-    if (!j.is_object()) return corrupt_row("readings", "mix_json is not a JSON object");
-    for (const auto& [source, share] : j.items()) {
-      if (!share.is_number()) return corrupt_row("readings", "mix_json holds a non-number");
-      r.consumption_mix[source] = share.get<double>();
-    }
-  }
-  return r;
+  rows::ReadingRow row;
+  row.feed = s.column_text(0);
+  row.location = s.column_text(1);
+  row.signal = s.column_text(2);
+  row.kind = s.column_text(3);
+  row.timestamp = s.column_int64(4);
+  row.step = s.column_int64(5);
+  row.value = s.column_double(6);
+  row.issued_at = s.column_int64(7);
+  row.fetched_at = s.column_int64(8);
+  row.estimated = s.column_int64(9) != 0;
+  row.renewable_percent = s.column_optional_double(10);
+  row.fossil_free_percent = s.column_optional_double(11);
+  row.mix_json = s.column_text(12);
+  return rows::reading_from_row(std::move(row));
 }
 
 Result<DispatchRecord> read_record(const Statement& s) {
-  DispatchRecord r;
-  r.job_id = s.column_text(0);
-  r.attempt = static_cast<int>(s.column_int64(1));
-  r.target = s.column_text(2);
-  r.region = s.column_text(3);
-  auto status = parse_dispatch_status(s.column_text(4));
-  if (!status) return corrupt_row("dispatch_journal", "status '" + s.column_text(4) + "'");
-  r.status = *status;
-  r.created_at = from_unix(s.column_int64(5));
-  r.updated_at = from_unix(s.column_int64(6));
-  r.remote_name = s.column_optional_text(7);
-  r.detail = s.column_text(8);
-  r.segment = static_cast<int>(s.column_int64(9));
-  return r;
+  rows::JournalRow row;
+  row.job_id = s.column_text(0);
+  row.attempt = s.column_int64(1);
+  row.target = s.column_text(2);
+  row.region = s.column_text(3);
+  row.status = s.column_text(4);
+  row.created_at = s.column_int64(5);
+  row.updated_at = s.column_int64(6);
+  row.remote_name = s.column_optional_text(7);
+  row.detail = s.column_text(8);
+  row.segment = s.column_int64(9);
+  return rows::record_from_row(std::move(row));
 }
 
 Result<std::vector<DispatchRecord>> read_records(Statement& s) {
@@ -541,7 +379,7 @@ Status SqliteStore::fill_missing_summaries(const OpenOptions& options) {
     if (!spec) continue;
     auto s = db_.cached("UPDATE jobs SET summary_json = ?2 WHERE id = ?1");
     if (!s) return s.error();
-    (*s)->bind(1, id).bind(2, summary_to_json(*spec));
+    (*s)->bind(1, id).bind(2, rows::summary_json(*spec));
     if (auto done = (*s)->run(); !done) return done.error();
   }
   return transaction->commit();
@@ -660,13 +498,13 @@ Result<Job> SqliteStore::insert_one(const Job& job, const JobEvent& first_event)
                    "?13, ?14, ?15, ?16, ?17)");
     if (!s) return s.error();
     bind_job(**s, job);
-    (*s)->bind(17, summary_to_json(job.spec));
+    (*s)->bind(17, rows::summary_json(job.spec));
     if (auto done = (*s)->run(); !done) return done.error();
   }
   {
     auto s = db_.cached("INSERT INTO job_specs (job_id, spec_json) VALUES (?1, ?2)");
     if (!s) return s.error();
-    (*s)->bind(1, job.id).bind(2, job_spec_to_json(job.spec));
+    (*s)->bind(1, job.id).bind(2, rows::spec_json(job.spec));
     if (auto done = (*s)->run(); !done) return done.error();
   }
   JobEvent event = first_event;
@@ -871,20 +709,20 @@ Result<std::size_t> SqliteStore::upsert(std::span<const Reading> readings) {
   auto s = db_.cached(sql);
   if (!s) return s.error();
   for (const Reading& r : readings) {
-    (*s)->bind(1, r.feed)
-        .bind(2, r.location)
-        .bind(3, to_string(r.signal))
-        .bind(4, to_string(r.kind))
-        .bind(5, to_unix(r.timestamp))
-        .bind(6, static_cast<std::int64_t>(r.step.count()))
-        .bind(7, r.gco2_per_kwh)
-        .bind(8, to_unix(r.issued_at))
-        .bind(9, to_unix(r.fetched_at))
-        .bind(10, r.estimated)
-        .bind(11, r.renewable_percent)
-        .bind(12, r.fossil_free_percent)
-        .bind(13,
-              r.consumption_mix.empty() ? std::string() : nlohmann::json(r.consumption_mix).dump());
+    const rows::ReadingRow row = rows::reading_row(r);
+    (*s)->bind(1, row.feed)
+        .bind(2, row.location)
+        .bind(3, row.signal)
+        .bind(4, row.kind)
+        .bind(5, row.timestamp)
+        .bind(6, row.step)
+        .bind(7, row.value)
+        .bind(8, row.issued_at)
+        .bind(9, row.fetched_at)
+        .bind(10, row.estimated)
+        .bind(11, row.renewable_percent)
+        .bind(12, row.fossil_free_percent)
+        .bind(13, row.mix_json);
     if (auto done = (*s)->run(); !done) return done.error();
     (*s)->reset();
   }
@@ -996,16 +834,17 @@ Status SqliteStore::record_intent(const DispatchRecord& record) {
     auto s = db_.cached("INSERT INTO dispatch_journal (" + std::string(kJournalColumns) +
                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (!s) return s.error();
-    (*s)->bind(1, record.job_id)
-        .bind(2, record.attempt)
-        .bind(3, record.target)
-        .bind(4, record.region)
-        .bind(5, to_string(record.status))
-        .bind(6, to_unix(record.created_at))
-        .bind(7, to_unix(record.updated_at))
-        .bind(8, record.remote_name)
-        .bind(9, record.detail)
-        .bind(10, record.segment);
+    const rows::JournalRow row = rows::journal_row(record);
+    (*s)->bind(1, row.job_id)
+        .bind(2, row.attempt)
+        .bind(3, row.target)
+        .bind(4, row.region)
+        .bind(5, row.status)
+        .bind(6, row.created_at)
+        .bind(7, row.updated_at)
+        .bind(8, row.remote_name)
+        .bind(9, row.detail)
+        .bind(10, row.segment);
     if (auto done = (*s)->run(); !done) return done.error();
   }
   return transaction->commit();
