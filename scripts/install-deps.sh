@@ -9,6 +9,8 @@ packages=(
   libssl-dev              # OpenSSL
   nlohmann-json3-dev
   libsqlite3-dev sqlite3
+  libpq-dev               # PostgreSQL client library: storage type postgres (storage/postgres/)
+  postgresql-15           # the server the tests start throwaway clusters of (initdb, pg_ctl)
   libyaml-cpp-dev
   libspdlog-dev libfmt-dev
   libcli11-dev

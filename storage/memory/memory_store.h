@@ -10,15 +10,16 @@
 #include <utility>
 #include <vector>
 
-#include "core/ports/dispatch_journal.h"
-#include "core/ports/job_store.h"
-#include "core/ports/reading_store.h"
+#include "core/ports/store.h"
 
 namespace gridshift {
 
-class MemoryStore final : public JobStore, public ReadingStore, public DispatchJournal {
+class MemoryStore final : public Store {
  public:
   MemoryStore() = default;
+
+  std::string describe() const override { return "memory (nothing durable)"; }
+  int schema_version() const override { return 0; }
 
   // JobStore
   Result<Job> insert(const Job& job, const JobEvent& first_event) override;

@@ -8,9 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "core/ports/dispatch_journal.h"
-#include "core/ports/job_store.h"
-#include "core/ports/reading_store.h"
+#include "core/ports/store.h"
 #include "storage/sqlite/sqlite_db.h"
 
 namespace gridshift {
@@ -23,7 +21,7 @@ struct SqliteOpenOptions {
   std::function<void(std::size_t, std::size_t)> migration_progress;
 };
 
-class SqliteStore final : public JobStore, public ReadingStore, public DispatchJournal {
+class SqliteStore final : public Store {
  public:
   using OpenOptions = SqliteOpenOptions;
 
@@ -40,7 +38,8 @@ class SqliteStore final : public JobStore, public ReadingStore, public DispatchJ
   SqliteStore& operator=(const SqliteStore&) = delete;
   ~SqliteStore() override = default;
 
-  int schema_version() const { return schema_version_; }
+  int schema_version() const override { return schema_version_; }
+  std::string describe() const override { return "SQLite database " + path_; }
   const std::string& path() const { return path_; }
 
   // Full PRAGMA integrity_check; error "storage_corrupt" carrying SQLite's findings.

@@ -1,5 +1,6 @@
-// One contract for the store ports, run against every implementation: MemoryStore and
-// SqliteStore (on a file in a fresh temporary directory).
+// One contract for the store ports, run against every implementation: MemoryStore, SqliteStore
+// (on a file in a fresh temporary directory) and PostgresStore (a fresh database in a throwaway
+// cluster, tests/support/postgres_cluster.h).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,7 +13,9 @@
 
 #include "core/accounting.h"
 #include "storage/memory/memory_store.h"
+#include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "support/postgres_cluster.h"
 
 namespace gridshift {
 namespace {
@@ -58,10 +61,29 @@ struct SqliteBackend {
   std::unique_ptr<SqliteStore> store_;
 };
 
+// One cluster for the whole binary, stopped at exit; each test gets a database of its own.
+testing::PostgresCluster& shared_cluster() {
+  static testing::PostgresCluster cluster;
+  return cluster;
+}
+
+struct PostgresBackend {
+  PostgresBackend() {
+    auto& cluster = shared_cluster();
+    if (!cluster.problem().empty()) throw std::runtime_error(cluster.problem());
+    auto opened = PostgresStore::open(cluster.create_database());
+    if (!opened) throw std::runtime_error(to_string(opened.error()));
+    store_ = std::move(*opened);
+  }
+  PostgresStore& store() { return *store_; }
+  std::unique_ptr<PostgresStore> store_;
+};
+
 struct BackendNames {
   template <class T>
   static std::string GetName(int) {
     if constexpr (std::is_same_v<T, MemoryBackend>) return "Memory";
+    if constexpr (std::is_same_v<T, PostgresBackend>) return "Postgres";
     return "Sqlite";
   }
 };
@@ -240,7 +262,7 @@ class StoreContract : public ::testing::Test {
   Backend backend_;
 };
 
-using Backends = ::testing::Types<MemoryBackend, SqliteBackend>;
+using Backends = ::testing::Types<MemoryBackend, SqliteBackend, PostgresBackend>;
 TYPED_TEST_SUITE(StoreContract, Backends, BackendNames);
 
 // ---- jobs -----------------------------------------------------------------------------------
