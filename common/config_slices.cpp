@@ -32,6 +32,10 @@ SignalType feed_signal(const FeedConfig& feed) {
   return feed.schema != nullptr ? feed.schema->signal : SignalType::average;
 }
 
+std::string_view to_string(StorageType type) {
+  return type == StorageType::postgres ? "postgres" : "sqlite";
+}
+
 std::string_view to_string(LogLevel level) {
   switch (level) {
     case LogLevel::trace:

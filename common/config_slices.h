@@ -102,6 +102,20 @@ struct EmbodiedConfig {
   bool operator==(const EmbodiedConfig&) const = default;
 };
 
+// `storage:` where jobs, readings and the dispatch journal live (docs/operations.md): one SQLite
+// file in state_dir (one daemon), or a PostgreSQL database several daemons share.
+enum class StorageType { sqlite, postgres };
+std::string_view to_string(StorageType type);
+
+struct StorageConfig {
+  StorageType type = StorageType::sqlite;
+  std::optional<SecretSource> dsn;  // postgres: `dsn_file` or `dsn_env`, a libpq connection string
+  // postgres: how soon after the leader's database session ends another daemon leads.
+  Seconds lease{15};
+  int line = 0;
+  bool operator==(const StorageConfig&) const = default;
+};
+
 enum class LogLevel { trace, debug, info, warn, error };
 std::string_view to_string(LogLevel level);
 
@@ -109,6 +123,7 @@ std::string_view to_string(LogLevel level);
 // Subsystems hold a reference to the daemon's ServiceConfig, which a reload replaces as a whole.
 struct ServiceConfig {
   std::string state_dir = "/var/lib/gridshift";
+  StorageConfig storage;
   SocketConfig socket;
   LogLevel log_level = LogLevel::info;
   MetricsConfig metrics;

@@ -62,44 +62,48 @@ Result<ResolvedSecrets> resolve_secrets(
     const std::string& credentials_directory) {
   ResolvedSecrets resolved;
   std::vector<FieldError> errors;
-  for (const auto& feed : config.feeds) {
-    for (const auto& [base, s] : feed.secrets) {
-      const bool username = s.identifier;
-      if (s.kind == SecretSource::Kind::env) {
-        auto value = getenv(s.name);
-        if (!value) {
-          errors.push_back(
-              {s.key, fmt::format("environment variable {} is not set", s.name), feed.line});
-        } else if (auto bad = unusable_secret(*value, username)) {
-          errors.push_back(
-              {s.key, fmt::format("environment variable {} {}", s.name, *bad), feed.line});
-        } else {
-          resolved.emplace(s.key, Secret(std::move(*value)));
-        }
-        continue;
+  const auto resolve = [&](const SecretSource& s, int line) {
+    const bool username = s.identifier;
+    if (s.kind == SecretSource::Kind::env) {
+      auto value = getenv(s.name);
+      if (!value) {
+        errors.push_back({s.key, fmt::format("environment variable {} is not set", s.name), line});
+      } else if (auto bad = unusable_secret(*value, username)) {
+        errors.push_back({s.key, fmt::format("environment variable {} {}", s.name, *bad), line});
+      } else {
+        resolved.emplace(s.key, Secret(std::move(*value)));
       }
-      const std::string path = locate(s.name, credentials_directory);
-      auto content = read_text_file(path, kMaxSecretBytes);
-      if (!content) {
-        std::string where = fmt::format("'{}'", path);
-        if (path == s.name && !credentials_directory.empty() &&
-            !std::filesystem::path(s.name).is_absolute()) {
-          where += fmt::format(" (not found in credentials directory '{}' either)",
-                               credentials_directory);
-        }
-        errors.push_back(
-            {s.key, fmt::format("cannot read secret file {}: {}", where, content.error().message),
-             feed.line});
-        continue;
-      }
-      std::string text = std::move(*content);
-      strip_one_newline(text);
-      if (auto bad = unusable_secret(text, username)) {
-        errors.push_back({s.key, fmt::format("secret file '{}' {}", path, *bad), feed.line});
-        continue;
-      }
-      resolved.emplace(s.key, Secret(std::move(text)));
+      return;
     }
+    const std::string path = locate(s.name, credentials_directory);
+    auto content = read_text_file(path, kMaxSecretBytes);
+    if (!content) {
+      std::string where = fmt::format("'{}'", path);
+      if (path == s.name && !credentials_directory.empty() &&
+          !std::filesystem::path(s.name).is_absolute()) {
+        where +=
+            fmt::format(" (not found in credentials directory '{}' either)", credentials_directory);
+      }
+      errors.push_back(
+          {s.key, fmt::format("cannot read secret file {}: {}", where, content.error().message),
+           line});
+      return;
+    }
+    std::string text = std::move(*content);
+    strip_one_newline(text);
+    if (auto bad = unusable_secret(text, username)) {
+      errors.push_back({s.key, fmt::format("secret file '{}' {}", path, *bad), line});
+      return;
+    }
+    resolved.emplace(s.key, Secret(std::move(text)));
+  };
+  for (const auto& feed : config.feeds) {
+    for (const auto& [base, s] : feed.secrets)
+      resolve(s, feed.line);
+  }
+  // The PostgreSQL connection string may hold a password: a secret like the feeds' tokens.
+  if (config.storage.type == StorageType::postgres && config.storage.dsn) {
+    resolve(*config.storage.dsn, config.storage.line);
   }
   if (!errors.empty()) {
     const std::size_t n = errors.size();

@@ -27,6 +27,8 @@
 #include "deploy/local/local_target.h"
 #include "deploy/vertex_ai/token_source.h"
 #include "deploy/vertex_ai/vertex_target.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace gridshift {
 namespace {
@@ -207,22 +209,10 @@ Daemon::Daemon(std::string config_path)
   auto lock = StateLock::acquire(config_.state_dir);
   if (!lock) throw StartupError(lock.error().message);
   state_lock_.emplace(std::move(*lock));
-  const auto db_path = (std::filesystem::path(config_.state_dir) / "gridshift.db").string();
-  restrict_database_file(db_path);
-  SqliteOpenOptions store_options;
-  store_options.migration_progress = [this](std::size_t done, std::size_t total) {
-    const auto text = fmt::format("summarising stored job specs: {} of {}", done, total);
-    if (done % 2500 == 0) subsystem_logger("storage")->info("{}", text);
-    notifier_.still_starting(text, std::chrono::seconds(30));
-  };
-  auto store = SqliteStore::open(db_path, store_options);
-  if (!store) {
-    throw StartupError(
-        fmt::format("cannot open database {}: {}", db_path, to_string(store.error())));
-  }
-  store_ = std::move(*store);
-  subsystem_logger("storage")->info("database {} open (schema version {}, integrity ok)", db_path,
-                                    store_->schema_version());
+  store_ = open_store();
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "unknown");
+  instance_ = fmt::format("{}:{}", host, ::getpid());
 
   jobs_ = std::make_unique<JobService>(*store_, config_, *clock_, io_.get_executor());
   jobs_->register_routes(router_);
@@ -254,6 +244,12 @@ Daemon::Daemon(std::string config_path)
   }
   jobs_->on_submitted = [this] { scheduler_->wake(); };
   jobs_->problems = [this] { return scheduler_->problems(); };
+  jobs_->leadership = [this] { return leadership_json(); };
+  if (LeaderLease* lease = store_->lease()) {
+    // A create is the one step two leaders must never both take: a leader whose lease session
+    // ended stops before it, even ahead of its next lease check.
+    scheduler_->may_dispatch = [lease] { return lease->held(); };
+  }
   jobs_->on_cancel_requested = [this](const Job& job) { scheduler_->cancel_remote(job); };
   feeds_->on_new_readings([this] { scheduler_->wake(); });
   ApiServerOptions api_options;
@@ -284,6 +280,7 @@ void Daemon::add_metrics_sections() {
     return std::string();
   });
   jobs_->metrics_sections.emplace_back([this] { return scheduler_metrics(*scheduler_); });
+  jobs_->metrics_sections.emplace_back([this] { return leadership_metrics(); });
   jobs_->metrics_sections.emplace_back(
       [this] { return forecast_error_metrics(config_, forecast_errors_); });
   jobs_->metrics_sections.emplace_back([this] {
@@ -295,6 +292,136 @@ void Daemon::add_metrics_sections() {
 }
 
 Daemon::~Daemon() = default;
+
+std::unique_ptr<Store> Daemon::open_store() {
+  auto log = subsystem_logger("storage");
+  if (config_.storage.type == StorageType::postgres) {
+    PostgresOpenOptions options;
+    // The server drops a silent leader's session (and so its lease) within about a lease.
+    options.connect.dead_peer_timeout = config_.storage.lease;
+    const auto& dsn = secrets_.at(config_.storage.dsn->key).reveal();
+    auto store = PostgresStore::open(dsn, options);
+    if (!store) {
+      throw StartupError(fmt::format("cannot open the PostgreSQL store ({}): {}",
+                                     config_.storage.dsn->key, to_string(store.error())));
+    }
+    log->info("{} open (schema version {}); leader lease {}", (*store)->describe(),
+              (*store)->schema_version(), format_duration(config_.storage.lease));
+    return std::move(*store);
+  }
+  const auto db_path = (std::filesystem::path(config_.state_dir) / "gridshift.db").string();
+  restrict_database_file(db_path);
+  SqliteOpenOptions store_options;
+  store_options.migration_progress = [this](std::size_t done, std::size_t total) {
+    const auto text = fmt::format("summarising stored job specs: {} of {}", done, total);
+    if (done % 2500 == 0) subsystem_logger("storage")->info("{}", text);
+    notifier_.still_starting(text, std::chrono::seconds(30));
+  };
+  auto store = SqliteStore::open(db_path, store_options);
+  if (!store) {
+    throw StartupError(
+        fmt::format("cannot open database {}: {}", db_path, to_string(store.error())));
+  }
+  log->info("database {} open (schema version {}, integrity ok)", db_path,
+            (*store)->schema_version());
+  return std::move(*store);
+}
+
+void Daemon::start_leading() {
+  leading_ = true;
+  leading_since_ = clock_->now();
+  feeds_->start();
+  scheduler_->start();
+}
+
+asio::awaitable<void> Daemon::lead_periodically() {
+  auto log = subsystem_logger("leader");
+  LeaderLease& lease = *store_->lease();
+  // Real time, like the lease itself (the database session's), even under a test clock.
+  const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::max<std::chrono::milliseconds>(std::chrono::seconds(1), config_.storage.lease / 3));
+  asio::steady_timer timer(io_);
+  bool told_failure = false;
+  for (;;) {
+    if (!leading_) {
+      auto taken = lease.try_acquire(instance_, clock_->now());
+      if (!taken) {
+        if (!told_failure) log->warn("cannot try the leader lease: {}", to_string(taken.error()));
+        told_failure = true;
+      } else if (*taken) {
+        told_failure = false;
+        ++takeovers_;
+        log->info(
+            "took the leader lease as {}: polling the feeds and dispatching from now on (the "
+            "first cycle reconciles what the previous leader left dispatching)",
+            instance_);
+        start_leading();
+      } else {
+        told_failure = false;
+        if (takeovers_ == 0 && !leading_since_) {
+          auto leader = lease.leader();
+          log->debug("following {}", leader && *leader ? (*leader)->instance : "(none yet)");
+        }
+      }
+    } else {
+      if (lease.jobs_arrived()) scheduler_->wake();
+      auto still = lease.verify();
+      if (!still || !*still) {
+        log->error(
+            "lost the leader lease ({}): stopping at once so that no two instances dispatch; "
+            "the service manager restarts this one as a follower",
+            still ? "its database session ended" : to_string(still.error()));
+        exit_code_ = kLostLeaseExitCode;
+        io_.stop();
+        co_return;
+      }
+    }
+    timer.expires_after(period);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+nlohmann::json Daemon::leadership_json() {
+  nlohmann::json out = {{"storage", to_string(config_.storage.type)},
+                        {"instance", instance_},
+                        {"leading", leading_},
+                        {"since", leading_since_ ? nlohmann::json(format_rfc3339(*leading_since_))
+                                                 : nlohmann::json()},
+                        {"takeovers", takeovers_}};
+  LeaderLease* lease = store_->lease();
+  if (lease == nullptr) {
+    out["leader"] = instance_;
+    return out;
+  }
+  out["lease_s"] = config_.storage.lease.count();
+  auto leader = lease->leader();
+  if (!leader) {
+    out["leader"] = nullptr;
+    out["leader_error"] = leader.error().message;
+  } else if (!*leader || !(*leader)->active) {
+    out["leader"] = nullptr;  // the last one's session ended and nobody took over yet
+  } else {
+    out["leader"] = (*leader)->instance;
+    out["leader_since"] = format_rfc3339((*leader)->since);
+  }
+  return out;
+}
+
+std::string Daemon::leadership_metrics() {
+  std::string out;
+  out += "# HELP gridshift_leader Whether this instance leads (polls the feeds, dispatches).\n";
+  out += "# TYPE gridshift_leader gauge\n";
+  out += fmt::format("gridshift_leader{{instance=\"{}\"}} {}\n", instance_, leading_ ? 1 : 0);
+  out += "# HELP gridshift_leader_takeovers_total Times this instance took the leader lease.\n";
+  out += "# TYPE gridshift_leader_takeovers_total counter\n";
+  out += fmt::format("gridshift_leader_takeovers_total {}\n", takeovers_);
+  const auto who = leadership_json()["leader"];
+  out += "# HELP gridshift_leader_info The instance that leads, as this instance sees it.\n";
+  out += "# TYPE gridshift_leader_info gauge\n";
+  out += fmt::format("gridshift_leader_info{{leader=\"{}\"}} {}\n",
+                     who.is_string() ? who.get<std::string>() : "", who.is_string() ? 1 : 0);
+  return out;
+}
 
 ApiResponse Daemon::answer_plan(const ApiRequest& request) {
   auto job = jobs_->prepare(request.body, request.uid, std::nullopt);
@@ -315,13 +442,20 @@ int Daemon::run() {
     metrics_server_->start();
     subsystem_logger("metrics")->info("metrics listening on {}", metrics_server_->address());
   }
-  feeds_->start();
-  scheduler_->start();
+  if (store_->lease() == nullptr) {
+    start_leading();
+  } else {
+    spawn(io_, lead_periodically(), "leader", "leader lease", OnFailure::stop);
+  }
   subsystem_logger("main")->info("gridshiftd ready (pid {}, socket {})", ::getpid(), api_->path());
   last_status_ = status_text();
   notifier_.ready(last_status_);
   io_.run();
-  store_.reset();  // closes the database: WAL checkpointed, file consistent
+  store_.reset();  // closes the database: WAL checkpointed, file consistent (or the session)
+  if (exit_code_ == kLostLeaseExitCode) {
+    subsystem_logger("main")->error("gridshiftd stopped: it lost the leader lease");
+    return exit_code_;
+  }
   subsystem_logger("main")->info("gridshiftd stopped cleanly");
   return exit_code_;
 }
@@ -428,6 +562,10 @@ void Daemon::reload() {
     log->warn("state_dir changed from {} to {}: takes effect at the next restart",
               config_.state_dir, config->state_dir);
     config->state_dir = config_.state_dir;
+  }
+  if (config->storage != config_.storage) {
+    log->warn("storage settings changed: they take effect at the next restart");
+    config->storage = config_.storage;
   }
   if (config->socket != config_.socket) {
     // The socket is bound (or handed over by systemd) once, at start.

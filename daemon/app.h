@@ -6,13 +6,17 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "common/system_clock.h"
 #include "core/ports/clock.h"
 #include "core/ports/dispatcher.h"
+#include "core/ports/store.h"
 #include "daemon/api/api_router.h"
 #include "daemon/api/api_server.h"
 #include "daemon/api/job_service.h"
@@ -25,7 +29,6 @@
 #include "deploy/registry.h"
 #include "deploy/vertex_ai/bigquery.h"
 #include "net/http_client.h"
-#include "storage/sqlite/sqlite_store.h"
 
 namespace gridshift {
 
@@ -47,6 +50,11 @@ int check_config_file(const std::string& path, std::ostream& out, std::ostream& 
 
 class Daemon {
  public:
+  // The exit code of a leader that lost its lease (its database session ended): it stops at
+  // once, so that two daemons never dispatch together, and systemd's Restart=on-failure brings
+  // it back as a follower.
+  static constexpr int kLostLeaseExitCode = 3;
+
   // Loads and validates the config, resolves its secrets, creates state_dir and opens (and
   // checks) the database. Throws StartupError.
   explicit Daemon(std::string config_path);
@@ -78,6 +86,17 @@ class Daemon {
   // POST /v1/plan: the spec resolved as a submit would be, planned now, nothing stored.
   ApiResponse answer_plan(const ApiRequest& request);
   void prune_readings();
+  // The configured store: the SQLite file in state_dir or the shared PostgreSQL database.
+  std::unique_ptr<Store> open_store();
+  // Several daemons on one PostgreSQL store: a follower tries the lease every lease/3 and leads
+  // once it holds it; a leader checks it as often and exits (kLostLeaseExitCode) on losing it.
+  boost::asio::awaitable<void> lead_periodically();
+  // Polls the feeds and dispatches from now on; the scheduler's first cycle reconciles what a
+  // previous leader left dispatching.
+  void start_leading();
+  // Who leads, for /v1/health, and the leader families of /metrics.
+  nlohmann::json leadership_json();
+  std::string leadership_metrics();
   // The feeds', scheduler's and accounting families of /metrics.
   void add_metrics_sections();
 
@@ -88,7 +107,11 @@ class Daemon {
   SystemClock wall_clock_;               // for credentials, whose lifetimes are real time
   std::optional<RunIdentity> run_as_;    // dispatch.local.run_as resolved; nullopt = owner
   std::optional<StateLock> state_lock_;  // held from before the database opens to exit
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
+  std::string instance_;  // "host:pid": how this daemon names itself to the others
+  bool leading_ = false;  // polls the feeds and dispatches (always, without a lease)
+  std::uint64_t takeovers_ = 0;
+  std::optional<TimePoint> leading_since_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   ApiRouter router_;

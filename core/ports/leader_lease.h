@@ -35,6 +35,10 @@ class LeaderLease {
   virtual bool held() const = 0;
   virtual Result<bool> verify() = 0;
 
+  // Whether another instance stored new jobs since the last call, while this one held the lease
+  // (the leader plans them at once instead of at its next tick).
+  virtual bool jobs_arrived() = 0;
+
   // The leader's record; nullopt when no instance ever led.
   virtual Result<std::optional<LeaderInfo>> leader() = 0;
 };

@@ -574,11 +574,13 @@ Result<nlohmann::json> JobService::health() {
   if (!storage_problem_.empty()) found.push_back(storage_problem_);
   if (!depth) found.push_back("the database cannot be read: " + depth.error().message);
   const bool degraded = feeds.degraded || !found.empty();
-  return nlohmann::json{{"status", degraded ? "degraded" : "ok"},
-                        {"queue_depth", depth ? nlohmann::json(*depth) : nlohmann::json()},
-                        {"database", depth ? "ok" : "error"},
-                        {"problems", found},
-                        {"feeds", feeds.feeds}};
+  nlohmann::json out{{"status", degraded ? "degraded" : "ok"},
+                     {"queue_depth", depth ? nlohmann::json(*depth) : nlohmann::json()},
+                     {"database", depth ? "ok" : "error"},
+                     {"problems", found},
+                     {"feeds", feeds.feeds}};
+  if (leadership) out["leadership"] = leadership();
+  return out;
 }
 
 Result<std::string> JobService::metrics() {

@@ -78,6 +78,8 @@ class JobService {
   std::function<boost::asio::awaitable<Result<std::vector<FootprintRow>>>(std::string table)>
       footprint_query;
 
+  // Who leads the daemons sharing the store, for /v1/health's `leadership`.
+  std::function<nlohmann::json()> leadership;
   // Problems other subsystems report for /v1/health (each makes it `degraded`).
   std::function<std::vector<std::string>()> problems;
 

@@ -21,6 +21,7 @@ namespace {
 
 using KeyList = std::initializer_list<std::string_view>;
 
+constexpr std::array kStorageTypes = {StorageType::sqlite, StorageType::postgres};
 constexpr std::array kLogLevels = {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warn,
                                    LogLevel::error};
 
@@ -130,6 +131,8 @@ class Parser : public ConfigReader {
     for (const auto& e : entries(root, "")) {
       if (e.key == "state_dir") {
         read_non_empty(e, config_.state_dir);
+      } else if (e.key == "storage") {
+        parse_storage(e);
       } else if (e.key == "socket") {
         parse_socket(e);
       } else if (e.key == "log_level") {
@@ -149,8 +152,8 @@ class Parser : public ConfigReader {
       } else if (e.key == "embodied") {
         parse_embodied(e);
       } else {
-        unknown(e, {"state_dir", "socket", "log_level", "metrics", "scheduler", "feeds", "regions",
-                    "dispatch", "limits", "embodied"});
+        unknown(e, {"state_dir", "storage", "socket", "log_level", "metrics", "scheduler", "feeds",
+                    "regions", "dispatch", "limits", "embodied"});
       }
     }
     if (!workdir_given) {
@@ -160,6 +163,13 @@ class Parser : public ConfigReader {
       config_.dispatch.local.workdir = (dir == "/" ? "" : dir) + "/jobs";
     }
     check_references();
+    if (config_.storage.type == StorageType::postgres &&
+        config_.dispatch.type == DispatchType::local) {
+      // A local run lives on one host: after a failover no other daemon could follow or stop it.
+      add("storage.type", config_.storage.line,
+          "postgres (several daemons) needs a remote dispatch target (vertex_ai or dry_run): a "
+          "dispatch.type: local run lives on one host and no other daemon could follow it");
+    }
     return config_;
   }
 
@@ -233,6 +243,39 @@ class Parser : public ConfigReader {
       } else {
         unknown(e, {"listen"});
       }
+    }
+  }
+
+  void parse_storage(const Entry& section) {
+    auto items = mapping(section);
+    if (!items) return;
+    auto& st = config_.storage;
+    st.line = section.key_line;
+    const Entry* lease = nullptr;
+    for (const auto& e : *items) {
+      if (e.key == "type") {
+        read_enum(e, kStorageTypes, st.type);
+      } else if (e.key == "dsn_file" || e.key == "dsn_env") {
+        read_secret(e, st.dsn);
+      } else if (e.key == "lease") {
+        // At least 3 s: the lease is checked three times per lease, at most once a second.
+        lease = &e;
+        read_duration(e, st.lease, true, Seconds{3600});
+        if (st.lease < Seconds{3}) add(e, "must be at least 3s");
+      } else {
+        unknown(e, {"type", "dsn_file", "dsn_env", "lease"});
+      }
+    }
+    if (st.type == StorageType::postgres) {
+      check_secret_pair(*items, section.path, section.key_line, "dsn");
+    } else {
+      for (const auto& e : *items) {
+        if (e.key == "dsn_file" || e.key == "dsn_env") {
+          add(e, "only with type: postgres (SQLite lives in state_dir)");
+        }
+      }
+      if (lease != nullptr)
+        add(*lease, "only with type: postgres (one SQLite daemon always leads)");
     }
   }
 

@@ -805,6 +805,13 @@ asio::awaitable<void> Scheduler::dispatch(Job job, PlanDecision decision, TimePo
     }
     co_return;
   }
+  if (may_dispatch && !may_dispatch()) {
+    log->error(
+        "job {}: not dispatching: this instance no longer holds the leader lease; the "
+        "next leader reconciles the open intent",
+        job.id);
+    co_return;
+  }
   ++dispatches_;
 
   auto started = co_await dispatcher_.create(as_run(job), region);

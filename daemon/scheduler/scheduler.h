@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -37,6 +38,10 @@ class Scheduler {
   // Forecasts are corrected with these figures, which each cycle refreshes (hourly). They must
   // outlive the scheduler. Without them forecasts are used as the feeds gave them.
   void use_forecast_errors(ForecastErrors& errors) { errors_ = &errors; }
+
+  // Asked right before each create call: false stops the dispatch there (its intent stays
+  // open for the next leader to reconcile). Unset: always true (one daemon, no lease).
+  std::function<bool()> may_dispatch;
 
   // Spawns the loop; each cycle first reconciles jobs a crash left in `dispatching`.
   void start();

@@ -136,7 +136,8 @@ Status Connection::connect() {
   }
   // The server's side of the same: it ends a silent session (and its lease) about as soon.
   const auto setup = fmt::format(
-      "SET statement_timeout = {}; SET tcp_keepalives_idle = {}; "
+      "SET client_min_messages = warning; SET statement_timeout = {}; SET tcp_keepalives_idle = "
+      "{}; "
       "SET tcp_keepalives_interval = {}; SET tcp_keepalives_count = 2; SET tcp_user_timeout = {}",
       options_.statement_timeout.count(), idle, interval, user_timeout_ms);
   if (auto done = exec_script(setup); !done) {
@@ -144,6 +145,16 @@ Status Connection::connect() {
     return done.error();
   }
   return {};
+}
+
+int Connection::take_notifications() {
+  if (!connected() || PQconsumeInput(conn_.get()) == 0) return 0;
+  int n = 0;
+  while (PGnotify* notification = PQnotifies(conn_.get())) {
+    PQfreemem(notification);
+    ++n;
+  }
+  return n;
 }
 
 bool Connection::connected() const {

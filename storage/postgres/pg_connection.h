@@ -83,6 +83,10 @@ class Connection {
   // Runs several statements without parameters (schema migrations).
   Status exec_script(std::string_view sql);
 
+  // How many notifications (NOTIFY on a channel this session LISTENs to) arrived since the last
+  // call; reads what the socket holds without waiting.
+  int take_notifications();
+
   // Counts sessions: changes each time the connection is (re)opened. Session-level state (an
   // advisory lock) belongs to the session that took it.
   std::uint64_t session() const { return session_; }

@@ -21,6 +21,8 @@ using pg::Transaction;
 constexpr std::int32_t kLockClass = 0x67726964;  // "grid"
 constexpr std::int32_t kLeaderLock = 1;
 constexpr std::int32_t kMigrationLock = 2;
+// NOTIFY channel of new jobs: delivered when the inserting transaction commits.
+constexpr std::string_view kJobsChannel = "gridshift_jobs";
 
 // The schema, one entry per version: entry i takes a database from version i to i + 1. Entries
 // are never edited once released; a change of schema is a new entry at the end. The tables
@@ -302,6 +304,10 @@ Result<bool> PostgresStore::try_acquire(const std::string& instance, TimePoint n
   if (!taken) return taken.error();
   if (!taken->boolean(0, 0)) return false;
   lease_session_ = db_.session();
+  // Submits on other instances notify this channel as they commit (insert_one).
+  if (auto listening = db_.exec("LISTEN " + std::string(kJobsChannel)); !listening) {
+    return listening.error();
+  }
   auto recorded = db_.exec(
       "INSERT INTO leader (id, instance, since) VALUES (1, $1, $2) "
       "ON CONFLICT (id) DO UPDATE SET instance = excluded.instance, since = excluded.since",
@@ -322,6 +328,10 @@ Result<bool> PostgresStore::verify() {
       {param(kLockClass), param(kLeaderLock)});
   if (!granted) return granted.error();
   return held() && granted->boolean(0, 0);
+}
+
+bool PostgresStore::jobs_arrived() {
+  return held() && db_.take_notifications() > 0;
 }
 
 Result<std::optional<LeaderInfo>> PostgresStore::leader() {
@@ -416,6 +426,9 @@ Result<Job> PostgresStore::insert_one(const Job& job, const JobEvent& first_even
   JobEvent event = first_event;
   event.job_id = job.id;
   if (auto done = append_event(event); !done) return done.error();
+  if (auto done = db_.exec("SELECT pg_notify($1, '')", {param(kJobsChannel)}); !done) {
+    return done.error();
+  }
   return job;
 }
 

@@ -44,6 +44,7 @@ class PostgresStore final : public Store, public LeaderLease {
   Result<bool> try_acquire(const std::string& instance, TimePoint now) override;
   bool held() const override;
   Result<bool> verify() override;
+  bool jobs_arrived() override;
   Result<std::optional<LeaderInfo>> leader() override;
 
   // JobStore
