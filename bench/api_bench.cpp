@@ -3,7 +3,9 @@
 //  1. 64 concurrent clients, each on its own keep-alive connection, submit jobs; every 201 is
 //     durable (group commit). Reports submits/s, latency percentiles, transactions used.
 //  2. 100,000 jobs listed page by page (limit=1000) over the socket.
-// Usage: api_bench [clients=64] [submits_per_client=200] [list_jobs=100000]
+// With `postgres` as fourth argument the store is PostgreSQL instead: a throwaway cluster of the
+// local PostgreSQL 15 (fsync on, as in production) started in a temp dir, over TCP on 127.0.0.1.
+// Usage: api_bench [clients=64] [submits_per_client=200] [list_jobs=100000] [sqlite|postgres]
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -21,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "storage/postgres/postgres_store.h"
+#include "support/postgres_cluster.h"
 #include "tests/integration/api_in_process.h"
 
 namespace {
@@ -92,12 +96,27 @@ double percentile(std::vector<double> values, double p) {
   return values[index];
 }
 
-void bench_submits(int clients, int per_client) {
+// The store the server runs on: SQLite in `dir`, or a new database of `cluster`.
+std::unique_ptr<Store> open_store(const std::filesystem::path& dir,
+                                  gridshift::testing::PostgresCluster* cluster) {
+  if (cluster == nullptr) {
+    auto store = SqliteStore::open((dir / "gridshift.db").string());
+    if (!store) throw std::runtime_error(to_string(store.error()));
+    return std::move(*store);
+  }
+  const std::string dsn = cluster->create_database();
+  if (dsn.empty()) throw std::runtime_error(cluster->problem());
+  auto store = PostgresStore::open(dsn);
+  if (!store) throw std::runtime_error(to_string(store.error()));
+  return std::move(*store);
+}
+
+void bench_submits(int clients, int per_client, gridshift::testing::PostgresCluster* cluster) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("gridshift-api-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   {
-    Server server(dir);
+    Server server(dir, open_store(dir, cluster));
     std::vector<std::vector<double>> latencies(static_cast<std::size_t>(clients));
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
@@ -136,12 +155,12 @@ void bench_submits(int clients, int per_client) {
   std::filesystem::remove_all(dir);
 }
 
-void bench_listing(int count) {
+void bench_listing(int count, gridshift::testing::PostgresCluster* cluster) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("gridshift-api-bench-list-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   {
-    Server server(dir);
+    Server server(dir, open_store(dir, cluster));
     // Filled through the store (in batches) before the io thread serves anything else.
     std::vector<JobInsert> batch;
     std::mt19937_64 random(7);
@@ -198,9 +217,18 @@ int main(int argc, char** argv) {
   const int clients = argc > 1 ? std::atoi(argv[1]) : 64;
   const int per_client = argc > 2 ? std::atoi(argv[2]) : 200;
   const int list_jobs = argc > 3 ? std::atoi(argv[3]) : 100000;
+  const bool postgres = argc > 4 && std::string(argv[4]) == "postgres";
   try {
-    bench_submits(clients, per_client);
-    if (list_jobs > 0) bench_listing(list_jobs);
+    std::unique_ptr<gridshift::testing::PostgresCluster> cluster;
+    if (postgres) {
+      cluster = std::make_unique<gridshift::testing::PostgresCluster>(/*durable=*/true);
+      if (!cluster->problem().empty()) throw std::runtime_error(cluster->problem());
+      std::printf("store: PostgreSQL 15 on 127.0.0.1:%d (fsync on)\n", cluster->port());
+    } else {
+      std::printf("store: SQLite (WAL, synchronous=FULL)\n");
+    }
+    bench_submits(clients, per_client, cluster.get());
+    if (list_jobs > 0) bench_listing(list_jobs, cluster.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "api_bench: %s\n", e.what());
     return 1;

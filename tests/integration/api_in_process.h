@@ -1,6 +1,7 @@
 // Test and benchmark support: the daemon's socket API (ApiServer + JobService over a SQLite file
-// in `dir`) run in-process, its io_context on a thread of its own, so that server options can be
-// set small and internals read. Call stop() before reading JobService state from another thread.
+// in `dir`, or over a given store) run in-process, its io_context on a thread of its own, so that
+// server options can be set small and internals read. Call stop() before reading JobService state
+// from another thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -21,7 +22,10 @@ namespace gridshift::testing {
 class InProcessApi {
  public:
   explicit InProcessApi(const std::filesystem::path& dir, ApiServerOptions options = {})
-      : store_(open_store(dir)),
+      : InProcessApi(dir, open_store(dir), options) {}
+  InProcessApi(const std::filesystem::path& dir, std::unique_ptr<Store> store,
+               ApiServerOptions options = {})
+      : store_(std::move(store)),
         jobs_(*store_, config_, clock_, io_.get_executor()),
         server_(io_, router_, options) {
     RegionConfig region;
@@ -45,12 +49,12 @@ class InProcessApi {
   }
   std::string socket() const { return config_.socket.path; }
   boost::asio::io_context& io() { return io_; }
-  SqliteStore& store() { return *store_; }
+  Store& store() { return *store_; }
   JobService& jobs() { return jobs_; }
   TimePoint now() const { return clock_.now(); }
 
  private:
-  static std::unique_ptr<SqliteStore> open_store(const std::filesystem::path& dir) {
+  static std::unique_ptr<Store> open_store(const std::filesystem::path& dir) {
     auto store = SqliteStore::open((dir / "gridshift.db").string());
     if (!store) throw std::runtime_error(to_string(store.error()));
     return std::move(*store);
@@ -58,7 +62,7 @@ class InProcessApi {
 
   Config config_;
   SystemClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   boost::asio::io_context io_;
   ApiRouter router_;
   JobService jobs_;

@@ -47,7 +47,7 @@ class TwoDaemons : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(cluster_.problem(), "");
     const std::string dsn = cluster_.create_database();
-    ASSERT_FALSE(dsn.empty());
+    ASSERT_FALSE(dsn.empty()) << cluster_.problem();
     write_file(dir_ / "pg-dsn", dsn + "\n");
     const auto hour = std::chrono::floor<std::chrono::hours>(std::chrono::system_clock::now());
     write_file(dir_ / "trace.csv",

@@ -2,10 +2,10 @@
 // directory, listening on a free port of 127.0.0.1 only, started by initdb and pg_ctl as an
 // unprivileged user (the `postgres` account when the tests run as root: the server refuses root)
 // and stopped with the object. Trust authentication for user `gridshift`; nothing is durable
-// (fsync off). One cluster per test binary is enough: create_database() gives each test its own.
+// (fsync off) unless asked. One cluster per test binary is enough: create_database() gives each
+// test its own. Also used by bench/api_bench.
 #pragma once
 
-#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -24,7 +24,8 @@ namespace gridshift::testing {
 
 class PostgresCluster {
  public:
-  PostgresCluster() {
+  // `durable`: fsync and full-page writes on, as in production (benchmarks); off for tests.
+  explicit PostgresCluster(bool durable = false) {
     namespace fs = std::filesystem;
     static std::atomic<int> counter{0};
     dir_ = fs::temp_directory_path() /
@@ -58,7 +59,8 @@ class PostgresCluster {
       auto start = run({bin_ + "/pg_ctl", "-D", data_dir(), "-l", (dir_ / "server.log").string(),
                         "-w", "-t", "60", "-o",
                         "-p " + std::to_string(port_) + " -h 127.0.0.1 -k " + dir_.string() +
-                            " -c fsync=off -c full_page_writes=off -c max_connections=100",
+                            (durable ? std::string() : " -c fsync=off -c full_page_writes=off") +
+                            " -c max_connections=100",
                         "start"});
       started_ = start.exit_code == 0;
       if (!started_)
@@ -83,17 +85,21 @@ class PostgresCluster {
            " user=gridshift";
   }
 
-  // A new empty database; its DSN ("" with a test failure when it cannot be made).
+  // A new empty database; its DSN, or "" when it cannot be made (problem() says why).
   std::string create_database() {
     static std::atomic<int> counter{0};
     const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
     pg::Connection admin;
     auto opened = admin.open(dsn(), pg::ConnectOptions{});
-    EXPECT_TRUE(opened) << (opened ? "" : opened.error().message);
-    if (!opened) return "";
+    if (!opened) {
+      problem_ = opened.error().message;
+      return "";
+    }
     auto created = admin.exec("CREATE DATABASE " + name);
-    EXPECT_TRUE(created) << (created ? "" : created.error().message);
-    if (!created) return "";
+    if (!created) {
+      problem_ = created.error().message;
+      return "";
+    }
     return dsn(name);
   }
 

@@ -285,6 +285,28 @@ regions:
   EXPECT_DOUBLE_EQ(c.regions[0].pue, 1.0);
 }
 
+TEST(ConfigParse, StorageIsSqliteByDefaultAndPostgresWithItsDsnAndLease) {
+  const auto plain = parse_ok("log_level: info\n");
+  EXPECT_EQ(plain.storage.type, StorageType::sqlite);
+  EXPECT_FALSE(plain.storage.dsn);
+  EXPECT_EQ(plain.storage.lease, Seconds{15});
+
+  const auto shared = parse_ok(
+      "storage: {type: postgres, dsn_file: /etc/gridshift/pg-dsn, lease: 20s}\n"
+      "dispatch: {type: dry_run}\n");
+  EXPECT_EQ(shared.storage.type, StorageType::postgres);
+  ASSERT_TRUE(shared.storage.dsn);
+  EXPECT_EQ(shared.storage.dsn->kind, SecretSource::Kind::file);
+  EXPECT_EQ(shared.storage.dsn->name, "/etc/gridshift/pg-dsn");
+  EXPECT_EQ(shared.storage.dsn->key, "storage.dsn_file");
+  EXPECT_EQ(shared.storage.lease, Seconds{20});
+
+  const auto from_env = parse_ok("storage: {type: postgres, dsn_env: GRIDSHIFT_PG_DSN}\n");
+  ASSERT_TRUE(from_env.storage.dsn);
+  EXPECT_EQ(from_env.storage.dsn->kind, SecretSource::Kind::env);
+  EXPECT_EQ(from_env.storage.dsn->name, "GRIDSHIFT_PG_DSN");
+}
+
 TEST(ConfigParse, RegionLeversAndEmbodied) {
   const auto c = parse_ok(R"(
 feeds:
@@ -376,6 +398,20 @@ TEST_P(ConfigBad, NamesKeyAndLine) {
 
 // Lines are 1-based; most cases put the mistake on a known line of a small document.
 const BadCase kBadCases[] = {
+    {"storage_type_unknown", "storage: {type: mysql}\n", "storage.type", 1, "mysql"},
+    {"storage_postgres_without_dsn", "log_level: info\nstorage: {type: postgres}\n",
+     "storage.dsn_env", 2, "missing required key: dsn_env or dsn_file"},
+    {"storage_lease_too_short", "storage:\n  type: postgres\n  dsn_file: pg-dsn\n  lease: 1s\n",
+     "storage.lease", 4, "must be at least 3s"},
+    {"storage_dsn_for_sqlite", "storage:\n  dsn_file: pg-dsn\n", "storage.dsn_file", 2,
+     "only with type: postgres"},
+    {"storage_lease_for_sqlite", "storage:\n  type: sqlite\n  lease: 10s\n", "storage.lease", 3,
+     "only with type: postgres"},
+    {"storage_postgres_with_local_dispatch",
+     "storage: {type: postgres, dsn_file: pg-dsn}\ndispatch: {type: local}\n", "storage.type", 1,
+     "needs a remote dispatch target"},
+    {"storage_unknown_key", "storage: {type: postgres, dsn_file: pg-dsn, leases: 3s}\n",
+     "storage.leases", 1, "unknown key"},
     {"misspelt_scheduler_key", "scheduler:\n  tick: 60s\n  tikc: 30s\n", "scheduler.tikc", 3,
      "unknown key; did you mean 'tick'?"},
     {"wue_negative",

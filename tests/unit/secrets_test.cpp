@@ -89,6 +89,23 @@ TEST_F(Secrets, EnvironmentVariableFound) {
   EXPECT_EQ(resolved->at("feeds[1].password_env").reveal(), "pw-2");
 }
 
+TEST_F(Secrets, ThePostgresDsnIsASecretReadLikeTheFeedsTokens) {
+  auto config =
+      parse_config("storage: {type: postgres, dsn_file: pg-dsn}\n", "secrets.yaml", feed_schemas());
+  ASSERT_TRUE(config) << to_string(config.error());
+  auto missing = resolve_secrets(*config, env_of({}), credentials_.string());
+  ASSERT_FALSE(missing);
+  ASSERT_EQ(missing.error().details.size(), 1u);
+  EXPECT_EQ(missing.error().details[0].field, "storage.dsn_file");
+  EXPECT_EQ(missing.error().details[0].line, 1);
+
+  write(credentials_ / "pg-dsn", "host=db.internal dbname=gridshift password=s3cret-pw\n");
+  auto resolved = resolve_secrets(*config, env_of({}), credentials_.string());
+  ASSERT_TRUE(resolved) << to_string(resolved.error());
+  EXPECT_EQ(resolved->at("storage.dsn_file").reveal(),
+            "host=db.internal dbname=gridshift password=s3cret-pw");
+}
+
 TEST_F(Secrets, EnvironmentVariableMissingOrEmpty) {
   const Config config = config_of(
       "  - {name: em, type: electricitymaps, token_env: EM_TOKEN}\n"

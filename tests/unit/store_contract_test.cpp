@@ -71,7 +71,9 @@ struct PostgresBackend {
   PostgresBackend() {
     auto& cluster = shared_cluster();
     if (!cluster.problem().empty()) throw std::runtime_error(cluster.problem());
-    auto opened = PostgresStore::open(cluster.create_database());
+    const std::string dsn = cluster.create_database();
+    if (dsn.empty()) throw std::runtime_error(cluster.problem());
+    auto opened = PostgresStore::open(dsn);
     if (!opened) throw std::runtime_error(to_string(opened.error()));
     store_ = std::move(*opened);
   }
