@@ -225,6 +225,19 @@ Result<DispatchRecord> read_record(const Rows& r, int i) {
   return rows::record_from_row(std::move(row));
 }
 
+// Every row read with `read` (a row that cannot be read fails the whole result).
+template <class T, class Read>
+Result<std::vector<T>> read_all(const Rows& rows, Read read) {
+  std::vector<T> out;
+  out.reserve(static_cast<std::size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    auto value = read(rows, i);
+    if (!value) return value.error();
+    out.push_back(std::move(*value));
+  }
+  return out;
+}
+
 Param state_param(std::optional<JobState> state) {
   if (!state) return std::nullopt;
   return param(to_string(*state));
@@ -369,25 +382,17 @@ Status PostgresStore::append_event(const JobEvent& event) {
 }
 
 Result<Job> PostgresStore::insert(const Job& job, const JobEvent& first_event) {
-  auto transaction = Transaction::begin(db_);
-  if (!transaction) return transaction.error();
-  auto inserted = insert_one(job, first_event);
-  if (!inserted) return inserted;
-  if (inserted->id != job.id) return inserted;  // an earlier submit with the same key
-  if (auto done = transaction->commit(); !done) return done.error();
-  return inserted;
+  auto results = insert_batch({JobInsert{job, first_event}});
+  if (!results) return results.error();
+  return std::move(results->front());
 }
 
 Result<std::vector<Result<Job>>> PostgresStore::insert_batch(const std::vector<JobInsert>& items) {
   auto transaction = Transaction::begin(db_);
   if (!transaction) return transaction.error();
-  std::vector<Result<Job>> results;
-  results.reserve(items.size());
-  for (const auto& item : items) {
-    auto inserted = insert_one(item.job, item.first_event);
-    if (!inserted && !inserted.error().is(errc::kConflict)) return inserted.error();
-    results.push_back(std::move(inserted));
-  }
+  auto results = rows::insert_each(
+      items, [this](const JobInsert& item) { return insert_one(item.job, item.first_event); });
+  if (!results) return results;
   if (auto done = transaction->commit(); !done) return done.error();
   return results;
 }
@@ -571,14 +576,7 @@ Result<std::vector<Reading>> PostgresStore::select_readings(std::string_view sql
                                                             const std::vector<Param>& params) {
   auto found = db_.exec(sql, params);
   if (!found) return found.error();
-  std::vector<Reading> out;
-  out.reserve(static_cast<std::size_t>(found->size()));
-  for (int i = 0; i < found->size(); ++i) {
-    auto reading = read_reading(*found, i);
-    if (!reading) return reading.error();
-    out.push_back(std::move(*reading));
-  }
-  return out;
+  return read_all<Reading>(*found, read_reading);
 }
 
 Result<std::size_t> PostgresStore::upsert(std::span<const Reading> readings) {
@@ -667,13 +665,7 @@ Result<std::vector<DispatchRecord>> PostgresStore::select_records(
     std::string_view sql, const std::vector<Param>& params) {
   auto found = db_.exec(sql, params);
   if (!found) return found.error();
-  std::vector<DispatchRecord> out;
-  for (int i = 0; i < found->size(); ++i) {
-    auto record = read_record(*found, i);
-    if (!record) return record.error();
-    out.push_back(std::move(*record));
-  }
-  return out;
+  return read_all<DispatchRecord>(*found, read_record);
 }
 
 Status PostgresStore::record_intent(const DispatchRecord& record) {

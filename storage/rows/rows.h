@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "core/error_codes.h"
 #include "core/job.h"
 #include "core/ports/dispatch_journal.h"
+#include "core/ports/job_store.h"
 #include "core/reading.h"
 #include "core/result.h"
 
@@ -89,6 +91,22 @@ std::int64_t to_unix(TimePoint t);
 TimePoint from_unix(std::int64_t seconds);
 std::optional<std::int64_t> to_unix(const std::optional<TimePoint>& t);
 std::optional<TimePoint> from_unix(const std::optional<std::int64_t>& seconds);
+
+// JobStore::insert_batch's rule, for the backends' one transaction: each item is answered as
+// insert() answers it, by `insert_one(item)`; a "conflict" answers that item alone, any other
+// error fails the whole batch (the caller's transaction then rolls back).
+template <class InsertOne>
+Result<std::vector<Result<Job>>> insert_each(const std::vector<JobInsert>& items,
+                                             InsertOne&& insert_one) {
+  std::vector<Result<Job>> results;
+  results.reserve(items.size());
+  for (const auto& item : items) {
+    auto inserted = insert_one(item);
+    if (!inserted && !inserted.error().is(errc::kConflict)) return inserted.error();
+    results.push_back(std::move(inserted));
+  }
+  return results;
+}
 
 // Error kStorageCorrupt: "unreadable row in TABLE: WHAT".
 Error corrupt_row(std::string_view table, std::string_view what);

@@ -456,27 +456,17 @@ Status SqliteStore::append_event(const JobEvent& event) {
 }
 
 Result<Job> SqliteStore::insert(const Job& job, const JobEvent& first_event) {
-  auto transaction = Transaction::begin(db_);
-  if (!transaction) return transaction.error();
-  auto inserted = insert_one(job, first_event);
-  if (!inserted) return inserted;               // the guard rolls back: nothing written
-  if (inserted->id != job.id) return inserted;  // an earlier submit with the same key
-  if (auto done = transaction->commit(); !done) return done.error();
-  return inserted;
+  auto results = insert_batch({JobInsert{job, first_event}});
+  if (!results) return results.error();
+  return std::move(results->front());
 }
 
 Result<std::vector<Result<Job>>> SqliteStore::insert_batch(const std::vector<JobInsert>& items) {
   auto transaction = Transaction::begin(db_);
   if (!transaction) return transaction.error();
-  std::vector<Result<Job>> results;
-  results.reserve(items.size());
-  for (const auto& item : items) {
-    auto inserted = insert_one(item.job, item.first_event);
-    // insert_one writes nothing before it returns "conflict"; any other failure is the
-    // storage's, and the whole batch rolls back.
-    if (!inserted && !inserted.error().is(errc::kConflict)) return inserted.error();
-    results.push_back(std::move(inserted));
-  }
+  auto results = rows::insert_each(
+      items, [this](const JobInsert& item) { return insert_one(item.job, item.first_event); });
+  if (!results) return results;
   if (auto done = transaction->commit(); !done) return done.error();
   return results;
 }

@@ -1691,6 +1691,17 @@ std::uint16_t FakeGoogle::port() const {
 std::string FakeGoogle::vertex_endpoint(const std::string& region) const {
   return base_url() + "/r/" + region;
 }
+std::string FakeGoogle::vertex_dispatch_yaml(const std::string& credentials) const {
+  const std::string base = base_url();
+  return "dispatch:\n"
+         "  type: vertex_ai\n"
+         "  vertex_ai:\n"
+         "    project: " +
+         options().project_id + "\n    credentials: " + credentials + "\n    endpoint: \"" + base +
+         "/r/{region}\"\n    storage_endpoint: \"" + base + "\"\n    token_uri: \"" + token_uri() +
+         "\"\n    metadata_url: \"" + base + "\"\n";
+}
+
 std::string FakeGoogle::token_uri() const {
   return base_url() + "/token";
 }

@@ -195,6 +195,9 @@ class FakeGoogle {
   std::string metadata_base() const;                             // base_url()
   std::string storage_base() const;                              // base_url()
   const FakeGoogleOptions& options() const;
+  // The `dispatch:` section of a gridshiftd config that sends everything Google to this fake,
+  // with the service-account key at `credentials` (the mapping's lines, each ending in '\n').
+  std::string vertex_dispatch_yaml(const std::string& credentials) const;
 
   // --- credentials -------------------------------------------------------------------------
   // A service-account key file (type, project_id, private_key_id, private_key as PKCS#8 PEM,

@@ -1,6 +1,6 @@
-// Crash safety (docs/design.md, "Promises", issue 8): client threads submit jobs over the socket while the
-// test kills gridshiftd with SIGKILL at random moments (submits, dispatches to the fake Vertex
-// AI, status polls) and restarts it on the same state. Every accepted job must be there and
+// Crash safety (docs/design.md, "Promises", issue 8): client threads submit jobs over the socket
+// while the test kills gridshiftd with SIGKILL at random moments (submits, dispatches to the fake
+// Vertex AI, status polls) and restarts it on the same state. Every accepted job must be there and
 // end, no job may run twice on Vertex AI, and the database must pass PRAGMA integrity_check.
 // Short by default; GRIDSHIFT_LONG_TESTS=1 runs 1,000 jobs (docs/testing.md).
 #include <gtest/gtest.h>

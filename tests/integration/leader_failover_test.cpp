@@ -70,7 +70,6 @@ class TwoDaemons : public ::testing::Test {
   std::string socket(const std::string& name) const { return (dir_ / (name + ".sock")).string(); }
 
   std::string config(const std::string& name) const {
-    const std::string base = google_.base_url();
     return "state_dir: " + (dir_ / name).string() +
            "\n"
            "storage: {type: postgres, dsn_file: " +
@@ -86,15 +85,8 @@ class TwoDaemons : public ::testing::Test {
            "}\n"
            "regions:\n"
            "  - {name: europe-west2, feeds: [replay], location: GB, pue: 1.0}\n"
-           "  - {name: europe-west9, feeds: [replay], location: FR, pue: 1.0}\n"
-           "dispatch:\n"
-           "  type: vertex_ai\n"
-           "  vertex_ai:\n"
-           "    project: " +
-           google_.options().project_id + "\n    credentials: " + (dir_ / "key.json").string() +
-           "\n    endpoint: \"" + base + "/r/{region}\"\n    storage_endpoint: \"" + base +
-           "\"\n    token_uri: \"" + google_.token_uri() + "\"\n    metadata_url: \"" + base +
-           "\"\n";
+           "  - {name: europe-west9, feeds: [replay], location: FR, pue: 1.0}\n" +
+           google_.vertex_dispatch_yaml((dir_ / "key.json").string());
   }
 
   std::unique_ptr<ChildProcess> start(const std::string& name) {

@@ -213,7 +213,8 @@ TEST_F(MetricsDaemon, ServesEveryFamilyOverTheSocketAndTcpAndPromtoolAcceptsIt) 
   const auto problems = dashboard_problems(dashboard, text);
   EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
   auto broken = dashboard;
-  broken["panels"][0]["targets"][0]["expr"] = "sum by (colour) (gridshift_jobs) + gridshift_no_such_total";
+  broken["panels"][0]["targets"][0]["expr"] =
+      "sum by (colour) (gridshift_jobs) + gridshift_no_such_total";
   const auto found = dashboard_problems(broken, text);
   EXPECT_EQ(found.size(), 2u) << ::testing::PrintToString(found);
 

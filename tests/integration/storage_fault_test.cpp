@@ -1,7 +1,8 @@
-// Storage faults against the real gridshiftd (docs/design.md, "Promises", issue 8): the state directory on a
-// full filesystem (a small tmpfs; needs root to mount it, skipped otherwise) and the database
-// locked by another process. Submits must be refused with 503 and a message naming the cause,
-// nothing already accepted may be lost or corrupted, and service resumes once the fault ends.
+// Storage faults against the real gridshiftd (docs/design.md, "Promises", issue 8): the state
+// directory on a full filesystem (a small tmpfs; needs root to mount it, skipped otherwise) and the
+// database locked by another process. Submits must be refused with 503 and a message naming the
+// cause, nothing already accepted may be lost or corrupted, and service resumes once the fault
+// ends.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/mount.h>

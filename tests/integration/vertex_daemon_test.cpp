@@ -53,7 +53,6 @@ class VertexDaemon : public ::testing::Test {
                   [](std::size_t location, int) { return location == 0 ? 100.0 : 300.0; });
     write_file(dir_ / "trace.csv", trace);
     write_file(dir_ / "key.json", google_.service_account_key_json());
-    const std::string base = google_.base_url();
     write_file(dir_ / "config.yaml",
                "state_dir: " + (dir_ / "state").string() + "\n" + "socket: {path: " + socket_ +
                    ", mode: \"0660\"}\n" + "log_level: debug\n" +
@@ -63,16 +62,8 @@ class VertexDaemon : public ::testing::Test {
                    (dir_ / "trace.csv").string() + "}\n" +
                    "regions:\n"
                    "  - {name: europe-west2, feeds: [replay], location: GB, pue: 1.0}\n"
-                   "  - {name: europe-west9, feeds: [replay], location: FR, pue: 1.0}\n"
-                   "dispatch:\n"
-                   "  type: vertex_ai\n"
-                   "  vertex_ai:\n"
-                   "    project: " +
-                   google_.options().project_id + "\n" +
-                   "    credentials: " + (dir_ / "key.json").string() + "\n" + "    endpoint: \"" +
-                   base + "/r/{region}\"\n" + "    storage_endpoint: \"" + base + "\"\n" +
-                   "    token_uri: \"" + google_.token_uri() + "\"\n" + "    metadata_url: \"" +
-                   base + "\"\n" +
+                   "  - {name: europe-west9, feeds: [replay], location: FR, pue: 1.0}\n" +
+                   google_.vertex_dispatch_yaml((dir_ / "key.json").string()) +
                    "    staging_bucket: {enabled: true, prefix: gs-test, delete_after: true}\n");
   }
 
