@@ -452,6 +452,23 @@ std::string render_health(const nlohmann::json& health, TimePoint now, bool colo
       out += "    last error: " + localize_times(message.get<std::string>()) + "\n";
     }
   }
+  // Several daemons on one PostgreSQL store: which one leads (one daemon alone always does).
+  const auto lead = health.value("leadership", nlohmann::json::object());
+  if (lead.value("storage", std::string()) == "postgres") {
+    const auto instance = str(lead.value("instance", nlohmann::json()));
+    if (lead.value("leading", false)) {
+      out += fmt::format("  leadership: this instance {} leads since {} (takeovers {})\n", instance,
+                         format_time_field(lead.value("since", nlohmann::json()), now),
+                         str(lead.value("takeovers", nlohmann::json())));
+    } else if (lead.value("leader", nlohmann::json()).is_string()) {
+      out +=
+          fmt::format("  leadership: this instance {} follows {}\n", instance, str(lead["leader"]));
+    } else {
+      out += fmt::format(
+          "  leadership: this instance {} follows; no instance leads now (the lease is free)\n",
+          instance);
+    }
+  }
   // Why it is degraded, in words (the JSON's `problems`).
   for (const auto& p : health.value("problems", nlohmann::json::array()))
     out += "  problem: " + localize_times(str(p)) + "\n";

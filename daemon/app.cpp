@@ -518,11 +518,14 @@ std::string Daemon::status_text() {
   const auto health = jobs_->feeds_health();
   const auto ok = std::count_if(health.feeds.begin(), health.feeds.end(),
                                 [](const auto& feed) { return feed.value("status", "") == "ok"; });
-  return fmt::format("{}; feeds: {}/{} ok{}", queue, ok, health.feeds.size(),
-                     health.degraded ? ", degraded" : "");
+  std::string role;
+  if (store_->lease() != nullptr) role = leading_ ? "; leader" : "; follower";
+  return fmt::format("{}; feeds: {}/{} ok{}{}", queue, ok, health.feeds.size(),
+                     health.degraded ? ", degraded" : "", role);
 }
 
 void Daemon::prune_readings() {
+  if (!leading_) return;  // the leader prunes the shared store; followers leave it alone
   const auto cutoff = clock_->now() - config_.scheduler.retention;
   auto pruned = store_->prune(cutoff);
   auto log = subsystem_logger("storage");

@@ -51,6 +51,31 @@ TEST_F(CliFormat, TimesAreLocalWithTheOffset) {
   EXPECT_EQ(format_time_field(nullptr, at(26, 18)), "-");
 }
 
+TEST_F(CliFormat, HealthSaysWhoLeadsOnlyWhenSeveralDaemonsShareTheStore) {
+  const TimePoint now = at(26, 22);
+  auto health = nlohmann::json::parse(R"({"status": "ok", "queue_depth": 3, "database": "ok",
+      "problems": [], "feeds": [], "leadership": {"storage": "sqlite", "instance": "a:1",
+      "leading": true, "leader": "a:1", "takeovers": 0}})");
+  EXPECT_EQ(render_health(health, now, false).find("leadership"), std::string::npos);
+
+  health["leadership"] = {
+      {"storage", "postgres"}, {"instance", "db-a:42"},           {"leading", true},
+      {"leader", "db-a:42"},   {"since", "2026-11-26T20:30:00Z"}, {"takeovers", 2}};
+  EXPECT_NE(render_health(health, now, false)
+                .find("leadership: this instance db-a:42 leads since 2026-11-26 21:30 +0100"),
+            std::string::npos)
+      << render_health(health, now, false);
+  EXPECT_NE(render_health(health, now, false).find("(takeovers 2)"), std::string::npos);
+
+  health["leadership"]["instance"] = "db-b:7";
+  health["leadership"]["leading"] = false;
+  EXPECT_NE(
+      render_health(health, now, false).find("leadership: this instance db-b:7 follows db-a:42"),
+      std::string::npos);
+  health["leadership"]["leader"] = nullptr;
+  EXPECT_NE(render_health(health, now, false).find("no instance leads now"), std::string::npos);
+}
+
 TEST_F(CliFormat, GramsSwitchToKilograms) {
   EXPECT_EQ(format_grams(412.4), "412 g");
   EXPECT_EQ(format_grams(1930.0), "1.93 kg");
