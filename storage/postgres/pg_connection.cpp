@@ -129,6 +129,7 @@ Status Connection::connect() {
       user_timeout_ms.c_str(), dsn_.c_str(), nullptr};
   conn_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   ++session_;
+  prepared_.clear();  // prepared statements belong to the session that made them
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string message = conn_ ? trimmed(PQerrorMessage(conn_.get())) : "out of memory";
     conn_.reset();
@@ -192,13 +193,32 @@ Error Connection::error_from(const PGresult* result, std::string_view what) cons
 
 Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param>& params) {
   if (auto done = ensure_connected(); !done) return done.error();
-  const std::string text(sql);
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params)
     values.push_back(p ? p->c_str() : nullptr);
-  Rows rows(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
-                         values.data(), nullptr, nullptr, /*resultFormat=*/0));
+  const int count = static_cast<int>(values.size());
+  if (params.empty()) {
+    // Statements without parameters (BEGIN, COMMIT, LISTEN, ...) run as they are.
+    const std::string text(sql);
+    Rows rows(PQexecParams(conn_.get(), text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0));
+    return checked(std::move(rows));
+  }
+  // The parameterised ones are the hot path: each is parsed and planned once per session.
+  auto prepared = prepared_.find(sql);
+  if (prepared == prepared_.end()) {
+    const std::string name = "gs" + std::to_string(prepared_.size() + 1);
+    const std::string text(sql);
+    Rows made(PQprepare(conn_.get(), name.c_str(), text.c_str(), count, nullptr));
+    if (auto done = checked(std::move(made)); !done) return done.error();
+    prepared = prepared_.emplace(std::string(sql), name).first;
+  }
+  Rows rows(PQexecPrepared(conn_.get(), prepared->second.c_str(), count, values.data(), nullptr,
+                           nullptr, /*resultFormat=*/0));
+  return checked(std::move(rows));
+}
+
+Result<Rows> Connection::checked(Rows rows) const {
   const PGresult* result = rows.handle();
   const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

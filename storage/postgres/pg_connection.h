@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,12 +102,16 @@ class Connection {
   // the session that began it, so there the loss is an error.
   Status ensure_connected();
   Error error_from(const PGresult* result, std::string_view what) const;
+  // The rows, or the error their result carries.
+  Result<Rows> checked(Rows rows) const;
 
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn_{nullptr, &PQfinish};
   std::string dsn_;
   ConnectOptions options_;
   std::uint64_t session_ = 0;
   bool in_transaction_ = false;
+  // SQL text -> name of its prepared statement in this session.
+  std::map<std::string, std::string, std::less<>> prepared_;
 };
 
 // BEGIN on construction (begin()), ROLLBACK on destruction unless commit() succeeded.

@@ -393,6 +393,15 @@ Result<std::vector<Result<Job>>> PostgresStore::insert_batch(const std::vector<J
   auto results = rows::insert_each(
       items, [this](const JobInsert& item) { return insert_one(item.job, item.first_event); });
   if (!results) return results;
+  bool any_new = false;
+  for (std::size_t i = 0; i < items.size(); ++i)
+    any_new = any_new || ((*results)[i] && (*results)[i]->id == items[i].job.id);
+  // The leader hears of the new jobs when this transaction commits (jobs_arrived()).
+  if (any_new) {
+    if (auto done = db_.exec("SELECT pg_notify($1, '')", {param(kJobsChannel)}); !done) {
+      return done.error();
+    }
+  }
   if (auto done = transaction->commit(); !done) return done.error();
   return results;
 }
@@ -408,31 +417,32 @@ Result<Job> PostgresStore::insert_one(const Job& job, const JobEvent& first_even
   } else if (*existing) {
     return std::move(**existing);
   }
-  // Another instance may insert the same id or key at the same moment: ON CONFLICT waits for
-  // it to commit and then writes nothing, without aborting this transaction.
+  // The job, its spec and its first event in one round trip. Another instance may insert the
+  // same id or key at the same moment: ON CONFLICT waits for it to commit and then writes
+  // nothing (nor the spec and event, which insert only what new_job returned), without
+  // aborting this transaction.
+  static const std::string sql = cat(
+      {"WITH new_job AS (INSERT INTO jobs (", kJobRowColumns,
+       ", summary_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+       "$16, $17) ON CONFLICT DO NOTHING RETURNING id), "
+       "new_spec AS (INSERT INTO job_specs (job_id, spec_json) SELECT id, $18::text FROM new_job), "
+       "new_event AS (INSERT INTO job_events (job_id, at, type, message, data_json) "
+       "SELECT id, $19::bigint, $20::text, $21::text, $22::text FROM new_job) "
+       "SELECT COUNT(*) FROM new_job"});
   auto params = job_params(job);
   params.push_back(param(rows::summary_json(job.spec)));
-  auto inserted = db_.exec(cat({"INSERT INTO jobs (", kJobRowColumns,
-                                ", summary_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                                "$10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING"}),
-                           params);
+  params.push_back(param(rows::spec_json(job.spec)));
+  params.push_back(param(rows::to_unix(first_event.at)));
+  params.push_back(param(first_event.type));
+  params.push_back(param(first_event.message));
+  params.push_back(param(first_event.data_json));
+  auto inserted = db_.exec(sql, params);
   if (!inserted) return inserted.error();
-  if (inserted->affected() == 0) {
+  if (inserted->int64(0, 0) == 0) {
     auto existing = by_key();
     if (!existing) return existing.error();
     if (*existing) return std::move(**existing);
     return make_error(errc::kConflict, "job " + job.id + " already exists");
-  }
-  if (auto done = db_.exec("INSERT INTO job_specs (job_id, spec_json) VALUES ($1, $2)",
-                           {param(job.id), param(rows::spec_json(job.spec))});
-      !done) {
-    return done.error();
-  }
-  JobEvent event = first_event;
-  event.job_id = job.id;
-  if (auto done = append_event(event); !done) return done.error();
-  if (auto done = db_.exec("SELECT pg_notify($1, '')", {param(kJobsChannel)}); !done) {
-    return done.error();
   }
   return job;
 }
