@@ -342,6 +342,7 @@ asio::awaitable<void> Daemon::lead_periodically() {
       std::max<std::chrono::milliseconds>(std::chrono::seconds(1), config_.storage.lease / 3));
   asio::steady_timer timer(io_);
   bool told_failure = false;
+  std::string following = "?";  // the leader last logged as followed
   for (;;) {
     if (!leading_) {
       auto taken = lease.try_acquire(instance_, clock_->now());
@@ -358,10 +359,16 @@ asio::awaitable<void> Daemon::lead_periodically() {
         start_leading();
       } else {
         told_failure = false;
-        if (takeovers_ == 0 && !leading_since_) {
-          auto leader = lease.leader();
-          log->debug("following {}", leader && *leader ? (*leader)->instance : "(none yet)");
+        auto leader = lease.leader();
+        std::string now_following =
+            leader && *leader && (*leader)->active ? (*leader)->instance : std::string();
+        if (leader && now_following != following) {
+          log->info("following {}",
+                    now_following.empty() ? "nobody yet (the lease is free)" : now_following);
+          following = std::move(now_following);
         }
+        // /v1/plan and /v1/regions on a follower correct forecasts as the leader does (hourly).
+        forecast_errors_.refresh(config_, *store_, clock_->now());
       }
     } else {
       if (lease.jobs_arrived()) scheduler_->wake();

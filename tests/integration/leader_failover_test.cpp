@@ -3,7 +3,8 @@
 // Both serve the socket API; one leads. 200 jobs are submitted across both sockets, the leader is
 // killed with SIGKILL while it dispatches, and the follower takes over within the lease,
 // reconciles what was left dispatching and runs the rest: every acknowledged job exists once
-// and was created on Vertex AI exactly once.
+// and was created on Vertex AI exactly once. A leader whose database session ends stops at once
+// (exit status 3) and comes back as a follower.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "api_raw_client.h"
+#include "daemon/app.h"
 #include "fakes/fake_google.h"
 #include "support/daemon_fixture.h"
 #include "support/hourly_series.h"
@@ -46,9 +48,9 @@ class TwoDaemons : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(cluster_.problem(), "");
-    const std::string dsn = cluster_.create_database();
-    ASSERT_FALSE(dsn.empty()) << cluster_.problem();
-    write_file(dir_ / "pg-dsn", dsn + "\n");
+    dsn_ = cluster_.create_database();
+    ASSERT_FALSE(dsn_.empty()) << cluster_.problem();
+    write_file(dir_ / "pg-dsn", dsn_ + "\n");
     const auto hour = std::chrono::floor<std::chrono::hours>(std::chrono::system_clock::now());
     write_file(dir_ / "trace.csv",
                trace_csv({"GB", "FR"}, hour - std::chrono::hours(6), 48,
@@ -129,6 +131,7 @@ class TwoDaemons : public ::testing::Test {
   }
 
   PostgresCluster& cluster_ = cluster_ref();
+  std::string dsn_;
   TempDir dir_;
   FakeGoogle google_;
   std::unique_ptr<ChildProcess> a_;
@@ -175,6 +178,40 @@ TEST_F(TwoDaemons, OneLeadsBothServeAndAnIdempotencyKeyHoldsAcrossInstances) {
                                 seen_by_b["leader"].get<std::string>() + "\"} 1"),
             std::string::npos)
       << metrics_b.body;
+}
+
+TEST_F(TwoDaemons, ALeaderWhoseSessionEndsStopsAtOnceAndComesBackAsAFollower) {
+  a_ = start("a");
+  ASSERT_TRUE(wait_until([&] { return leads("a"); }, seconds(20))) << a_->stderr_text();
+  b_ = start("b");
+  const std::string a_instance = leadership("a")["instance"];
+
+  // The server ends the leader's session (as on a network cut, once keepalives give up).
+  pg::Connection admin;
+  ASSERT_TRUE(admin.open(dsn_, {}));
+  auto ended = admin.exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 1 "
+      "AND pid <> pg_backend_pid()");
+  ASSERT_TRUE(ended) << ended.error().message;
+  ASSERT_EQ(ended->size(), 1);
+
+  // It stops with status 3 rather than go on beside a new leader, and b takes over.
+  auto status = a_->wait_exit(std::chrono::seconds(30));
+  EXPECT_EQ(status, Daemon::kLostLeaseExitCode) << a_->stderr_text();
+  EXPECT_NE(a_->stderr_text().find("lost the leader lease"), std::string::npos);
+  ASSERT_TRUE(wait_until([&] { return leads("b"); }, seconds(30))) << b_->stderr_text();
+
+  // Restarted (as systemd would), it follows.
+  a_ = start("a");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto seen = leadership("a");
+        return seen.is_object() && seen["leader"] == leadership("b")["instance"];
+      },
+      seconds(20)))
+      << a_->stderr_text();
+  EXPECT_FALSE(leads("a"));
+  EXPECT_NE(leadership("a")["instance"], a_instance);
 }
 
 TEST_F(TwoDaemons, TheFollowerTakesOverFromAKilledLeaderAndEveryJobIsCreatedOnce) {
