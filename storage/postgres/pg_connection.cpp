@@ -11,10 +11,21 @@
 namespace gridshift::pg {
 namespace {
 
-std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
-    text.pop_back();
-  return text;
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...");
+// a log line and an API error are one line each.
+std::string trimmed(const std::string& text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
 }
 
 // SQLSTATE (https://www.postgresql.org/docs/15/errcodes-appendix.html) to the store codes.

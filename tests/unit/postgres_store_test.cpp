@@ -154,6 +154,7 @@ TEST(PostgresOpen, AnUnreachableServerIsAClearErrorWithoutThePassword) {
   EXPECT_EQ(refused.error().code, "storage_unavailable");
   EXPECT_NE(refused.error().message.find("cannot connect to PostgreSQL"), std::string::npos);
   EXPECT_EQ(refused.error().message.find("do-not-print-me"), std::string::npos);
+  EXPECT_EQ(refused.error().message.find('\n'), std::string::npos) << "one line for the log";
 }
 
 }  // namespace
