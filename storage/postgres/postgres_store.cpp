@@ -1,8 +1,11 @@
 #include "storage/postgres/postgres_store.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "core/error_codes.h"
@@ -148,6 +151,28 @@ std::string cat(std::initializer_list<std::string_view> parts) {
   for (auto p : parts)
     out += p;
   return out;
+}
+
+// Readings per multi-row upsert, and the columns of each (kReadingColumns).
+constexpr std::size_t kUpsertRows = 100;
+constexpr std::size_t kReadingFields = 13;
+
+// INSERT ... VALUES ($1..$13), ($14..$26), ... ON CONFLICT DO UPDATE, for `rows` readings.
+std::string upsert_sql(std::size_t rows) {
+  std::string values;
+  for (std::size_t r = 0; r < rows; ++r) {
+    values += r == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < kReadingFields; ++c) {
+      if (c > 0) values += ", ";
+      values += "$" + std::to_string(r * kReadingFields + c + 1);
+    }
+    values += ")";
+  }
+  return cat({"INSERT INTO readings (", kReadingColumns, ") VALUES ", values,
+              " ON CONFLICT (feed, location, signal, kind, issued_at, \"timestamp\") DO UPDATE SET "
+              "step = excluded.step, value = excluded.value, fetched_at = excluded.fetched_at, "
+              "estimated = excluded.estimated, renewable_percent = excluded.renewable_percent, "
+              "fossil_free_percent = excluded.fossil_free_percent, mix_json = excluded.mix_json"});
 }
 
 std::vector<Param> job_params(const Job& job) {
@@ -591,23 +616,43 @@ Result<std::vector<Reading>> PostgresStore::select_readings(std::string_view sql
 
 Result<std::size_t> PostgresStore::upsert(std::span<const Reading> readings) {
   if (readings.empty()) return std::size_t{0};
+  // One statement per kUpsertRows readings (a feed cycle can bring tens of thousands): a round
+  // trip each would hold the loop for seconds. A statement may not update one row twice, so
+  // each identity is written once, with its last value (what upserting in order would leave).
+  std::map<std::tuple<std::string_view, std::string_view, Seconds::rep, int, int, Seconds::rep>,
+           std::size_t>
+      last;
+  for (std::size_t i = 0; i < readings.size(); ++i) {
+    const Reading& r = readings[i];
+    last[{r.feed, r.location, r.timestamp.time_since_epoch().count(), static_cast<int>(r.signal),
+          static_cast<int>(r.kind), r.issued_at.time_since_epoch().count()}] = i;
+  }
+  std::vector<std::size_t> order;
+  order.reserve(last.size());
+  for (const auto& [identity, index] : last)
+    order.push_back(index);
+  std::sort(order.begin(), order.end());
+
   auto transaction = Transaction::begin(db_);
   if (!transaction) return transaction.error();
-  static const std::string sql =
-      cat({"INSERT INTO readings (", kReadingColumns,
-           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-           "ON CONFLICT (feed, location, signal, kind, issued_at, \"timestamp\") DO UPDATE SET "
-           "step = excluded.step, value = excluded.value, fetched_at = excluded.fetched_at, "
-           "estimated = excluded.estimated, renewable_percent = excluded.renewable_percent, "
-           "fossil_free_percent = excluded.fossil_free_percent, mix_json = excluded.mix_json"});
-  for (const Reading& r : readings) {
-    const rows::ReadingRow row = rows::reading_row(r);
-    auto done = db_.exec(
-        sql, {param(row.feed), param(row.location), param(row.signal), param(row.kind),
-              param(row.timestamp), param(row.step), param(row.value), param(row.issued_at),
-              param(row.fetched_at), param(row.estimated), param(row.renewable_percent),
-              param(row.fossil_free_percent), param(row.mix_json)});
+  for (std::size_t at = 0; at < order.size();) {
+    const std::size_t rows_now = order.size() - at >= kUpsertRows ? kUpsertRows : 1;
+    std::vector<Param> params;
+    params.reserve(rows_now * kReadingFields);
+    for (std::size_t k = 0; k < rows_now; ++k) {
+      const rows::ReadingRow row = rows::reading_row(readings[order[at + k]]);
+      for (auto& p : {param(row.feed), param(row.location), param(row.signal), param(row.kind),
+                      param(row.timestamp), param(row.step), param(row.value), param(row.issued_at),
+                      param(row.fetched_at), param(row.estimated), param(row.renewable_percent),
+                      param(row.fossil_free_percent), param(row.mix_json)}) {
+        params.push_back(p);
+      }
+    }
+    static const std::string one = upsert_sql(1);
+    static const std::string many = upsert_sql(kUpsertRows);
+    auto done = db_.exec(rows_now == 1 ? one : many, params);
     if (!done) return done.error();
+    at += rows_now;
   }
   if (auto done = transaction->commit(); !done) return done.error();
   return readings.size();

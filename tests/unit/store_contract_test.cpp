@@ -652,6 +652,28 @@ TYPED_TEST(StoreContract, UpsertOfTheSameIdentityOverwrites) {
   EXPECT_EQ((*got)[0], second);
 }
 
+TYPED_TEST(StoreContract, AnUpsertOfManyReadingsWithRepeatsKeepsTheLastValueOfEach) {
+  // 250 five-minute readings, then the first 30 again with new values, in one call: more rows
+  // than one statement of a batching backend takes, and identities repeated within the call.
+  std::vector<Reading> batch;
+  for (int i = 0; i < 250; ++i) {
+    batch.push_back(make_reading(ReadingKind::actual, at(26, 0) + minutes{5 * i}, 100 + i));
+    batch.back().step = minutes{5};
+  }
+  for (int i = 0; i < 30; ++i) {
+    Reading again = batch[static_cast<std::size_t>(i)];
+    again.gco2_per_kwh = 900 + i;
+    batch.push_back(again);
+  }
+  this->upsert(batch);
+  auto got = this->readings().actuals("uk", "GB", at(26, 0), at(28, 0));
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 250u);
+  for (int i = 0; i < 250; ++i) {
+    EXPECT_EQ((*got)[static_cast<std::size_t>(i)].gco2_per_kwh, i < 30 ? 900 + i : 100 + i) << i;
+  }
+}
+
 TYPED_TEST(StoreContract, UpsertKeepsReadingsThatDifferInIdentity) {
   Reading base = make_reading(ReadingKind::actual, at(26, 10), 200);
   Reading other_feed = base;
