@@ -99,11 +99,7 @@ double percentile(std::vector<double> values, double p) {
 // The store the server runs on: SQLite in `dir`, or a new database of `cluster`.
 std::unique_ptr<Store> open_store(const std::filesystem::path& dir,
                                   gridshift::testing::PostgresCluster* cluster) {
-  if (cluster == nullptr) {
-    auto store = SqliteStore::open((dir / "gridshift.db").string());
-    if (!store) throw std::runtime_error(to_string(store.error()));
-    return std::move(*store);
-  }
+  if (cluster == nullptr) return Server::sqlite_store(dir);
   const std::string dsn = cluster->create_database();
   if (dsn.empty()) throw std::runtime_error(cluster->problem());
   auto store = PostgresStore::open(dsn);

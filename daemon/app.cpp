@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/host_name.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
@@ -210,9 +211,9 @@ Daemon::Daemon(std::string config_path)
   if (!lock) throw StartupError(lock.error().message);
   state_lock_.emplace(std::move(*lock));
   store_ = open_store();
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "unknown");
-  instance_ = fmt::format("{}:{}", host, ::getpid());
+  boost::system::error_code no_host;
+  const std::string host = boost::asio::ip::host_name(no_host);
+  instance_ = fmt::format("{}:{}", no_host ? "unknown" : host, ::getpid());
 
   jobs_ = std::make_unique<JobService>(*store_, config_, *clock_, io_.get_executor());
   jobs_->register_routes(router_);
@@ -328,7 +329,6 @@ std::unique_ptr<Store> Daemon::open_store() {
 }
 
 void Daemon::start_leading() {
-  leading_ = true;
   leading_since_ = clock_->now();
   feeds_->start();
   scheduler_->start();
@@ -342,9 +342,9 @@ asio::awaitable<void> Daemon::lead_periodically() {
       std::max<std::chrono::milliseconds>(std::chrono::seconds(1), config_.storage.lease / 3));
   asio::steady_timer timer(io_);
   bool told_failure = false;
-  std::string following = "?";  // the leader last logged as followed
+  std::optional<std::string> following;  // the leader last logged as followed ("" = nobody)
   for (;;) {
-    if (!leading_) {
+    if (!leading()) {
       auto taken = lease.try_acquire(instance_, clock_->now());
       if (!taken) {
         if (!told_failure) log->warn("cannot try the leader lease: {}", to_string(taken.error()));
@@ -391,7 +391,7 @@ asio::awaitable<void> Daemon::lead_periodically() {
 nlohmann::json Daemon::leadership_json() {
   nlohmann::json out = {{"storage", to_string(config_.storage.type)},
                         {"instance", instance_},
-                        {"leading", leading_},
+                        {"leading", leading()},
                         {"since", leading_since_ ? nlohmann::json(format_rfc3339(*leading_since_))
                                                  : nlohmann::json()},
                         {"takeovers", takeovers_}};
@@ -418,7 +418,7 @@ std::string Daemon::leadership_metrics() {
   std::string out;
   out += "# HELP gridshift_leader Whether this instance leads (polls the feeds, dispatches).\n";
   out += "# TYPE gridshift_leader gauge\n";
-  out += fmt::format("gridshift_leader{{instance=\"{}\"}} {}\n", instance_, leading_ ? 1 : 0);
+  out += fmt::format("gridshift_leader{{instance=\"{}\"}} {}\n", instance_, leading() ? 1 : 0);
   out += "# HELP gridshift_leader_takeovers_total Times this instance took the leader lease.\n";
   out += "# TYPE gridshift_leader_takeovers_total counter\n";
   out += fmt::format("gridshift_leader_takeovers_total {}\n", takeovers_);
@@ -526,13 +526,13 @@ std::string Daemon::status_text() {
   const auto ok = std::count_if(health.feeds.begin(), health.feeds.end(),
                                 [](const auto& feed) { return feed.value("status", "") == "ok"; });
   std::string role;
-  if (store_->lease() != nullptr) role = leading_ ? "; leader" : "; follower";
+  if (store_->lease() != nullptr) role = leading() ? "; leader" : "; follower";
   return fmt::format("{}; feeds: {}/{} ok{}{}", queue, ok, health.feeds.size(),
                      health.degraded ? ", degraded" : "", role);
 }
 
 void Daemon::prune_readings() {
-  if (!leading_) return;  // the leader prunes the shared store; followers leave it alone
+  if (!leading()) return;  // the leader prunes the shared store; followers leave it alone
   const auto cutoff = clock_->now() - config_.scheduler.retention;
   auto pruned = store_->prune(cutoff);
   auto log = subsystem_logger("storage");

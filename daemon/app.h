@@ -96,6 +96,7 @@ class Daemon {
   void start_leading();
   // Who leads, for /v1/health, and the leader families of /metrics.
   nlohmann::json leadership_json();
+  bool leading() const { return leading_since_.has_value(); }
   std::string leadership_metrics();
   // The feeds', scheduler's and accounting families of /metrics.
   void add_metrics_sections();
@@ -109,8 +110,9 @@ class Daemon {
   std::optional<StateLock> state_lock_;  // held from before the database opens to exit
   std::unique_ptr<Store> store_;
   std::string instance_;  // "host:pid": how this daemon names itself to the others
-  bool leading_ = false;  // polls the feeds and dispatches (always, without a lease)
   std::uint64_t takeovers_ = 0;
+  // Since when this daemon polls the feeds and dispatches; nullopt while it follows. Without a
+  // lease it leads from the start.
   std::optional<TimePoint> leading_since_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;

@@ -19,11 +19,11 @@ using pg::Param;
 using pg::Rows;
 using pg::Transaction;
 
-// The advisory lock keys (two int4 keys: gridshift's class, then which lock). Advisory locks
-// belong to one database, so deployments in different databases never contend.
-constexpr std::int32_t kLockClass = 0x67726964;  // "grid"
-constexpr std::int32_t kLeaderLock = 1;
-constexpr std::int32_t kMigrationLock = 2;
+// A granted advisory lock on the leader key in this database ($1, $2: the keys).
+constexpr std::string_view kLeaseGranted =
+    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid "
+    "FROM pg_database WHERE datname = current_database()) AND classid = $1 AND objid = $2 AND "
+    "objsubid = 2";
 // NOTIFY channel of new jobs: delivered when the inserting transaction commits.
 constexpr std::string_view kJobsChannel = "gridshift_jobs";
 
@@ -293,7 +293,7 @@ Status PostgresStore::migrate() {
   if (!transaction) return transaction.error();
   // Two daemons starting together: the second waits here, then finds the schema migrated.
   if (auto locked = db_.exec("SELECT pg_advisory_xact_lock($1, $2)",
-                             {param(kLockClass), param(kMigrationLock)});
+                             {param(kLockClass), param(kMigrationLockKey)});
       !locked) {
     return locked.error();
   }
@@ -338,7 +338,7 @@ Result<bool> PostgresStore::try_acquire(const std::string& instance, TimePoint n
   if (held()) return true;
   lease_session_.reset();
   auto taken =
-      db_.exec("SELECT pg_try_advisory_lock($1, $2)", {param(kLockClass), param(kLeaderLock)});
+      db_.exec("SELECT pg_try_advisory_lock($1, $2)", {param(kLockClass), param(kLeaderLockKey)});
   if (!taken) return taken.error();
   if (!taken->boolean(0, 0)) return false;
   lease_session_ = db_.session();
@@ -360,10 +360,9 @@ bool PostgresStore::held() const {
 
 Result<bool> PostgresStore::verify() {
   if (!held()) return false;
-  auto granted = db_.exec(
-      "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
-      "pid = pg_backend_pid() AND classid = $1 AND objid = $2 AND objsubid = 2)",
-      {param(kLockClass), param(kLeaderLock)});
+  static const std::string sql =
+      cat({"SELECT EXISTS (", kLeaseGranted, " AND pid = pg_backend_pid())"});
+  auto granted = db_.exec(sql, {param(kLockClass), param(kLeaderLockKey)});
   if (!granted) return granted.error();
   return held() && granted->boolean(0, 0);
 }
@@ -373,11 +372,9 @@ bool PostgresStore::jobs_arrived() {
 }
 
 Result<std::optional<LeaderInfo>> PostgresStore::leader() {
-  auto found = db_.exec(
-      "SELECT instance, since, EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND "
-      "granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-      "AND classid = $1 AND objid = $2 AND objsubid = 2) FROM leader WHERE id = 1",
-      {param(kLockClass), param(kLeaderLock)});
+  static const std::string sql =
+      cat({"SELECT instance, since, EXISTS (", kLeaseGranted, ") FROM leader WHERE id = 1"});
+  auto found = db_.exec(sql, {param(kLockClass), param(kLeaderLockKey)});
   if (!found) return found.error();
   if (found->empty()) return std::optional<LeaderInfo>();
   return std::optional<LeaderInfo>(

@@ -7,6 +7,7 @@
 // daemon's io_context thread.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,12 @@ class PostgresStore final : public Store, public LeaderLease {
   using OpenOptions = PostgresOpenOptions;
 
   static int latest_schema_version();
+
+  // The advisory locks, by their two int4 keys: gridshift's class, then which lock. Advisory
+  // locks belong to one database, so deployments in different databases never contend.
+  static constexpr std::int32_t kLockClass = 0x67726964;  // "grid"
+  static constexpr std::int32_t kLeaderLockKey = 1;       // the leader lease (session level)
+  static constexpr std::int32_t kMigrationLockKey = 2;    // schema migrations (transaction level)
 
   // Connects with `dsn` and migrates the schema. Errors: "storage_unavailable" (cannot
   // connect), "storage_incompatible" (a newer gridshift wrote the schema), "storage_failed".

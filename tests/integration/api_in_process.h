@@ -22,7 +22,7 @@ namespace gridshift::testing {
 class InProcessApi {
  public:
   explicit InProcessApi(const std::filesystem::path& dir, ApiServerOptions options = {})
-      : InProcessApi(dir, open_store(dir), options) {}
+      : InProcessApi(dir, sqlite_store(dir), options) {}
   InProcessApi(const std::filesystem::path& dir, std::unique_ptr<Store> store,
                ApiServerOptions options = {})
       : store_(std::move(store)),
@@ -53,13 +53,14 @@ class InProcessApi {
   JobService& jobs() { return jobs_; }
   TimePoint now() const { return clock_.now(); }
 
- private:
-  static std::unique_ptr<Store> open_store(const std::filesystem::path& dir) {
+  // The store of the one-argument constructor: SQLite at dir/gridshift.db.
+  static std::unique_ptr<Store> sqlite_store(const std::filesystem::path& dir) {
     auto store = SqliteStore::open((dir / "gridshift.db").string());
     if (!store) throw std::runtime_error(to_string(store.error()));
     return std::move(*store);
   }
 
+ private:
   Config config_;
   SystemClock clock_;
   std::unique_ptr<Store> store_;

@@ -187,13 +187,7 @@ TEST_F(TwoDaemons, ALeaderWhoseSessionEndsStopsAtOnceAndComesBackAsAFollower) {
   const std::string a_instance = leadership("a")["instance"];
 
   // The server ends the leader's session (as on a network cut, once keepalives give up).
-  pg::Connection admin;
-  ASSERT_TRUE(admin.open(dsn_, {}));
-  auto ended = admin.exec(
-      "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 1 "
-      "AND pid <> pg_backend_pid()");
-  ASSERT_TRUE(ended) << ended.error().message;
-  ASSERT_EQ(ended->size(), 1);
+  ASSERT_EQ(PostgresCluster::end_lease_holder(dsn_), 1);
 
   // It stops with status 3 rather than go on beside a new leader, and b takes over.
   auto status = a_->wait_exit(std::chrono::seconds(30));

@@ -23,6 +23,7 @@
 #include "core/time.h"
 #include "support/grafana.h"
 #include "support/process.h"
+#include "support/tcp_listener.h"
 
 namespace gridshift::testing {
 namespace {
@@ -30,28 +31,6 @@ namespace {
 const std::string kDaemon = GRIDSHIFTD_PATH;
 const std::string kCli = GRIDSHIFT_CLI_PATH;
 const std::string kPromtool = "/usr/bin/promtool";
-
-// A listening TCP socket on 127.0.0.1 with a kernel-chosen port.
-struct TcpListener {
-  TcpListener() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof(addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), size) == 0 && ::listen(fd, 1) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-  }
-  ~TcpListener() { close(); }
-  void close() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-  int fd = -1;
-  int port = 0;
-};
 
 // Sends one raw request on a connected socket and returns the whole response.
 std::string round_trip(int fd, const std::string& request) {

@@ -6,9 +6,7 @@
 // test its own. Also used by bench/api_bench.
 #pragma once
 
-#include <netinet/in.h>
 #include <pwd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,7 +16,9 @@
 #include <vector>
 
 #include "storage/postgres/pg_connection.h"
+#include "storage/postgres/postgres_store.h"
 #include "support/process.h"
+#include "support/tcp_listener.h"
 
 namespace gridshift::testing {
 
@@ -55,7 +55,7 @@ class PostgresCluster {
     }
     // A free port can be taken by someone else before the server binds it: try a few.
     for (int attempt = 0; attempt < 5 && !started_; ++attempt) {
-      port_ = free_port();
+      port_ = TcpListener().port;  // released at once, for the server
       auto start = run({bin_ + "/pg_ctl", "-D", data_dir(), "-l", (dir_ / "server.log").string(),
                         "-w", "-t", "60", "-o",
                         "-p " + std::to_string(port_) + " -h 127.0.0.1 -k " + dir_.string() +
@@ -103,28 +103,24 @@ class PostgresCluster {
     return dsn(name);
   }
 
+  // Ends the session that holds gridshift's leader lease in the database of `dsn`, as a crash
+  // or a network cut would. How many sessions were ended; -1 when the query failed.
+  static int end_lease_holder(const std::string& dsn) {
+    pg::Connection admin;
+    if (!admin.open(dsn, pg::ConnectOptions{})) return -1;
+    auto ended = admin.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND "
+        "classid = $1 AND objid = $2 AND pid <> pg_backend_pid()",
+        {pg::param(PostgresStore::kLockClass), pg::param(PostgresStore::kLeaderLockKey)});
+    return ended ? ended->size() : -1;
+  }
+
  private:
   std::string data_dir() const { return (dir_ / "data").string(); }
 
   CommandResult run(std::vector<std::string> argv) const {
     argv.insert(argv.begin(), as_user_.begin(), as_user_.end());
     return run_command(argv, dir_, dir_, {}, std::chrono::seconds(90));
-  }
-
-  static int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    socklen_t length = sizeof(address);
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      port = ntohs(address.sin_port);
-    }
-    ::close(fd);
-    return port;
   }
 
   std::filesystem::path dir_;

@@ -43,16 +43,6 @@ class PostgresLease : public ::testing::Test {
   }
 
   // Ends every session that holds the leader lease, as a crash or a lost network would.
-  void end_the_leaders_session() {
-    pg::Connection admin;
-    ASSERT_TRUE(admin.open(dsn_, {}));
-    auto ended = admin.exec(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND "
-        "objid = 1 AND pid <> pg_backend_pid()");
-    ASSERT_TRUE(ended) << ended.error().message;
-    ASSERT_EQ(ended->size(), 1);
-  }
-
   static Job job(const std::string& id) {
     Job j;
     j.id = id;
@@ -98,7 +88,7 @@ TEST_F(PostgresLease, OneSessionHoldsTheLeaseAndEveryInstanceSeesWhich) {
 
 TEST_F(PostgresLease, WhenTheLeadersSessionEndsItKnowsAndAnotherTakesOver) {
   ASSERT_TRUE(first_->try_acquire("host-a:1", kNow).value());
-  end_the_leaders_session();
+  ASSERT_EQ(testing::PostgresCluster::end_lease_holder(dsn_), 1);
 
   auto still = first_->verify();
   EXPECT_FALSE(still && *still);
