@@ -71,7 +71,8 @@ class TwoDaemons : public ::testing::Test {
 
   std::string socket(const std::string& name) const { return (dir_ / (name + ".sock")).string(); }
 
-  std::string config(const std::string& name) const {
+  // `tick`: how often the leader re-plans without being woken.
+  std::string config(const std::string& name, const std::string& tick = "2s") const {
     return "state_dir: " + (dir_ / name).string() +
            "\n"
            "storage: {type: postgres, dsn_file: " +
@@ -80,7 +81,9 @@ class TwoDaemons : public ::testing::Test {
            "socket: {path: " +
            socket(name) +
            ", mode: \"0660\"}\n"
-           "scheduler: {tick: 2s}\n"
+           "scheduler: {tick: " +
+           tick +
+           "}\n"
            "feeds:\n"
            "  - {name: replay, type: trace_file, actuals: " +
            (dir_ / "trace.csv").string() +
@@ -139,6 +142,9 @@ class TwoDaemons : public ::testing::Test {
 };
 
 TEST_F(TwoDaemons, OneLeadsBothServeAndAnIdempotencyKeyHoldsAcrossInstances) {
+  // A tick far beyond the waits below: a job submitted on the follower is dispatched only if
+  // its notification wakes the leader.
+  write_file(dir_ / "a.yaml", config("a", "10m"));
   a_ = start("a");
   ASSERT_TRUE(wait_until([&] { return leads("a"); }, seconds(20))) << a_->stderr_text();
   b_ = start("b");

@@ -181,6 +181,21 @@ TEST_F(SchedulerTest, PolicyNowDispatchesAtOnce) {
   EXPECT_EQ(load("j-now").state, JobState::running);
 }
 
+TEST_F(SchedulerTest, AnInstanceThatNoLongerLeadsCreatesNothingAndLeavesTheIntentOpen) {
+  store_evening("europe-west2");
+  submit("j-fenced", Policy::now);
+  scheduler_->may_dispatch = [] { return false; };  // its lease session has ended
+  cycle();
+  Job job = load("j-fenced");
+  EXPECT_EQ(job.state, JobState::dispatching) << "left for the next leader to reconcile";
+  EXPECT_FALSE(job.remote_name);
+  EXPECT_EQ(scheduler_->dispatches(), 0u);
+  auto journal = store_.for_job("j-fenced");
+  ASSERT_TRUE(journal);
+  ASSERT_EQ(journal->size(), 1u);
+  EXPECT_EQ((*journal)[0].status, DispatchStatus::intent);
+}
+
 TEST_F(SchedulerTest, PicksTheCleanerRegionWhenBothAreCandidates) {
   store_evening("europe-west2", 100);
   ASSERT_TRUE(store_.upsert(std::vector<Reading>{actual("europe-west9", kStart, 50)}));
