@@ -22,6 +22,7 @@
 #include "support/hourly_series.h"
 #include "support/postgres_cluster.h"
 #include "support/process.h"
+#include "support/systemd_notify.h"
 
 namespace gridshift::testing {
 namespace {
@@ -42,6 +43,19 @@ nlohmann::json vertex_spec(int n) {
             {"accelerator_count", 1},
             {"replica_count", 1},
             {"container", {{"image_uri", "europe-docker.pkg.dev/p/r/trainer:1"}}}}}};
+}
+
+// Whether the newest STATUS= among a service manager's messages ends in `suffix`.
+std::function<bool(const std::vector<std::string>&)> last_status_ends_with(std::string suffix) {
+  return [suffix](const std::vector<std::string>& messages) {
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+      const auto status = status_of(*it);
+      if (status.empty()) continue;
+      return status.size() >= suffix.size() &&
+             status.compare(status.size() - suffix.size(), suffix.size(), suffix) == 0;
+    }
+    return false;
+  };
 }
 
 class TwoDaemons : public ::testing::Test {
@@ -94,9 +108,10 @@ class TwoDaemons : public ::testing::Test {
            google_.vertex_dispatch_yaml((dir_ / "key.json").string());
   }
 
-  std::unique_ptr<ChildProcess> start(const std::string& name) {
+  std::unique_ptr<ChildProcess> start(const std::string& name,
+                                      std::map<std::string, std::string> env = {}) {
     std::filesystem::create_directories(dir_ / ("run-" + name));
-    auto daemon = start_daemon(dir_ / ("run-" + name), dir_ / (name + ".yaml"));
+    auto daemon = start_daemon(dir_ / ("run-" + name), dir_ / (name + ".yaml"), std::move(env));
     EXPECT_TRUE(wait_ready(*daemon)) << daemon->stderr_text();
     return daemon;
   }
@@ -193,8 +208,12 @@ TEST_F(TwoDaemons, OneLeadsBothServeAndAnIdempotencyKeyHoldsAcrossInstances) {
 TEST_F(TwoDaemons, ALeaderWhoseSessionEndsStopsAtOnceAndComesBackAsAFollower) {
   a_ = start("a");
   ASSERT_TRUE(wait_until([&] { return leads("a"); }, seconds(20))) << a_->stderr_text();
-  b_ = start("b");
+  // b runs under a service manager: its STATUS= line (what `systemctl status` shows) says
+  // whether it follows or leads. A 200 ms watchdog makes it refresh every 100 ms.
+  NotifyListener b_manager(dir_ / "b-notify.sock");
+  b_ = start("b", {{"NOTIFY_SOCKET", b_manager.path().string()}, {"WATCHDOG_USEC", "200000"}});
   const std::string a_instance = leadership("a")["instance"];
+  ASSERT_TRUE(b_manager.wait_for(last_status_ends_with("; follower"))) << b_->stderr_text();
 
   // The server ends the leader's session (as on a network cut, once keepalives give up).
   ASSERT_EQ(PostgresCluster::end_lease_holder(dsn_), 1);
@@ -204,6 +223,7 @@ TEST_F(TwoDaemons, ALeaderWhoseSessionEndsStopsAtOnceAndComesBackAsAFollower) {
   EXPECT_EQ(status, Daemon::kLostLeaseExitCode) << a_->stderr_text();
   EXPECT_NE(a_->stderr_text().find("lost the leader lease"), std::string::npos);
   ASSERT_TRUE(wait_until([&] { return leads("b"); }, seconds(30))) << b_->stderr_text();
+  EXPECT_TRUE(b_manager.wait_for(last_status_ends_with("; leader"))) << b_->stderr_text();
 
   // Restarted (as systemd would), it follows.
   a_ = start("a");

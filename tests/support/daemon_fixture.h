@@ -30,12 +30,15 @@ inline std::string annual_dataset_config(const std::filesystem::path& dir,
          "dispatch: {type: dry_run}\n";
 }
 
-// Starts gridshiftd --config `config` with output in dir/daemon.{out,err} (not under journald).
+// Starts gridshiftd --config `config` with output in dir/daemon.{out,err} (not under journald),
+// with `env` added to the environment (e.g. NOTIFY_SOCKET).
 inline std::unique_ptr<ChildProcess> start_daemon(const std::filesystem::path& dir,
-                                                  const std::filesystem::path& config) {
+                                                  const std::filesystem::path& config,
+                                                  std::map<std::string, std::string> env = {}) {
   ProcessOptions options;
   options.argv = {GRIDSHIFTD_PATH, "--config", config.string()};
-  options.unset_env = {"JOURNAL_STREAM"};
+  options.unset_env = {"JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"};
+  options.set_env = std::move(env);
   options.stdout_path = dir / "daemon.out";
   options.stderr_path = dir / "daemon.err";
   return std::make_unique<ChildProcess>(options);
