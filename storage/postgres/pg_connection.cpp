@@ -241,12 +241,8 @@ Result<Rows> Connection::checked(Rows rows) const {
 Status Connection::exec_script(std::string_view sql) {
   if (!conn_) return make_error("storage_unavailable", "not connected to PostgreSQL");
   const std::string text(sql);
-  Rows rows(PQexec(conn_.get(), text.c_str()));
-  const PGresult* result = rows.handle();
-  const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return error_from(result, "PostgreSQL");
-  }
+  // PQexec runs several statements; the result is the last one's, or the first that failed.
+  if (auto done = checked(Rows(PQexec(conn_.get(), text.c_str()))); !done) return done.error();
   return {};
 }
 

@@ -394,15 +394,6 @@ Result<std::optional<Job>> PostgresStore::find_job(std::string_view sql_tail,
   return std::optional<Job>(std::move(*job));
 }
 
-Status PostgresStore::append_event(const JobEvent& event) {
-  auto done = db_.exec(
-      "INSERT INTO job_events (job_id, at, type, message, data_json) VALUES ($1, $2, $3, $4, $5)",
-      {param(event.job_id), param(rows::to_unix(event.at)), param(event.type), param(event.message),
-       param(event.data_json)});
-  if (!done) return done.error();
-  return {};
-}
-
 Result<Job> PostgresStore::insert(const Job& job, const JobEvent& first_event) {
   auto results = insert_batch({JobInsert{job, first_event}});
   if (!results) return results.error();
@@ -429,20 +420,10 @@ Result<std::vector<Result<Job>>> PostgresStore::insert_batch(const std::vector<J
 }
 
 Result<Job> PostgresStore::insert_one(const Job& job, const JobEvent& first_event) {
-  const auto by_key = [&]() -> Result<std::optional<Job>> {
-    if (!job.idempotency_key) return std::optional<Job>();
-    return find_job("WHERE jobs.owner_uid = $1 AND jobs.idempotency_key = $2",
-                    {param(job.owner_uid), param(*job.idempotency_key)});
-  };
-  if (auto existing = by_key(); !existing) {
-    return existing.error();
-  } else if (*existing) {
-    return std::move(**existing);
-  }
-  // The job, its spec and its first event in one round trip. Another instance may insert the
-  // same id or key at the same moment: ON CONFLICT waits for it to commit and then writes
-  // nothing (nor the spec and event, which insert only what new_job returned), without
-  // aborting this transaction.
+  // The job, its spec and its first event in one round trip. A job stored earlier with the same
+  // id, or the same owner and idempotency key, makes ON CONFLICT write nothing (nor the spec and
+  // event, which insert only what new_job returned); one another instance is inserting at this
+  // moment is waited for first. Either way without aborting this transaction.
   static const std::string sql = cat(
       {"WITH new_job AS (INSERT INTO jobs (", kJobRowColumns,
        ", summary_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
@@ -460,13 +441,15 @@ Result<Job> PostgresStore::insert_one(const Job& job, const JobEvent& first_even
   params.push_back(param(first_event.data_json));
   auto inserted = db_.exec(sql, params);
   if (!inserted) return inserted.error();
-  if (inserted->int64(0, 0) == 0) {
-    auto existing = by_key();
+  if (inserted->int64(0, 0) == 1) return job;
+  // Nothing written: a retry of a keyed submit gets the job stored the first time.
+  if (job.idempotency_key) {
+    auto existing = find_job("WHERE jobs.owner_uid = $1 AND jobs.idempotency_key = $2",
+                             {param(job.owner_uid), param(*job.idempotency_key)});
     if (!existing) return existing.error();
     if (*existing) return std::move(**existing);
-    return make_error(errc::kConflict, "job " + job.id + " already exists");
   }
-  return job;
+  return make_error(errc::kConflict, "job " + job.id + " already exists");
 }
 
 Status PostgresStore::update(const Job& job, const JobEvent& event) {
@@ -479,48 +462,47 @@ Status PostgresStore::update_if(const Job& job, JobState expected, const JobEven
 
 Status PostgresStore::update_job(const Job& job, std::optional<JobState> expected,
                                  const JobEvent& event) {
-  auto transaction = Transaction::begin(db_);
-  if (!transaction) return transaction.error();
+  // The row and its event in one statement, so one round trip and atomic. Atomic across
+  // instances too: a concurrent update_if on the same job waits for this one and then
+  // re-checks the state.
+  static const std::string sql =
+      "WITH updated AS (UPDATE jobs SET owner_uid = $2, state = $3, submitted_at = $4, "
+      "updated_at = $5, deadline = $6, regions_json = $7, power_watts = $8, idempotency_key = $9, "
+      "region = $10, planned_start = $11, started_at = $12, finished_at = $13, remote_name = $14, "
+      "error = $15, accounting_json = $16 WHERE id = $1 AND ($17::text IS NULL OR state = "
+      "$17::text) RETURNING id), "
+      "new_event AS (INSERT INTO job_events (job_id, at, type, message, data_json) "
+      "SELECT id, $18::bigint, $19::text, $20::text, $21::text FROM updated) "
+      "SELECT COUNT(*) FROM updated";
   auto params = job_params(job);
   params.push_back(state_param(expected));
-  // Atomic across instances: a concurrent update_if on the same job waits for this one and
-  // then re-checks the state.
-  auto updated = db_.exec(
-      "UPDATE jobs SET owner_uid = $2, state = $3, submitted_at = $4, updated_at = $5, "
-      "deadline = $6, regions_json = $7, power_watts = $8, idempotency_key = $9, region = $10, "
-      "planned_start = $11, started_at = $12, finished_at = $13, remote_name = $14, error = $15, "
-      "accounting_json = $16 WHERE id = $1 AND ($17::text IS NULL OR state = $17::text)",
-      params);
+  params.push_back(param(rows::to_unix(event.at)));
+  params.push_back(param(event.type));
+  params.push_back(param(event.message));
+  params.push_back(param(event.data_json));
+  auto updated = db_.exec(sql, params);
   if (!updated) return updated.error();
-  if (updated->affected() == 0) {
-    auto current = db_.exec("SELECT state FROM jobs WHERE id = $1", {param(job.id)});
-    if (!current) return current.error();
-    if (current->empty()) return make_error(errc::kNotFound, "no job " + job.id);
-    return make_error(errc::kConflict, "job " + job.id + " is " + current->text(0, 0) + ", not " +
-                                           std::string(to_string(*expected)));
-  }
-  JobEvent appended = event;
-  appended.job_id = job.id;
-  if (auto done = append_event(appended); !done) return done.error();
-  return transaction->commit();
+  if (updated->int64(0, 0) == 1) return {};
+  auto current = db_.exec("SELECT state FROM jobs WHERE id = $1", {param(job.id)});
+  if (!current) return current.error();
+  if (current->empty()) return make_error(errc::kNotFound, "no job " + job.id);
+  return make_error(errc::kConflict, "job " + job.id + " is " + current->text(0, 0) + ", not " +
+                                         std::string(to_string(*expected)));
 }
 
 Status PostgresStore::quarantine(std::string_view id, const std::string& reason, TimePoint now) {
-  auto transaction = Transaction::begin(db_);
-  if (!transaction) return transaction.error();
-  auto updated = db_.exec(
-      "UPDATE jobs SET state = 'failed', error = $2, updated_at = $3, finished_at = $3 "
-      "WHERE id = $1",
-      {param(id), param(reason), param(rows::to_unix(now))});
-  if (!updated) return updated.error();
-  if (updated->affected() == 0) return make_error(errc::kNotFound, "no job " + std::string(id));
-  JobEvent event;
-  event.job_id = std::string(id);
-  event.at = now;
-  event.type = "quarantined";
-  event.message = "failed: " + reason;
-  if (auto done = append_event(event); !done) return done.error();
-  return transaction->commit();
+  // Like update_job: the row and its event in one statement.
+  static const std::string sql =
+      "WITH failed AS (UPDATE jobs SET state = 'failed', error = $2, updated_at = $3, "
+      "finished_at = $3 WHERE id = $1 RETURNING id), "
+      "new_event AS (INSERT INTO job_events (job_id, at, type, message, data_json) "
+      "SELECT id, $3::bigint, 'quarantined', $4::text, '' FROM failed) "
+      "SELECT COUNT(*) FROM failed";
+  auto failed = db_.exec(
+      sql, {param(id), param(reason), param(rows::to_unix(now)), param("failed: " + reason)});
+  if (!failed) return failed.error();
+  if (failed->int64(0, 0) == 0) return make_error(errc::kNotFound, "no job " + std::string(id));
+  return {};
 }
 
 Result<std::optional<Job>> PostgresStore::get(std::string_view id) {
@@ -721,23 +703,23 @@ Result<std::vector<DispatchRecord>> PostgresStore::select_records(
 }
 
 Status PostgresStore::record_intent(const DispatchRecord& record) {
-  auto transaction = Transaction::begin(db_);
-  if (!transaction) return transaction.error();
+  // One round trip: the record goes in only beside its job and only once per attempt.
+  static const std::string sql =
+      cat({"INSERT INTO dispatch_journal (", kJournalColumns,
+           ") SELECT $1::text, $2::integer, $3::text, $4::text, $5::text, $6::bigint, $7::bigint, "
+           "$8::text, $9::text, $10::integer WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1) "
+           "ON CONFLICT DO NOTHING"});
+  const rows::JournalRow row = rows::journal_row(record);
+  auto inserted =
+      db_.exec(sql, {param(row.job_id), param(row.attempt), param(row.target), param(row.region),
+                     param(row.status), param(row.created_at), param(row.updated_at),
+                     param(row.remote_name), param(row.detail), param(row.segment)});
+  if (!inserted) return inserted.error();
+  if (inserted->affected() == 1) return {};
   auto job = db_.exec("SELECT 1 FROM jobs WHERE id = $1", {param(record.job_id)});
   if (!job) return job.error();
   if (job->empty()) return make_error(errc::kNotFound, "no job " + record.job_id);
-  const rows::JournalRow row = rows::journal_row(record);
-  auto inserted =
-      db_.exec(cat({"INSERT INTO dispatch_journal (", kJournalColumns,
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"}),
-               {param(row.job_id), param(row.attempt), param(row.target), param(row.region),
-                param(row.status), param(row.created_at), param(row.updated_at),
-                param(row.remote_name), param(row.detail), param(row.segment)});
-  if (!inserted) return inserted.error();
-  if (inserted->affected() == 0) {
-    return make_error(errc::kConflict, no_attempt(record, " is already journalled"));
-  }
-  return transaction->commit();
+  return make_error(errc::kConflict, no_attempt(record, " is already journalled"));
 }
 
 Status PostgresStore::update(const DispatchRecord& record) {

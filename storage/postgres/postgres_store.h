@@ -91,7 +91,6 @@ class PostgresStore final : public Store, public LeaderLease {
   Status update_job(const Job& job, std::optional<JobState> expected, const JobEvent& event);
   Result<std::optional<Job>> find_job(std::string_view sql_tail,
                                       const std::vector<pg::Param>& params);
-  Status append_event(const JobEvent& event);
   Result<Job> insert_one(const Job& job, const JobEvent& first_event);
   Result<std::vector<Reading>> select_readings(std::string_view sql,
                                                const std::vector<pg::Param>& params);
